@@ -1,0 +1,94 @@
+# Kasse build. `make` builds build/kasse (release); `make test` runs everything CI runs;
+# `make run` installs what is missing, builds and starts the server on var/kasse.db.
+
+CC      ?= gcc
+PKGS    := libmicrohttpd jansson sqlite3 openssl libcurl
+WARN    := -std=c17 -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
+           -Wmissing-prototypes -Werror
+CPPFLAGS := -D_GNU_SOURCE -Isrc -Ibuild/gen
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+REL_FLAGS  := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+DBG_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRC      := $(sort $(wildcard src/lib/*.c src/core/*.c src/store/*.c src/http/*.c src/api/*.c src/outbox/*.c))
+WEB      := $(sort $(wildcard web/*/*.* web/*/*/*.* web/*/*/*/*.*))
+GEN      := build/gen/web_assets.c build/gen/schema_sqlite.h
+REL_OBJ  := $(patsubst src/%.c,build/rel/%.o,$(SRC)) build/rel/gen/web_assets.o
+DBG_OBJ  := $(patsubst src/%.c,build/dbg/%.o,$(SRC)) build/dbg/gen/web_assets.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
+
+.PHONY: all debug run test unit api contract bench deps clean fuzz check-banned
+all: build/kasse
+
+build/kasse: $(REL_OBJ) build/rel/main.o
+	$(CC) $(REL_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/kasse-debug: $(DBG_OBJ) build/dbg/main.o
+	$(CC) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+debug: build/kasse-debug
+
+build/rel/%.o: src/%.c $(GEN) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(REL_FLAGS) -c -o $@ $<
+
+build/dbg/%.o: src/%.c $(GEN) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -c -o $@ $<
+
+build/rel/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(REL_FLAGS) -c -o $@ $<
+
+build/dbg/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(DBG_FLAGS) -c -o $@ $<
+
+# Browser assets are embedded so one binary is the whole product.
+build/gen/web_assets.c: tools/embed.sh $(WEB)
+	@mkdir -p build/gen
+	sh tools/embed.sh web > $@
+
+build/gen/schema_sqlite.h: src/store/schema_sqlite.sql tools/sql2h.sh
+	@mkdir -p build/gen
+	sh tools/sql2h.sh $< > $@
+
+# Unit tests: cmocka, one file per module, linked against the sanitizer build of src/.
+build/unit/%: tests/unit/%.c $(DBG_OBJ)
+	@mkdir -p build/unit
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
+	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# Black-box tests against the real binary (sanitizer build), direct and through the
+# OpenAPI-validating proxy.
+api: build/kasse-debug node_modules/.installed
+	KASSE_BIN=build/kasse-debug node --test --test-concurrency=1 tests/api/
+
+contract: build/kasse-debug node_modules/.installed
+	KASSE_BIN=build/kasse-debug KASSE_CONTRACT=1 node --test --test-concurrency=1 tests/api/
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+check-banned:
+	@sh tools/check-banned.sh
+
+test: deps check-banned unit api contract
+
+bench: build/kasse
+	sh bench/run.sh
+
+deps:
+	@sh tools/deps.sh
+
+run: deps build/kasse
+	@sh tools/run.sh
+
+clean:
+	rm -rf build

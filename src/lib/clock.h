@@ -1,0 +1,23 @@
+/* clock: Kasse's one clock, passed in wherever time matters. With --test-clock the control
+ * API can move it forward (never back), so 60-minute tokens and 48-hour sessions are testable
+ * in seconds. Times are milliseconds since the Unix epoch, UTC. */
+#ifndef KASSE_CLOCK_H
+#define KASSE_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kclock {
+    bool testable;           /* --test-clock: advance() allowed */
+    int64_t offset_ms;       /* added to the system clock; only ever grows (atomic access) */
+    int64_t fixed_ms;        /* unit tests: when non-zero, the clock reads fixed_ms + offset */
+};
+
+int64_t clock_now_ms(const struct kclock *c);
+/* Moves the clock forward by seconds (0..10 years); -1 if not testable or out of range. */
+int clock_advance(struct kclock *c, int64_t seconds);
+
+/* 2019-05-13T14:51:46.288Z (contract 10.10). out must hold 32 bytes. */
+void time_format_iso8601(int64_t ms, char out[32]);
+
+#endif

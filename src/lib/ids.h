@@ -1,0 +1,20 @@
+/* ids: identifiers from the OS random source (design.md "Identifiers"). */
+#ifndef KASSE_IDS_H
+#define KASSE_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IDS_UUID_LEN 36
+
+/* Lowercase RFC 4122 version-4 UUID, e.g. "068df369-13a7-4d47-a564-62f8408bb760";
+ * out must hold 37 bytes. -1 if the random source fails. */
+int ids_uuid4(char out[IDS_UUID_LEN + 1]);
+/* true when s is exactly a canonical UUID (8-4-4-4-12 hex digits, either case). */
+bool ids_is_uuid(const char *s);
+/* n random characters from [A-Z0-9] (klarna_reference style), NUL-terminated: out holds n+1. */
+int ids_upper_alnum(char *out, size_t n);
+/* n random characters from [A-Za-z0-9] (merchant secrets), NUL-terminated: out holds n+1. */
+int ids_alnum(char *out, size_t n);
+
+#endif

@@ -1,0 +1,41 @@
+/* limits: every input limit Kasse enforces, named, in one place.
+ * Crossing one is a 4xx that names the field. String limits come from Klarna's OpenAPI
+ * (payments.json) and contract.md section 2.8. */
+#ifndef KASSE_LIMITS_H
+#define KASSE_LIMITS_H
+
+/* HTTP */
+#define LIMIT_BODY_BYTES            (1024 * 1024)   /* 1 MiB; larger → 413 */
+#define LIMIT_URL_BYTES             2048
+#define LIMIT_CONNECTION_MEMORY     (64 * 1024)     /* header block + MHD buffers per connection */
+#define LIMIT_CONNECTIONS           1024
+#define LIMIT_CONNECTION_TIMEOUT_S  30
+#define LIMIT_IDEMPOTENCY_KEY_BYTES 255
+
+/* JSON */
+#define LIMIT_JSON_DEPTH            32              /* nesting of objects/arrays in a body */
+
+/* Klarna Payments session fields */
+#define LIMIT_ORDER_LINES_MIN       1
+#define LIMIT_ORDER_LINES_MAX       1000
+#define LIMIT_LINE_AMOUNT_MAX       200000000LL     /* unit_price, total_amount */
+#define LIMIT_TAX_RATE_MAX          10000           /* basis points of a percent */
+#define LIMIT_STRING_DEFAULT        255
+#define LIMIT_ADDRESS_FIELD         99
+#define LIMIT_POSTAL_CODE           10
+#define LIMIT_TITLE                 20
+#define LIMIT_QUANTITY_UNIT         8
+#define LIMIT_URL_FIELD             1024            /* image_url, product_url */
+#define LIMIT_LINE_MERCHANT_DATA    1024
+#define LIMIT_MERCHANT_DATA         6000
+#define LIMIT_MERCHANT_URL          2000
+#define LIMIT_CUSTOM_PAYMENT_IDS    100             /* entries in custom_payment_method_ids */
+
+/* Lifetimes (seconds) */
+#define LIFETIME_SESSION_S          (48 * 3600)
+#define LIFETIME_AUTH_TOKEN_S       (60 * 60)
+
+/* Request log: bodies kept per request */
+#define LIMIT_LOG_BODY_BYTES        (64 * 1024)
+
+#endif
