@@ -1,0 +1,38 @@
+-- Kasse's SQLite schema. Each "-- migration N" block is applied once, in order, inside one
+-- transaction, and PRAGMA user_version records the last one applied. Never edit a released
+-- block: add a new one. A resource is a row with its key columns and its Klarna JSON body.
+-- migration 1
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+CREATE TABLE merchants (
+    id          INTEGER PRIMARY KEY,
+    username    TEXT NOT NULL UNIQUE,
+    secret_mac  BLOB NOT NULL,
+    name        TEXT NOT NULL,
+    categories  TEXT NOT NULL DEFAULT 'klarna',
+    created_at  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    merchant_id  INTEGER NOT NULL REFERENCES merchants(id),
+    status       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    client_token TEXT NOT NULL,
+    body         TEXT NOT NULL
+) STRICT;
+CREATE TABLE request_log (
+    correlation_id TEXT PRIMARY KEY,
+    merchant_id    INTEGER,
+    method         TEXT NOT NULL,
+    path           TEXT NOT NULL,
+    status         INTEGER NOT NULL,
+    at             INTEGER NOT NULL,
+    duration_us    INTEGER NOT NULL,
+    request_body   TEXT,
+    response_body  TEXT
+) STRICT;
+CREATE INDEX request_log_at ON request_log(at);
