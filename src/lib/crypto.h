@@ -14,6 +14,8 @@ int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t
                        uint8_t out[32]);
 /* CRYPTO_memcmp: true when equal; a and b are both n bytes. */
 bool crypto_equal(const void *a, const void *b, size_t n);
+/* OPENSSL_cleanse: zeroes n bytes in a way the compiler cannot drop (secrets on the stack). */
+void crypto_wipe(void *p, size_t n);
 
 /* Encoders write a NUL-terminated string; out_cap must be at least crypto_b64_len(n)+1 /
  * crypto_b64url_len(n)+1. Return the length written, or -1 if out_cap is too small. */
@@ -21,9 +23,10 @@ size_t crypto_b64_len(size_t n);       /* with padding */
 size_t crypto_b64url_len(size_t n);    /* no padding */
 long crypto_b64_encode(const void *in, size_t n, char *out, size_t out_cap);
 long crypto_b64url_encode(const void *in, size_t n, char *out, size_t out_cap);
-/* Decoders: strict (reject characters outside the alphabet, bad padding); return bytes
- * written to out or -1. out_cap of n*3/4+3 always suffices. b64 requires correct padding;
- * b64url accepts no padding only. */
+/* Decoders: strict (reject characters outside the alphabet, bad padding, and non-canonical
+ * trailing bits, i.e. nonzero unused bits in the last character); return bytes written to out
+ * or -1. out_cap of n*3/4+3 always suffices. b64 requires correct padding; b64url accepts no
+ * padding only. An accepted input is exactly what the matching encoder produces. */
 long crypto_b64_decode(const char *in, size_t n, void *out, size_t out_cap);
 long crypto_b64url_decode(const char *in, size_t n, void *out, size_t out_cap);
 
