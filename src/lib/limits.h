@@ -20,6 +20,7 @@
 #define LIMIT_ORDER_LINES_MIN       1
 #define LIMIT_ORDER_LINES_MAX       1000
 #define LIMIT_LINE_AMOUNT_MAX       200000000LL     /* unit_price, total_amount */
+#define LIMIT_LINE_AMOUNT_MIN       (-200000000LL)  /* discount lines are negative */
 #define LIMIT_TAX_RATE_MAX          10000           /* basis points of a percent */
 #define LIMIT_STRING_DEFAULT        255
 #define LIMIT_ADDRESS_FIELD         99
@@ -31,6 +32,15 @@
 #define LIMIT_MERCHANT_DATA         6000
 #define LIMIT_MERCHANT_URL          2000
 #define LIMIT_CUSTOM_PAYMENT_IDS    100             /* entries in custom_payment_method_ids */
+#define LIMIT_PRODUCT_BRAND         70              /* product_identifiers.* */
+#define LIMIT_PRODUCT_CATEGORY_PATH 750
+#define LIMIT_PRODUCT_GTIN          50
+#define LIMIT_PRODUCT_MPN           70
+#define LIMIT_PRODUCT_COLOR         64
+#define LIMIT_PRODUCT_SIZE          64
+/* Strings Klarna gives no length (customer.*, design, options.radius_border, custom payment
+ * method ids, attachment.content_type, step_up_id): capped at LIMIT_STRING_DEFAULT [INF].
+ * attachment.body (serialized EMD JSON) is bounded only by LIMIT_BODY_BYTES. */
 
 /* Lifetimes (seconds) */
 #define LIFETIME_SESSION_S          (48 * 3600)
