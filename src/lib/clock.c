@@ -2,6 +2,7 @@
 #include "lib/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int64_t clock_now_ms(const struct kclock *c)
@@ -32,6 +33,10 @@ void time_format_iso8601(int64_t ms, char out[32])
     }
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    char tmp[96];              /* wide enough for any int fields; years past 9999 never occur */
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    size_t n = strnlen(tmp, 31);
+    memcpy(out, tmp, n);
+    out[n] = '\0';
 }

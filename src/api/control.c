@@ -1,0 +1,87 @@
+/* control: Kasse's own endpoints under /kasse/v1 (design.md): the test clock and the request
+ * log by correlation id. Klarna's paths are never used for these. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "lib/ids.h"
+#include "store/store.h"
+
+#define CLOCK_ADVANCE_MAX_S (10LL * 366 * 24 * 3600)
+
+static json_t *clock_body(const struct app *app)
+{
+    char now[32];
+    time_format_iso8601(clock_now_ms(&app->clock), now);
+    return json_pack("{s:s}", "now", now);
+}
+
+int control_read_clock(struct req *r, struct reply *out, struct kerr *err)
+{
+    json_t *body = clock_body(r->app);
+    if (!body)
+        return kerr_internal(err, "out of memory");
+    return reply_json(out, 200, body);
+}
+
+int control_advance_clock(struct req *r, struct reply *out, struct kerr *err)
+{
+    json_t *body = req_json_body(r, err);
+    if (!body)
+        return -1;
+    json_t *v = json_object_get(body, "advance_seconds");
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+    json_decref(body);
+    if (n < 0 || n > CLOCK_ADVANCE_MAX_S)
+        return kerr_bad_value(err, "advance_seconds");
+    if (clock_advance(&r->app->clock, n) != 0)
+        return kerr_bad_value(err, "advance_seconds");
+    json_t *reply = clock_body(r->app);
+    if (!reply)
+        return kerr_internal(err, "out of memory");
+    return reply_json(out, 200, reply);
+}
+
+struct log_ctx {
+    int64_t merchant_id;
+    const char *id;
+    struct reqlog_row row;
+    int found;
+};
+
+static int log_get_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct log_ctx *l = arg;
+    int rc = store_reqlog_get(tx, l->merchant_id, l->id, &l->row);
+    if (rc < 0)
+        return kerr_internal(err, "request log get");
+    l->found = rc == 0;
+    return 0;
+}
+
+int control_read_log(struct req *r, struct reply *out, struct kerr *err)
+{
+    const char *id = r->params[0];
+    if (!ids_is_uuid(id))
+        return kerr_set(err, 404, "NOT_FOUND", "No request with correlation id %s", id);
+    /* Log rows are queued behind writes; make everything received so far readable. */
+    if (store_flush(r->app->store, err) != 0)
+        return -1;
+    struct log_ctx l = {.merchant_id = r->merchant.id, .id = id};
+    if (store_read(r->app->store, log_get_fn, &l, err) != 0)
+        return -1;
+    if (!l.found)
+        return kerr_set(err, 404, "NOT_FOUND", "No request with correlation id %s", id);
+    char at[32];
+    time_format_iso8601(l.row.at_ms, at);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:s?, s:s?}",
+                             "correlation_id", l.row.correlation_id, "method", l.row.method,
+                             "path", l.row.path, "status", l.row.status, "received_at", at,
+                             "duration_ms", (double)l.row.duration_us / 1000.0,
+                             "request_body", l.row.request_body,
+                             "response_body", l.row.response_body);
+    reqlog_row_free(&l.row);
+    if (!body)
+        return kerr_internal(err, "out of memory");
+    return reply_json(out, 200, body);
+}

@@ -1,0 +1,253 @@
+/* payments: the Klarna Payments API v1 session operations (contract 2.2-2.4).
+ * Each handler reads the body through req_json_body, applies core/session's rules, runs one
+ * store transaction scoped to the authenticated merchant, and builds Klarna's reply. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/categories.h"
+#include "core/session.h"
+#include "lib/ids.h"
+#include "lib/jwt.h"
+#include "lib/limits.h"
+#include "store/store.h"
+
+static int invalid_session(struct kerr *err)
+{
+    return kerr_set(err, 404, "NOT_FOUND", "Invalid session id");
+}
+
+/* Klarna's API region for a purchase country (contract 8: NA host US/CA/MX, OC host AU/NZ). */
+static const char *region_of(const char *country)
+{
+    static const char *const na[] = {"US", "CA", "MX"}, *const oc[] = {"AU", "NZ"};
+    for (size_t i = 0; i < 3; i++)
+        if (strcasecmp(country, na[i]) == 0)
+            return "na";
+    for (size_t i = 0; i < 2; i++)
+        if (strcasecmp(country, oc[i]) == 0)
+            return "oc";
+    return "eu";
+}
+
+static const char *str_field(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* The client_token: an HS256 JWT with the claims Klarna's tokens carry (contract 6.6, 12). */
+static char *client_token_for(const struct req *r, const char *session_id, const json_t *session,
+                              int64_t now_ms)
+{
+    char country[3] = {0}, language[3] = {0};
+    const char *pc = str_field(session, "purchase_country");
+    const char *locale = str_field(session, "locale");
+    for (int i = 0; i < 2 && pc[i]; i++)
+        country[i] = (char)toupper((unsigned char)pc[i]);
+    for (int i = 0; i < 2 && locale[i]; i++)
+        language[i] = (char)tolower((unsigned char)locale[i]);
+    json_t *claims = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+        "session_id", session_id, "base_url", r->app->public_url, "design", "klarna",
+        "language", language, "locale", locale, "purchase_country", country,
+        "environment", "playground", "merchant_name", r->merchant.name,
+        "session_type", "PAYMENTS", "region", region_of(country),
+        "order_amount", (json_int_t)json_integer_value(json_object_get(session, "order_amount")),
+        "iat", (json_int_t)(now_ms / 1000));
+    if (!claims)
+        return NULL;
+    char *token = jwt_sign_hs256(claims, r->app->token_key, sizeof r->app->token_key);
+    json_decref(claims);
+    return token;
+}
+
+/* ---- create ---- */
+
+static int insert_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    if (store_session_insert(tx, arg) != 0)
+        return kerr_internal(err, "session insert");
+    return 0;
+}
+
+int payments_create_session(struct req *r, struct reply *out, struct kerr *err)
+{
+    json_t *body = req_json_body(r, err);
+    if (!body)
+        return -1;
+    json_t *session = session_from_create(body, err);
+    json_decref(body);
+    if (!session)
+        return -1;
+
+    struct session_row row = {0};
+    row.merchant_id = r->merchant.id;
+    snprintf(row.status, sizeof row.status, "incomplete");
+    row.created_at = row.updated_at = r->received_ms;
+    row.expires_at = r->received_ms + (int64_t)LIFETIME_SESSION_S * 1000;
+    int rc = -1;
+    json_t *categories = NULL;
+    if (ids_uuid4(row.id) != 0) {
+        kerr_internal(err, "random source");
+        goto done;
+    }
+    row.client_token = client_token_for(r, row.id, session, r->received_ms);
+    row.body = json_dumps(session, JSON_COMPACT);
+    categories = categories_for(r->merchant.categories, str_field(session, "purchase_country"),
+                                r->app->public_url);
+    if (!row.client_token || !row.body || !categories) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
+    if (store_write(r->app->store, insert_fn, &row, err) != 0)
+        goto done;
+    rc = reply_json(out, 200,
+                    json_pack("{s:s, s:s, s:O}", "session_id", row.id, "client_token",
+                              row.client_token, "payment_method_categories", categories));
+    if (!out->json)
+        rc = kerr_internal(err, "out of memory");
+done:
+    json_decref(categories);
+    json_decref(session);
+    session_row_free(&row);
+    return rc;
+}
+
+/* ---- read ---- */
+
+struct get_ctx {
+    int64_t merchant_id;
+    const char *id;
+    struct session_row row;
+    int found;
+};
+
+static int get_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct get_ctx *g = arg;
+    int rc = store_session_get(tx, g->merchant_id, g->id, &g->row);
+    if (rc < 0)
+        return kerr_internal(err, "session get");
+    g->found = rc == 0;
+    return 0;
+}
+
+int payments_read_session(struct req *r, struct reply *out, struct kerr *err)
+{
+    const char *id = r->params[0];
+    if (!ids_is_uuid(id))
+        return invalid_session(err);
+    struct get_ctx g = {.merchant_id = r->merchant.id, .id = id};
+    if (store_read(r->app->store, get_fn, &g, err) != 0)
+        return -1;
+    if (!g.found)
+        return invalid_session(err);
+    int rc = -1;
+    json_t *session = NULL;
+    if (r->received_ms >= g.row.expires_at) {
+        invalid_session(err);
+        goto done;
+    }
+    session = json_loads(g.row.body, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(session)) {
+        kerr_internal(err, "stored session is not an object");
+        goto done;
+    }
+    /* Customer details are returned only once the session is authorized (contract 2.3). */
+    json_object_del(session, "customer");
+    char expires[32];
+    time_format_iso8601(g.row.expires_at, expires);
+    json_t *categories = categories_for(r->merchant.categories,
+                                        str_field(session, "purchase_country"),
+                                        r->app->public_url);
+    if (!categories || json_object_set_new(session, "payment_method_categories", categories) ||
+        json_object_set_new(session, "client_token", json_string(g.row.client_token)) ||
+        json_object_set_new(session, "expires_at", json_string(expires)) ||
+        json_object_set_new(session, "status", json_string(g.row.status))) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
+    rc = reply_json(out, 200, session);
+    session = NULL;
+done:
+    json_decref(session);
+    session_row_free(&g.row);
+    return rc;
+}
+
+/* ---- update ---- */
+
+struct update_ctx {
+    int64_t merchant_id;
+    const char *id;
+    int64_t now_ms;
+    const json_t *update;
+};
+
+static int update_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct update_ctx *u = arg;
+    struct session_row row;
+    int rc = store_session_get(tx, u->merchant_id, u->id, &row);
+    if (rc < 0)
+        return kerr_internal(err, "session get");
+    if (rc == STORE_NOT_FOUND)
+        return invalid_session(err);
+    rc = -1;
+    json_t *stored = NULL, *merged = NULL;
+    char *text = NULL;
+    if (u->now_ms >= row.expires_at) {
+        invalid_session(err);
+        goto done;
+    }
+    if (strcmp(row.status, "incomplete") != 0) {
+        kerr_set(err, 404, "SESSION_COMPLETED", "Session has already been completed");
+        goto done;
+    }
+    stored = json_loads(row.body, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(stored)) {
+        kerr_internal(err, "stored session is not an object");
+        goto done;
+    }
+    merged = session_apply_update(stored, u->update, err);
+    if (!merged)
+        goto done;
+    text = json_dumps(merged, JSON_COMPACT);
+    if (!text) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
+    free(row.body);
+    row.body = text;
+    text = NULL;
+    row.updated_at = u->now_ms;
+    rc = store_session_update(tx, &row);
+    if (rc != 0)
+        rc = rc == STORE_NOT_FOUND ? invalid_session(err) : kerr_internal(err, "session update");
+done:
+    free(text);
+    json_decref(stored);
+    json_decref(merged);
+    session_row_free(&row);
+    return rc;
+}
+
+int payments_update_session(struct req *r, struct reply *out, struct kerr *err)
+{
+    const char *id = r->params[0];
+    if (!ids_is_uuid(id))
+        return invalid_session(err);
+    json_t *update = req_json_body(r, err);
+    if (!update)
+        return -1;
+    struct update_ctx u = {.merchant_id = r->merchant.id, .id = id, .now_ms = r->received_ms,
+                           .update = update};
+    int rc = store_write(r->app->store, update_fn, &u, err);
+    json_decref(update);
+    if (rc != 0)
+        return -1;
+    return reply_empty(out, 204);
+}

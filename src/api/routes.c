@@ -1,0 +1,20 @@
+/* routes: the route table. Klarna's paths stay exactly Klarna's; Kasse's own live under
+ * /kasse/. Order matters only for readability: matching is exact. */
+#include "api/api.h"
+
+const struct route routes_table[] = {
+    /* Klarna Payments API v1 (contract 2.1) */
+    {"POST", "/payments/v1/sessions", payments_create_session, AUTH_MERCHANT, 0},
+    {"GET", "/payments/v1/sessions/{session_id}", payments_read_session, AUTH_MERCHANT, 0},
+    {"POST", "/payments/v1/sessions/{session_id}", payments_update_session, AUTH_MERCHANT, 0},
+
+    /* Kasse control API */
+    {"GET", "/kasse/v1/logs/{correlation_id}", control_read_log, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/clock", control_read_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
+    {"POST", "/kasse/v1/clock", control_advance_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
+
+    /* Embedded files (payment method badges) */
+    {"GET", "/kasse/assets/{kind}/{file}", static_get, AUTH_PUBLIC, 0},
+
+    {0},
+};

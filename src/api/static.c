@@ -1,0 +1,16 @@
+/* static: serves the files embedded from web/ (badges now; the SDK and widget later). */
+#include "api/api.h"
+#include "http/assets.h"
+
+int static_get(struct req *r, struct reply *out, struct kerr *err)
+{
+    const struct asset *a = assets_find(r->path);
+    if (!a)
+        return kerr_set(err, 404, "NOT_FOUND", "No such resource: %s", r->path);
+    out->status = 200;
+    out->raw = a->data;
+    out->raw_len = a->len;
+    out->content_type = a->content_type;
+    reply_header(out, "Cache-Control", "public, max-age=3600");
+    return 0;
+}

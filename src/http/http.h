@@ -1,0 +1,124 @@
+/* http: what a handler sees of a request and gives back as a reply, the route table's shape,
+ * and the server-wide context. server.c owns sockets and libmicrohttpd; router.c matches
+ * routes; reply.c renders replies and Klarna's error envelope. Nothing here knows Klarna's
+ * rules: handlers live in api/. */
+#ifndef KASSE_HTTP_H
+#define KASSE_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/kerr.h"
+
+struct store;
+struct MHD_Connection;
+struct MHD_Daemon;
+
+/* Server-wide context, built once at start and read-only afterwards (the clock's offset is the
+ * one thing that moves, atomically). */
+struct app {
+    struct store *store;
+    struct kclock clock;
+    uint8_t merchant_key[32];     /* HMAC key for stored merchant secrets */
+    uint8_t token_key[32];        /* HS256 key for client_token */
+    char public_url[256];         /* "http://127.0.0.1:8080", no trailing slash */
+    bool test_clock;
+};
+
+/* The authenticated merchant of a request. */
+struct merchant {
+    int64_t id;
+    char username[128];
+    char name[256];
+    char categories[16];          /* "klarna" or "classic" */
+};
+
+#define HTTP_MAX_PARAMS 4
+
+struct req {
+    struct app *app;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    char correlation_id[37];
+    int64_t started_us;           /* monotonic, for the request log */
+    int64_t received_ms;          /* Kasse's clock */
+    struct buf body;              /* bounded by LIMIT_BODY_BYTES */
+    const struct route *route;
+    char *params[HTTP_MAX_PARAMS];/* path parameters, in template order */
+    char *path_copy;              /* storage behind params */
+    bool authed;
+    struct merchant merchant;
+};
+
+#define REPLY_MAX_HEADERS 8
+
+struct reply {
+    int status;
+    json_t *json;                 /* owned; NULL for an empty body */
+    const void *raw;              /* static bytes (assets); used when json is NULL */
+    size_t raw_len;
+    const char *content_type;     /* for raw bodies */
+    struct {
+        char name[48];
+        char value[512];
+    } headers[REPLY_MAX_HEADERS];
+    int n_headers;
+};
+
+/* A handler fills out and returns 0, or fills err and returns -1. */
+typedef int (*handler_fn)(struct req *r, struct reply *out, struct kerr *err);
+
+enum auth_kind {
+    AUTH_PUBLIC,                  /* assets, SDK */
+    AUTH_MERCHANT,                /* HTTP Basic, a merchant's credentials */
+};
+
+#define ROUTE_TEST_CLOCK 1u       /* the route exists only with --test-clock */
+
+struct route {
+    const char *method;
+    const char *template;         /* "/payments/v1/sessions/{session_id}" */
+    handler_fn handler;
+    enum auth_kind auth;
+    unsigned flags;
+};
+
+/* The route table (api/routes.c), ending with a NULL method. */
+extern const struct route routes_table[];
+
+/* router.c: finds the route for method and path. On a match fills r->route and r->params and
+ * returns 0. Otherwise -1 with err: 404 NOT_FOUND, or 405 METHOD_NOT_ALLOWED with the
+ * allowed methods written into allow (comma separated). */
+int router_match(struct req *r, char *allow, size_t allow_cap, struct kerr *err);
+
+/* reply.c */
+void reply_header(struct reply *out, const char *name, const char *value);
+int reply_json(struct reply *out, int status, json_t *body);   /* steals body */
+int reply_empty(struct reply *out, int status);
+/* The request header value, or NULL. */
+const char *req_header(const struct req *r, const char *name);
+/* Parses the request body as one JSON object: an empty body is {}; malformed JSON, duplicate
+ * keys, nesting deeper than LIMIT_JSON_DEPTH or a non-object → 400 BAD_REQUEST. */
+json_t *req_json_body(const struct req *r, struct kerr *err);
+/* Serialises the envelope {correlation_id, error_code, error_messages}. */
+json_t *reply_error_body(const char *correlation_id, const struct kerr *err);
+
+/* auth.c: fills r->merchant from the Authorization header or returns -1 with a 401. */
+int auth_merchant(struct req *r, struct kerr *err);
+/* The stored form of a merchant secret. */
+int auth_secret_mac(const struct app *app, const char *secret, uint8_t out[32]);
+
+/* server.c */
+struct http_server;
+struct http_server *http_start(struct app *app, const char *host, int port, unsigned threads,
+                               struct kerr *err);
+/* The port actually bound (useful with port 0). */
+int http_port(const struct http_server *s);
+/* Stops accepting, waits (bounded) for requests in flight, closes every connection. */
+void http_stop(struct http_server *s);
+
+#endif

@@ -1,0 +1,442 @@
+/* main: the command line. `kasse serve`, `kasse merchant create`, `kasse version`.
+ * Owns start-up (store, server key, merchant seeding) and clean shutdown on SIGTERM/SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/categories.h"
+#include "http/http.h"
+#include "lib/crypto.h"
+#include "lib/ids.h"
+#include "lib/log.h"
+#include "store/store.h"
+
+#define KASSE_VERSION "0.1.0"
+#define DEFAULT_DB "var/kasse.db"
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_THREADS 8
+#define MAX_THREADS 256
+
+static const char usage_main[] =
+    "usage: kasse <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve             run the server\n"
+    "  merchant create   create a merchant and print its credentials\n"
+    "  version           print the version\n"
+    "\n"
+    "Run `kasse <command> --help` for a command's options.\n";
+
+static const char usage_serve[] =
+    "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
+    "                   [--test-clock]\n"
+    "\n"
+    "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
+    "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
+    "  --public-url URL    the URL merchants and browsers reach Kasse at (default\n"
+    "                      http://HOST:PORT); used in client_token and asset URLs\n"
+    "  --threads N         server threads (default 8)\n"
+    "  --test-clock        enable POST /kasse/v1/clock to move Kasse's clock forward\n"
+    "\n"
+    "environment:\n"
+    "  KASSE_MERCHANTS=\"user:secret[:classic],...\"  seed merchants (tests, CI); with an\n"
+    "  empty store and no seed, one test merchant is created and its credentials printed.\n";
+
+static const char usage_merchant[] =
+    "usage: kasse merchant create NAME [--db PATH] [--categories klarna|classic]\n"
+    "\n"
+    "Creates a merchant and prints its username and secret (shown once: the store keeps\n"
+    "only an HMAC of the secret). --categories chooses the payment method categories its\n"
+    "sessions offer: klarna (one \"Pay with Klarna\", the default) or classic (pay_now,\n"
+    "pay_later, pay_over_time where the market offers them).\n";
+
+/* ---- server key and merchants ---- */
+
+struct key_ctx {
+    uint8_t key[32];
+};
+
+static int key_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct key_ctx *k = arg;
+    size_t len = 0;
+    int rc = store_meta_get(tx, "server_key", k->key, sizeof k->key, &len);
+    if (rc == 0 && len == sizeof k->key)
+        return 0;
+    if (rc < 0)
+        return kerr_internal(err, "meta get");
+    if (crypto_random(k->key, sizeof k->key) != 0)
+        return kerr_internal(err, "random source");
+    if (store_meta_put(tx, "server_key", k->key, sizeof k->key) != 0)
+        return kerr_internal(err, "meta put");
+    return 0;
+}
+
+/* Loads (creating on first start) the server key and derives the purpose keys from it. */
+static int load_keys(struct app *app, struct kerr *err)
+{
+    struct key_ctx k;
+    if (store_write(app->store, key_fn, &k, err) != 0)
+        return -1;
+    static const char merchant_label[] = "kasse merchant secrets v1";
+    static const char token_label[] = "kasse client_token v1";
+    int rc = crypto_hmac_sha256(k.key, sizeof k.key, merchant_label, strlen(merchant_label),
+                                app->merchant_key);
+    if (rc == 0)
+        rc = crypto_hmac_sha256(k.key, sizeof k.key, token_label, strlen(token_label),
+                                app->token_key);
+    crypto_wipe(&k, sizeof k);
+    return rc == 0 ? 0 : kerr_internal(err, "key derivation");
+}
+
+struct merchant_ctx {
+    const struct app *app;
+    const char *username;
+    const char *secret;
+    const char *name;
+    const char *categories;
+    int only_if_empty;           /* create only when the store has no merchant */
+    int created;
+};
+
+/* Inserts the merchant, or (seeding) sets the secret of an existing one. */
+static int merchant_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct merchant_ctx *m = arg;
+    m->created = 0;
+    if (m->only_if_empty) {
+        int64_t n = 0;
+        if (store_merchant_count(tx, &n) != 0)
+            return kerr_internal(err, "merchant count");
+        if (n > 0)
+            return 0;
+    }
+    struct merchant_row row = {0};
+    if (auth_secret_mac(m->app, m->secret, row.secret_mac) != 0)
+        return kerr_internal(err, "hmac");
+    struct merchant_row existing;
+    int rc = store_merchant_by_username(tx, m->username, &existing);
+    if (rc < 0)
+        return kerr_internal(err, "merchant lookup");
+    if (rc == 0) {
+        rc = store_merchant_set_secret(tx, existing.id, row.secret_mac);
+        merchant_row_free(&existing);
+        return rc == 0 ? 0 : kerr_internal(err, "merchant update");
+    }
+    row.username = (char *)m->username;
+    row.name = (char *)m->name;
+    row.categories = (char *)m->categories;
+    row.created_at = clock_now_ms(&m->app->clock);
+    if (store_merchant_insert(tx, &row) != 0)
+        return kerr_internal(err, "merchant insert");
+    m->created = 1;
+    return 0;
+}
+
+static int generate_credentials(char username[32], char secret[48])
+{
+    char a[7], b[13];
+    if (ids_upper_alnum(a, 6) != 0 || ids_alnum(b, 12) != 0 || ids_alnum(secret, 40) != 0)
+        return -1;
+    snprintf(username, 32, "PK%s_%s", a, b);
+    return 0;
+}
+
+/* KASSE_MERCHANTS="user:secret[:classic],..." */
+static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
+{
+    char *copy = strdup(spec), *save = NULL;
+    if (!copy)
+        return kerr_internal(err, "out of memory");
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        char *user = item, *secret = strchr(item, ':');
+        char *categories = "klarna";
+        if (!secret || secret == user || !secret[1]) {
+            rc = kerr_set(err, 400, "CONFIG", "KASSE_MERCHANTS: expected user:secret, got '%s'",
+                          item);
+            break;
+        }
+        *secret++ = '\0';
+        char *third = strchr(secret, ':');
+        if (third) {
+            *third++ = '\0';
+            categories = third;
+        }
+        if (!categories_config_ok(categories)) {
+            rc = kerr_set(err, 400, "CONFIG", "KASSE_MERCHANTS: unknown categories '%s'",
+                          categories);
+            break;
+        }
+        struct merchant_ctx m = {.app = app, .username = user, .secret = secret, .name = user,
+                                 .categories = categories};
+        rc = store_write(app->store, merchant_fn, &m, err);
+    }
+    free(copy);
+    return rc;
+}
+
+/* ---- store opening shared by the commands ---- */
+
+static int ensure_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int open_app(struct app *app, const char *db)
+{
+    struct kerr err = {0};
+    if (ensure_parent_dir(db) != 0) {
+        fprintf(stderr, "kasse: cannot create the folder of %s: %s\n", db, strerror(errno));
+        return -1;
+    }
+    app->store = store_sqlite_open(db, &err);
+    if (!app->store || load_keys(app, &err) != 0) {
+        fprintf(stderr, "kasse: %s\n", err.msg);
+        store_close(app->store);
+        app->store = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- commands ---- */
+
+static int parse_listen(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -1;
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {   /* [::1]:8080 */
+        s++;
+        hl -= 2;
+    }
+    if (hl >= cap)
+        return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static void format_url(char *out, size_t cap, const char *host, int port)
+{
+    if (strchr(host, ':'))
+        snprintf(out, cap, "http://[%s]:%d", host, port);
+    else
+        snprintf(out, cap, "http://%s:%d", host, port);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
+        {"public-url", required_argument, NULL, 'u'}, {"threads", required_argument, NULL, 't'},
+        {"test-clock", no_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
+    long threads = DEFAULT_THREADS;
+    int test_clock = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = optarg; break;
+        case 'd': db = optarg; break;
+        case 'u': public_url = optarg; break;
+        case 't': {
+            char *end;
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > MAX_THREADS) {
+                fprintf(stderr, "kasse serve: --threads must be 1..%d\n", MAX_THREADS);
+                return 2;
+            }
+            break;
+        }
+        case 'c': test_clock = 1; break;
+        case 'h': fputs(usage_serve, stdout); return 0;
+        default: fputs(usage_serve, stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fputs(usage_serve, stderr);
+        return 2;
+    }
+    char host[256];
+    int port;
+    if (parse_listen(listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "kasse serve: --listen wants HOST:PORT, got '%s'\n", listen);
+        return 2;
+    }
+
+    /* Signals are taken by sigwait below; block them before any thread starts. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static struct app app;
+    app.clock.testable = test_clock;
+    app.test_clock = test_clock;
+    if (open_app(&app, db) != 0)
+        return 1;
+
+    struct kerr err = {0};
+    const char *seed = getenv("KASSE_MERCHANTS");
+    if (seed && *seed) {
+        if (seed_merchants(&app, seed, &err) != 0) {
+            fprintf(stderr, "kasse: %s\n", err.msg);
+            store_close(app.store);
+            return 1;
+        }
+    } else {
+        char username[32], secret[48];
+        struct merchant_ctx m = {.app = &app, .username = username, .secret = secret,
+                                 .name = "Kasse Test Merchant", .categories = "klarna",
+                                 .only_if_empty = 1};
+        if (generate_credentials(username, secret) != 0 ||
+            store_write(app.store, merchant_fn, &m, &err) != 0) {
+            fprintf(stderr, "kasse: cannot create the test merchant: %s\n", err.msg);
+            store_close(app.store);
+            return 1;
+        }
+        if (m.created)
+            printf("kasse: created a test merchant (the secret is shown only now)\n"
+                   "username: %s\nsecret: %s\n", username, secret);
+        crypto_wipe(secret, sizeof secret);
+    }
+
+    /* The public URL is fixed before the first request can arrive; with port 0 and no
+     * --public-url it is only known once bound. */
+    if (public_url)
+        snprintf(app.public_url, sizeof app.public_url, "%s", public_url);
+    else
+        format_url(app.public_url, sizeof app.public_url, host, port);
+    size_t ul = strlen(app.public_url);
+    while (ul && app.public_url[ul - 1] == '/')
+        app.public_url[--ul] = '\0';
+    struct http_server *srv = http_start(&app, host, port, (unsigned)threads, &err);
+    if (!srv) {
+        fprintf(stderr, "kasse: %s\n", err.msg);
+        store_close(app.store);
+        return 1;
+    }
+    int bound = http_port(srv);
+    if (!public_url && port == 0)
+        format_url(app.public_url, sizeof app.public_url, host, bound);
+    char listening[320];
+    format_url(listening, sizeof listening, host, bound);
+    printf("kasse: listening on %s\n", listening);
+    fflush(stdout);
+    log_info("serving with %ld threads, store %s (%s)%s", threads, db, app.store->ops->name,
+             test_clock ? ", test clock enabled" : "");
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_stop(srv);
+    store_close(app.store);
+    log_info("stopped");
+    return 0;
+}
+
+static int cmd_merchant(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage_merchant, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "create") != 0) {
+        fputs(usage_merchant, stderr);
+        return 2;
+    }
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"categories", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *categories = "klarna";
+    int c;
+    optind = 1;
+    argc--;
+    argv++;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'c': categories = optarg; break;
+        case 'h': fputs(usage_merchant, stdout); return 0;
+        default: fputs(usage_merchant, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1 || !argv[optind][0] || strlen(argv[optind]) > 255) {
+        fputs(usage_merchant, stderr);
+        return 2;
+    }
+    if (!categories_config_ok(categories)) {
+        fprintf(stderr, "kasse merchant create: --categories is klarna or classic\n");
+        return 2;
+    }
+    log_set_quiet(1);
+    static struct app app;
+    if (open_app(&app, db) != 0)
+        return 1;
+    char username[32], secret[48];
+    struct kerr err = {0};
+    struct merchant_ctx m = {.app = &app, .username = username, .secret = secret,
+                             .name = argv[optind], .categories = categories};
+    int rc = generate_credentials(username, secret);
+    if (rc == 0)
+        rc = store_write(app.store, merchant_fn, &m, &err);
+    store_close(app.store);
+    if (rc != 0) {
+        fprintf(stderr, "kasse merchant create: %s\n", err.msg[0] ? err.msg : "failed");
+        return 1;
+    }
+    printf("username: %s\nsecret: %s\n", username, secret);
+    crypto_wipe(secret, sizeof secret);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "merchant") == 0)
+        return cmd_merchant(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (argc > 2 && strcmp(argv[2], "--help") == 0) {
+            puts("usage: kasse version\n\nPrints the version of Kasse.");
+            return 0;
+        }
+        printf("kasse %s\n", KASSE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "kasse: unknown command '%s'\n\n%s", cmd, usage_main);
+    return 2;
+}

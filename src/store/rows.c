@@ -1,0 +1,27 @@
+/* store/rows: freeing the rows that store get calls fill (backend-independent). */
+#include <stdlib.h>
+
+#include "store/store.h"
+
+void merchant_row_free(struct merchant_row *m)
+{
+    free(m->username);
+    free(m->name);
+    free(m->categories);
+    m->username = m->name = m->categories = NULL;
+}
+
+void session_row_free(struct session_row *r)
+{
+    free(r->client_token);
+    free(r->body);
+    r->client_token = r->body = NULL;
+}
+
+void reqlog_row_free(struct reqlog_row *r)
+{
+    free(r->path);
+    free(r->request_body);
+    free(r->response_body);
+    r->path = r->request_body = r->response_body = NULL;
+}

@@ -1,0 +1,703 @@
+/* store/sqlite: the embedded SQLite backend of the store interface (store.h).
+ *
+ * Durability and throughput. The database runs in WAL mode with synchronous=FULL, so a write
+ * acknowledged to a client survives a power cut. One fsync costs far more than the work of a
+ * request, so writes are group-committed: every store_write() call becomes a job on one queue;
+ * one writer thread, owning the only write connection, takes all queued jobs, runs each inside
+ * its own SAVEPOINT of a single BEGIN IMMEDIATE transaction (a failing job rolls back only its
+ * own savepoint), COMMITs once, and only then wakes the callers. A request is still one atomic
+ * unit of work; the commit that makes it durable is shared.
+ *
+ * Reads run on a connection per calling thread (one per server thread), opened on first use,
+ * each with its prepared statements cached; WAL lets them proceed during writes.
+ *
+ * Request-log rows are queued without waiting and written with the next batch. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "store/store.h"
+#include "schema_sqlite.h"
+
+enum stmt_id {
+    ST_BEGIN, ST_BEGIN_IMMEDIATE, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_META_GET, ST_META_PUT,
+    ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
+    ST_SESSION_GET, ST_SESSION_INSERT, ST_SESSION_UPDATE,
+    ST_LOG_INSERT, ST_LOG_GET,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_MERCHANT_BY_USER] = "SELECT id, username, secret_mac, name, categories, created_at "
+                            "FROM merchants WHERE username = ?1",
+    [ST_MERCHANT_INSERT] = "INSERT INTO merchants(username, secret_mac, name, categories, "
+                           "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_MERCHANT_SET_SECRET] = "UPDATE merchants SET secret_mac = ?2 WHERE id = ?1",
+    [ST_MERCHANT_COUNT] = "SELECT count(*) FROM merchants",
+    [ST_SESSION_GET] = "SELECT id, merchant_id, status, created_at, updated_at, expires_at, "
+                       "client_token, body FROM sessions WHERE id = ?1 AND merchant_id = ?2",
+    [ST_SESSION_INSERT] = "INSERT INTO sessions(id, merchant_id, status, created_at, updated_at, "
+                          "expires_at, client_token, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_SESSION_UPDATE] = "UPDATE sessions SET status = ?3, updated_at = ?4, expires_at = ?5, "
+                          "body = ?6 WHERE id = ?1 AND merchant_id = ?2",
+    [ST_LOG_INSERT] = "INSERT OR IGNORE INTO request_log(correlation_id, merchant_id, method, path, "
+                      "status, at, duration_us, request_body, response_body) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_LOG_GET] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us, "
+                   "request_body, response_body FROM request_log "
+                   "WHERE correlation_id = ?1 AND merchant_id = ?2",
+};
+
+/* A connection with its statement cache. `tx` is what resource calls receive. */
+struct conn {
+    struct store_tx tx;          /* first member: resource calls cast back to struct conn */
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    struct conn *next_all;       /* every read connection, for close */
+};
+
+struct job {
+    store_tx_fn fn;              /* NULL for log rows and flush barriers */
+    void *arg;
+    struct kerr *err;
+    struct reqlog_row *log;      /* async log row (owned, freed by the writer) */
+    int rc;
+    int done;
+    struct job *next;
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    uint64_t generation;         /* tells this store's thread-local read connections apart */
+    struct conn *writer;
+    pthread_t writer_thread;
+    int writer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t work;         /* jobs queued or stopping */
+    pthread_cond_t done;         /* a batch finished */
+    struct job *head, *tail;
+    int stopping;
+    struct conn *readers;        /* list of read connections (under mu) */
+};
+
+static const struct store_ops sqlite_ops;
+
+static uint64_t next_generation = 1;
+static _Thread_local struct conn *tl_conn;
+static _Thread_local uint64_t tl_generation;
+
+/* ---- connections and statements ---- */
+
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+    if (!c->stmt[id]) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+                               NULL) != SQLITE_OK) {
+            log_error("sqlite prepare %d: %s", (int)id, sqlite3_errmsg(c->db));
+            return NULL;
+        }
+    }
+    return c->stmt[id];
+}
+
+/* Runs a statement that returns no rows; 0 or -1. */
+static int exec_stmt(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        log_error("sqlite %s: %s", stmt_sql[id], sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("sqlite: %s (%s)", msg ? msg : sqlite3_errmsg(db), sql);
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static struct conn *conn_open(const char *path)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->tx.ops = &sqlite_ops;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        log_error("sqlite open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, 5000);
+    if (exec_sql(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                        "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY") != 0) {
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* ---- migrations ---- */
+
+/* Applies every "-- migration N" block of schema_sqlite.sql with N > user_version. */
+static int migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+
+    const char *marker = "-- migration ";
+    const char *p = strstr(schema_sqlite_sql, marker);
+    while (p) {
+        int n = 0;
+        const char *q = p + strlen(marker);
+        while (*q >= '0' && *q <= '9')
+            n = n * 10 + (*q++ - '0');
+        const char *next = strstr(q, marker);
+        if (n > version) {
+            size_t len = next ? (size_t)(next - q) : strlen(q);
+            char *sql = malloc(len + 64);
+            if (!sql)
+                return -1;
+            memcpy(sql, q, len);
+            snprintf(sql + len, 64, ";\nPRAGMA user_version = %d;", n);
+            int rc = exec_sql(db, "BEGIN IMMEDIATE");
+            if (rc == 0)
+                rc = exec_sql(db, sql);
+            if (rc == 0)
+                rc = exec_sql(db, "COMMIT");
+            else
+                exec_sql(db, "ROLLBACK");
+            free(sql);
+            if (rc != 0)
+                return -1;
+            log_info("store: applied migration %d", n);
+        }
+        p = next;
+    }
+    return 0;
+}
+
+/* ---- the writer thread (group commit) ---- */
+
+static int log_insert(struct conn *c, const struct reqlog_row *r)
+{
+    sqlite3_stmt *st = stmt(c, ST_LOG_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->correlation_id, -1, SQLITE_STATIC);
+    if (r->merchant_id)
+        sqlite3_bind_int64(st, 2, r->merchant_id);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, r->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->path ? r->path : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, r->status);
+    sqlite3_bind_int64(st, 6, r->at_ms);
+    sqlite3_bind_int64(st, 7, r->duration_us);
+    sqlite3_bind_text(st, 8, r->request_body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, r->response_body, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void run_batch(struct sqlite_store *s, struct job *batch)
+{
+    struct conn *c = s->writer;
+    int began = exec_stmt(c, ST_BEGIN_IMMEDIATE) == 0;
+    for (struct job *j = batch; j; j = j->next) {
+        if (!began) {
+            j->rc = j->fn ? kerr_internal(j->err, "store: cannot begin write transaction") : -1;
+            continue;
+        }
+        if (j->log) {
+            if (log_insert(c, j->log) != 0)
+                log_error("store: request log row not written: %s", sqlite3_errmsg(c->db));
+            continue;
+        }
+        if (!j->fn) {            /* flush barrier */
+            j->rc = 0;
+            continue;
+        }
+        if (exec_stmt(c, ST_SAVEPOINT) != 0) {
+            j->rc = kerr_internal(j->err, "store: savepoint");
+            continue;
+        }
+        j->rc = j->fn(&c->tx, j->arg, j->err);
+        if (j->rc != 0)
+            exec_stmt(c, ST_ROLLBACK_TO);
+        exec_stmt(c, ST_RELEASE);
+    }
+    if (began && exec_stmt(c, ST_COMMIT) != 0) {
+        exec_stmt(c, ST_ROLLBACK);
+        for (struct job *j = batch; j; j = j->next)
+            if (j->fn && j->rc == 0)
+                j->rc = kerr_internal(j->err, "store: commit failed");
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct sqlite_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->work, &s->mu);
+        if (!s->head && s->stopping)
+            break;
+        struct job *batch = s->head;
+        s->head = s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        run_batch(s, batch);
+
+        pthread_mutex_lock(&s->mu);
+        for (struct job *j = batch, *next; j; j = next) {
+            next = j->next;
+            if (j->log) {
+                reqlog_row_free(j->log);
+                free(j->log);
+                free(j);
+            } else {
+                j->done = 1;
+            }
+        }
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void enqueue_locked(struct sqlite_store *s, struct job *j)
+{
+    j->next = NULL;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->work);
+}
+
+static int sq_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct job j = {.fn = fn, .arg = arg, .err = err};
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return kerr_set(err, 503, "SERVICE_UNAVAILABLE", "Kasse is shutting down");
+    }
+    enqueue_locked(s, &j);
+    while (!j.done)
+        pthread_cond_wait(&s->done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return j.rc;
+}
+
+static int sq_flush(struct store *base, struct kerr *err)
+{
+    return sq_write(base, NULL, NULL, err);
+}
+
+static void sq_log_async(struct store *base, struct reqlog_row *row)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct job *j = calloc(1, sizeof *j);
+    struct reqlog_row *copy = malloc(sizeof *copy);
+    pthread_mutex_lock(&s->mu);
+    if (!j || !copy || s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        free(j);
+        free(copy);
+        reqlog_row_free(row);
+        return;
+    }
+    *copy = *row;                /* takes ownership of the strings */
+    j->log = copy;
+    enqueue_locked(s, j);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- reads ---- */
+
+static struct conn *reader(struct sqlite_store *s)
+{
+    if (tl_conn && tl_generation == s->generation)
+        return tl_conn;
+    struct conn *c = conn_open(s->path);
+    if (!c)
+        return NULL;
+    pthread_mutex_lock(&s->mu);
+    c->next_all = s->readers;
+    s->readers = c;
+    pthread_mutex_unlock(&s->mu);
+    tl_conn = c;
+    tl_generation = s->generation;
+    return c;
+}
+
+static int sq_read(struct store *base, store_tx_fn fn, void *arg, struct kerr *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct conn *c = reader(s);
+    if (!c)
+        return kerr_internal(err, "store: cannot open read connection");
+    if (exec_stmt(c, ST_BEGIN) != 0)
+        return kerr_internal(err, "store: cannot begin read transaction");
+    int rc = fn(&c->tx, arg, err);
+    if (exec_stmt(c, ST_COMMIT) != 0)
+        exec_stmt(c, ST_ROLLBACK);
+    return rc;
+}
+
+/* ---- resources ---- */
+
+static struct conn *as_conn(struct store_tx *tx)
+{
+    return (struct conn *)tx;
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return NULL;
+    return strdup((const char *)t);
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Finishes a single-row SELECT: STORE_NOT_FOUND, 0 (row present, caller reads columns first),
+ * or -1. */
+static int step_row(struct conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return STORE_NOT_FOUND;
+    log_error("sqlite: %s", sqlite3_errmsg(c->db));
+    return -1;
+}
+
+static int finish(struct conn *c, sqlite3_stmt *st, int rc)
+{
+    (void)c;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int step_done(struct conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+    return finish(c, st, rc == SQLITE_DONE ? 0 : -1);
+}
+
+static int sq_meta_get(struct store_tx *tx, const char *key, uint8_t *out, size_t cap, size_t *len)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_META_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        int n = sqlite3_column_bytes(st, 0);
+        if ((size_t)n > cap) {
+            rc = -1;
+        } else {
+            if (n)
+                memcpy(out, sqlite3_column_blob(st, 0), (size_t)n);
+            *len = (size_t)n;
+        }
+    }
+    return finish(c, st, rc);
+}
+
+static int sq_meta_put(struct store_tx *tx, const char *key, const uint8_t *v, size_t len)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_META_PUT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, v, (int)len, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static int sq_merchant_by_username(struct store_tx *tx, const char *username,
+                                   struct merchant_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MERCHANT_BY_USER);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_column_int64(st, 0);
+        out->username = col_strdup(st, 1);
+        if (sqlite3_column_bytes(st, 2) == 32)
+            memcpy(out->secret_mac, sqlite3_column_blob(st, 2), 32);
+        out->name = col_strdup(st, 3);
+        out->categories = col_strdup(st, 4);
+        out->created_at = sqlite3_column_int64(st, 5);
+        if (!out->username || !out->name || !out->categories) {
+            merchant_row_free(out);
+            rc = -1;
+        }
+    }
+    return finish(c, st, rc);
+}
+
+static int sq_merchant_insert(struct store_tx *tx, struct merchant_row *m)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MERCHANT_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, m->username, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, m->secret_mac, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, m->categories ? m->categories : "klarna", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, m->created_at);
+    int rc = step_done(c, st);
+    if (rc == 0)
+        m->id = sqlite3_last_insert_rowid(c->db);
+    return rc;
+}
+
+static int sq_merchant_set_secret(struct store_tx *tx, int64_t id, const uint8_t mac[32])
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MERCHANT_SET_SECRET);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_blob(st, 2, mac, 32, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static int sq_merchant_count(struct store_tx *tx, int64_t *count)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MERCHANT_COUNT);
+    if (!st)
+        return -1;
+    int rc = step_row(c, st);
+    if (rc == 0)
+        *count = sqlite3_column_int64(st, 0);
+    return finish(c, st, rc == STORE_NOT_FOUND ? -1 : rc);
+}
+
+static int sq_session_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                          struct session_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_SESSION_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        col_copy(st, 0, out->id, sizeof out->id);
+        out->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, out->status, sizeof out->status);
+        out->created_at = sqlite3_column_int64(st, 3);
+        out->updated_at = sqlite3_column_int64(st, 4);
+        out->expires_at = sqlite3_column_int64(st, 5);
+        out->client_token = col_strdup(st, 6);
+        out->body = col_strdup(st, 7);
+        if (!out->client_token || !out->body) {
+            session_row_free(out);
+            rc = -1;
+        }
+    }
+    return finish(c, st, rc);
+}
+
+static int sq_session_insert(struct store_tx *tx, const struct session_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_SESSION_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+    sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->created_at);
+    sqlite3_bind_int64(st, 5, r->updated_at);
+    sqlite3_bind_int64(st, 6, r->expires_at);
+    sqlite3_bind_text(st, 7, r->client_token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, r->body, -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static int sq_session_update(struct store_tx *tx, const struct session_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_SESSION_UPDATE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+    sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->updated_at);
+    sqlite3_bind_int64(st, 5, r->expires_at);
+    sqlite3_bind_text(st, 6, r->body, -1, SQLITE_STATIC);
+    int rc = step_done(c, st);
+    if (rc == 0 && sqlite3_changes(c->db) != 1)
+        rc = STORE_NOT_FOUND;
+    return rc;
+}
+
+static int sq_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *correlation_id,
+                         struct reqlog_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_LOG_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, correlation_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        col_copy(st, 0, out->correlation_id, sizeof out->correlation_id);
+        out->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, out->method, sizeof out->method);
+        out->path = col_strdup(st, 3);
+        out->status = sqlite3_column_int(st, 4);
+        out->at_ms = sqlite3_column_int64(st, 5);
+        out->duration_us = sqlite3_column_int64(st, 6);
+        out->request_body = col_strdup(st, 7);
+        out->response_body = col_strdup(st, 8);
+        if (!out->path) {
+            reqlog_row_free(out);
+            rc = -1;
+        }
+    }
+    return finish(c, st, rc);
+}
+
+/* ---- lifecycle ---- */
+
+static void sq_close(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->work);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->writer_thread, NULL);
+    }
+    for (struct conn *c = s->readers, *next; c; c = next) {
+        next = c->next_all;
+        conn_close(c);
+    }
+    conn_close(s->writer);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
+    free(s->path);
+    free(s);
+}
+
+struct store *store_sqlite_open(const char *path, struct kerr *err)
+{
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        kerr_internal(err, "store: out of memory");
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+    s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    s->path = strdup(path);
+    if (!s->path || !(s->writer = conn_open(path)) || migrate(s->writer->db) != 0) {
+        kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open store %s", path);
+        sq_close(&s->base);
+        return NULL;
+    }
+    if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
+        kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot start the store writer");
+        sq_close(&s->base);
+        return NULL;
+    }
+    s->writer_started = 1;
+    return &s->base;
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .write = sq_write,
+    .read = sq_read,
+    .log_async = sq_log_async,
+    .flush = sq_flush,
+    .close = sq_close,
+    .meta_get = sq_meta_get,
+    .meta_put = sq_meta_put,
+    .merchant_by_username = sq_merchant_by_username,
+    .merchant_insert = sq_merchant_insert,
+    .merchant_set_secret = sq_merchant_set_secret,
+    .merchant_count = sq_merchant_count,
+    .session_get = sq_session_get,
+    .session_insert = sq_session_insert,
+    .session_update = sq_session_update,
+    .reqlog_get = sq_reqlog_get,
+};

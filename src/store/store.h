@@ -1,0 +1,176 @@
+/* store: Kasse's one persistence interface (a struct of function pointers), chosen once at
+ * start. api/ and core/ only ever talk to this header, so a PostgreSQL backend can be added
+ * beside store/sqlite.c without touching them.
+ *
+ * Transactions. A handler that writes passes one function to store_write(); the backend runs it
+ * atomically (all of it or none of it) and returns only once the result is durable. A handler
+ * that reads passes one function to store_read(). Inside those functions the resource calls
+ * below take the `struct store_tx *` they were given. Every resource call is scoped by
+ * merchant_id: another merchant's id is simply "not found".
+ *
+ * Ownership: rows filled by a get call own their strings (malloc'ed); free them with the
+ * matching *_row_free. Inputs are borrowed for the duration of the call. */
+#ifndef KASSE_STORE_H
+#define KASSE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/kerr.h"
+
+struct store;
+struct store_ops;
+
+/* A transaction handle. Backends embed it as the first member of their own state. */
+struct store_tx {
+    const struct store_ops *ops;
+};
+
+/* Resource calls return 0, STORE_NOT_FOUND (get calls: no such row for this merchant) or -1
+ * (a database failure, already logged by the backend; callers answer kerr_internal). */
+#define STORE_NOT_FOUND 1
+
+typedef int (*store_tx_fn)(struct store_tx *tx, void *arg, struct kerr *err);
+
+struct merchant_row {
+    int64_t id;
+    char *username;
+    uint8_t secret_mac[32];
+    char *name;
+    char *categories;        /* "klarna" or "classic" */
+    int64_t created_at;
+};
+
+struct session_row {
+    char id[37];
+    int64_t merchant_id;
+    char status[16];         /* "incomplete", "complete" */
+    int64_t created_at, updated_at, expires_at;   /* ms since epoch */
+    char *client_token;
+    char *body;              /* the stored Klarna session JSON */
+};
+
+struct reqlog_row {
+    char correlation_id[37];
+    int64_t merchant_id;     /* 0: not authenticated (not readable by anyone) */
+    char method[16];
+    char *path;
+    int status;
+    int64_t at_ms;
+    int64_t duration_us;
+    char *request_body;      /* may be NULL */
+    char *response_body;     /* may be NULL */
+};
+
+struct store_ops {
+    const char *name;
+    int (*write)(struct store *s, store_tx_fn fn, void *arg, struct kerr *err);
+    int (*read)(struct store *s, store_tx_fn fn, void *arg, struct kerr *err);
+    /* Queues a log row to be written with the next write batch; never blocks on the disk.
+     * Takes ownership of row's strings. */
+    void (*log_async)(struct store *s, struct reqlog_row *row);
+    /* Waits until everything queued before the call is durable (used by log reads). */
+    int (*flush)(struct store *s, struct kerr *err);
+    void (*close)(struct store *s);
+
+    /* meta: small named blobs (server key). */
+    int (*meta_get)(struct store_tx *tx, const char *key, uint8_t *out, size_t cap, size_t *len);
+    int (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *v, size_t len);
+
+    int (*merchant_by_username)(struct store_tx *tx, const char *username,
+                                struct merchant_row *out);
+    int (*merchant_insert)(struct store_tx *tx, struct merchant_row *m);   /* sets m->id */
+    int (*merchant_set_secret)(struct store_tx *tx, int64_t id, const uint8_t mac[32]);
+    int (*merchant_count)(struct store_tx *tx, int64_t *count);
+
+    int (*session_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
+                       struct session_row *out);
+    int (*session_insert)(struct store_tx *tx, const struct session_row *row);
+    int (*session_update)(struct store_tx *tx, const struct session_row *row);
+
+    int (*reqlog_get)(struct store_tx *tx, int64_t merchant_id, const char *correlation_id,
+                      struct reqlog_row *out);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* Backends */
+struct store *store_sqlite_open(const char *path, struct kerr *err);
+
+/* Convenience wrappers, so callers read like prose: store_write(s, fn, arg, err). */
+static inline int store_write(struct store *s, store_tx_fn fn, void *arg, struct kerr *err)
+{
+    return s->ops->write(s, fn, arg, err);
+}
+static inline int store_read(struct store *s, store_tx_fn fn, void *arg, struct kerr *err)
+{
+    return s->ops->read(s, fn, arg, err);
+}
+static inline void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+/* Resource calls, inside a transaction function. */
+static inline int store_meta_get(struct store_tx *tx, const char *key, uint8_t *out, size_t cap,
+                                 size_t *len)
+{
+    return tx->ops->meta_get(tx, key, out, cap, len);
+}
+static inline int store_meta_put(struct store_tx *tx, const char *key, const uint8_t *v, size_t len)
+{
+    return tx->ops->meta_put(tx, key, v, len);
+}
+static inline int store_merchant_by_username(struct store_tx *tx, const char *username,
+                                             struct merchant_row *out)
+{
+    return tx->ops->merchant_by_username(tx, username, out);
+}
+static inline int store_merchant_insert(struct store_tx *tx, struct merchant_row *m)
+{
+    return tx->ops->merchant_insert(tx, m);
+}
+static inline int store_merchant_set_secret(struct store_tx *tx, int64_t id, const uint8_t mac[32])
+{
+    return tx->ops->merchant_set_secret(tx, id, mac);
+}
+static inline int store_merchant_count(struct store_tx *tx, int64_t *count)
+{
+    return tx->ops->merchant_count(tx, count);
+}
+static inline int store_session_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                                    struct session_row *out)
+{
+    return tx->ops->session_get(tx, merchant_id, id, out);
+}
+static inline int store_session_insert(struct store_tx *tx, const struct session_row *row)
+{
+    return tx->ops->session_insert(tx, row);
+}
+static inline int store_session_update(struct store_tx *tx, const struct session_row *row)
+{
+    return tx->ops->session_update(tx, row);
+}
+static inline int store_reqlog_get(struct store_tx *tx, int64_t merchant_id,
+                                   const char *correlation_id, struct reqlog_row *out)
+{
+    return tx->ops->reqlog_get(tx, merchant_id, correlation_id, out);
+}
+static inline void store_log_async(struct store *s, struct reqlog_row *row)
+{
+    s->ops->log_async(s, row);
+}
+static inline int store_flush(struct store *s, struct kerr *err)
+{
+    return s->ops->flush(s, err);
+}
+
+void merchant_row_free(struct merchant_row *m);
+void session_row_free(struct session_row *r);
+void reqlog_row_free(struct reqlog_row *r);
+
+#endif
