@@ -13,6 +13,7 @@
  *
  * Request-log rows are queued without waiting and written with the next batch. */
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +77,7 @@ struct job {
     struct kerr *err;
     struct reqlog_row *log;      /* async log row (owned, freed by the writer) */
     int rc;
-    int done;
+    sem_t done;                  /* posted by the writer once the batch is durable */
     struct job *next;
 };
 
@@ -89,7 +90,6 @@ struct sqlite_store {
     int writer_started;
     pthread_mutex_t mu;
     pthread_cond_t work;         /* jobs queued or stopping */
-    pthread_cond_t done;         /* a batch finished */
     struct job *head, *tail;
     int stopping;
     struct conn *readers;        /* list of read connections (under mu) */
@@ -292,7 +292,7 @@ static void *writer_main(void *arg)
 
         run_batch(s, batch);
 
-        pthread_mutex_lock(&s->mu);
+        /* Wake each caller on its own semaphore: no thundering herd. */
         for (struct job *j = batch, *next; j; j = next) {
             next = j->next;
             if (j->log) {
@@ -300,10 +300,10 @@ static void *writer_main(void *arg)
                 free(j->log);
                 free(j);
             } else {
-                j->done = 1;
+                sem_post(&j->done);
             }
         }
-        pthread_cond_broadcast(&s->done);
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -324,15 +324,18 @@ static int sq_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct job j = {.fn = fn, .arg = arg, .err = err};
+    sem_init(&j.done, 0, 0);
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
+        sem_destroy(&j.done);
         return kerr_set(err, 503, "SERVICE_UNAVAILABLE", "Kasse is shutting down");
     }
     enqueue_locked(s, &j);
-    while (!j.done)
-        pthread_cond_wait(&s->done, &s->mu);
     pthread_mutex_unlock(&s->mu);
+    while (sem_wait(&j.done) != 0)
+        ;                        /* EINTR */
+    sem_destroy(&j.done);
     return j.rc;
 }
 
@@ -651,7 +654,6 @@ static void sq_close(struct store *base)
     conn_close(s->writer);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->done);
     free(s->path);
     free(s);
 }
@@ -667,7 +669,6 @@ struct store *store_sqlite_open(const char *path, struct kerr *err)
     s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->done, NULL);
     s->path = strdup(path);
     if (!s->path || !(s->writer = conn_open(path)) || migrate(s->writer->db) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open store %s", path);
