@@ -334,9 +334,12 @@ static int cmd_serve(int argc, char **argv)
     size_t ul = strlen(app.public_url);
     while (ul && app.public_url[ul - 1] == '/')
         app.public_url[--ul] = '\0';
-    struct http_server *srv = http_start(&app, host, port, (unsigned)threads, &err);
+    app.auth_cache = auth_cache_new();
+    struct http_server *srv = app.auth_cache ? http_start(&app, host, port, (unsigned)threads, &err)
+                                             : NULL;
     if (!srv) {
-        fprintf(stderr, "kasse: %s\n", err.msg);
+        fprintf(stderr, "kasse: %s\n", err.msg[0] ? err.msg : "out of memory");
+        auth_cache_free(app.auth_cache);
         store_close(app.store);
         return 1;
     }
@@ -354,6 +357,7 @@ static int cmd_serve(int argc, char **argv)
     sigwait(&stop, &sig);
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_stop(srv);
+    auth_cache_free(app.auth_cache);
     store_close(app.store);
     log_info("stopped");
     return 0;

@@ -10,6 +10,7 @@
 #include "core/categories.h"
 #include "core/session.h"
 #include "lib/ids.h"
+#include "lib/jsonw.h"
 #include "lib/jwt.h"
 #include "lib/limits.h"
 #include "store/store.h"
@@ -90,12 +91,12 @@ int payments_create_session(struct req *r, struct reply *out, struct kerr *err)
     row.expires_at = r->received_ms + (int64_t)LIFETIME_SESSION_S * 1000;
     int rc = -1;
     json_t *categories = NULL;
-    if (ids_uuid4(row.id) != 0) {
+    if (ids_uuid7(r->received_ms, row.id) != 0) {
         kerr_internal(err, "random source");
         goto done;
     }
     row.client_token = client_token_for(r, row.id, session, r->received_ms);
-    row.body = json_dumps(session, JSON_COMPACT);
+    row.body = jsonw_dumps(session, NULL);
     categories = categories_for(r->merchant.categories, str_field(session, "purchase_country"),
                                 r->app->public_url);
     if (!row.client_token || !row.body || !categories) {
@@ -215,7 +216,7 @@ static int update_fn(struct store_tx *tx, void *arg, struct kerr *err)
     merged = session_apply_update(stored, u->update, err);
     if (!merged)
         goto done;
-    text = json_dumps(merged, JSON_COMPACT);
+    text = jsonw_dumps(merged, NULL);
     if (!text) {
         kerr_internal(err, "out of memory");
         goto done;

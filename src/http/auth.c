@@ -1,15 +1,113 @@
 /* auth: HTTP Basic credentials → the merchant they belong to, or 401.
  * Secrets are never stored: the store keeps HMAC-SHA256(merchant_key, secret), and the
- * comparison is constant-time. An unknown username costs the same HMAC as a known one. */
+ * comparison is constant-time. An unknown username costs the same HMAC as a known one.
+ *
+ * The merchant cache keeps the stored row of merchants seen recently (username → id, secret
+ * MAC, name, categories), so a request costs one HMAC and no store read. An entry is re-read
+ * from the store after AUTH_CACHE_TTL_S, so a secret changed elsewhere (another node, the
+ * command line) takes effect within that time. Unknown usernames are never cached. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http/http.h"
 #include "lib/crypto.h"
 #include "store/store.h"
 
 #define AUTH_MAX_HEADER 1024
+#define AUTH_CACHE_BUCKETS 256
+#define AUTH_CACHE_MAX 4096          /* entries; past it the cache stops growing */
+#define AUTH_CACHE_TTL_S 60
+
+struct cache_entry {
+    struct merchant m;
+    uint8_t secret_mac[32];
+    int64_t loaded_s;                /* monotonic seconds */
+    struct cache_entry *next;
+};
+
+struct auth_cache {
+    pthread_rwlock_t lock;
+    struct cache_entry *bucket[AUTH_CACHE_BUCKETS];
+    size_t count;
+};
+
+static int64_t monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static unsigned hash(const char *s)
+{
+    unsigned h = 2166136261u;        /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % AUTH_CACHE_BUCKETS;
+}
+
+struct auth_cache *auth_cache_new(void)
+{
+    struct auth_cache *c = calloc(1, sizeof *c);
+    if (c)
+        pthread_rwlock_init(&c->lock, NULL);
+    return c;
+}
+
+void auth_cache_free(struct auth_cache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < AUTH_CACHE_BUCKETS; i++)
+        for (struct cache_entry *e = c->bucket[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+}
+
+/* Copies a fresh entry for username into out; false when absent or stale. */
+static bool cache_get(struct auth_cache *c, const char *username, struct cache_entry *out)
+{
+    bool hit = false;
+    int64_t now = monotonic_s();
+    pthread_rwlock_rdlock(&c->lock);
+    for (struct cache_entry *e = c->bucket[hash(username)]; e; e = e->next) {
+        if (strcmp(e->m.username, username) == 0) {
+            if (now - e->loaded_s < AUTH_CACHE_TTL_S) {
+                *out = *e;
+                hit = true;
+            }
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return hit;
+}
+
+static void cache_put(struct auth_cache *c, const struct cache_entry *fresh)
+{
+    unsigned h = hash(fresh->m.username);
+    pthread_rwlock_wrlock(&c->lock);
+    struct cache_entry *e = c->bucket[h];
+    while (e && strcmp(e->m.username, fresh->m.username) != 0)
+        e = e->next;
+    if (e) {
+        struct cache_entry *next = e->next;
+        *e = *fresh;
+        e->next = next;
+    } else if (c->count < AUTH_CACHE_MAX && (e = malloc(sizeof *e))) {
+        *e = *fresh;
+        e->next = c->bucket[h];
+        c->bucket[h] = e;
+        c->count++;
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
 
 int auth_secret_mac(const struct app *app, const char *secret, uint8_t out[32])
 {
@@ -35,6 +133,31 @@ static int lookup_fn(struct store_tx *tx, void *arg, struct kerr *err)
     if (rc < 0)
         return kerr_internal(err, "auth: merchant lookup");
     l->found = rc == 0;
+    return 0;
+}
+
+/* The merchant called username, from the cache or the store; 0 found, 1 unknown, -1 error. */
+static int find_merchant(struct req *r, const char *username, struct cache_entry *out,
+                         struct kerr *err)
+{
+    struct auth_cache *c = r->app->auth_cache;
+    if (c && cache_get(c, username, out))
+        return 0;
+    struct lookup l = {.username = username};
+    if (store_read(r->app->store, lookup_fn, &l, err) != 0)
+        return -1;
+    if (!l.found)
+        return 1;
+    memset(out, 0, sizeof *out);
+    out->m.id = l.row.id;
+    snprintf(out->m.username, sizeof out->m.username, "%s", l.row.username);
+    snprintf(out->m.name, sizeof out->m.name, "%s", l.row.name);
+    snprintf(out->m.categories, sizeof out->m.categories, "%s", l.row.categories);
+    memcpy(out->secret_mac, l.row.secret_mac, sizeof out->secret_mac);
+    out->loaded_s = monotonic_s();
+    merchant_row_free(&l.row);
+    if (c && strlen(username) < sizeof out->m.username)
+        cache_put(c, out);
     return 0;
 }
 
@@ -65,21 +188,17 @@ int auth_merchant(struct req *r, struct kerr *err)
     const char *secret = colon + 1;
 
     uint8_t mac[32];
-    if (auth_secret_mac(r->app, secret, mac) != 0)
+    int rc = auth_secret_mac(r->app, secret, mac);
+    crypto_wipe(decoded + (secret - decoded), strlen(secret));
+    if (rc != 0)
         return kerr_internal(err, "auth: hmac");
-    struct lookup l = {.username = decoded};
-    if (store_read(r->app->store, lookup_fn, &l, err) != 0)
+    struct cache_entry e;
+    rc = find_merchant(r, decoded, &e, err);
+    if (rc < 0)
         return -1;
-    int ok = l.found && crypto_equal(mac, l.row.secret_mac, sizeof mac);
-    if (ok) {
-        r->merchant.id = l.row.id;
-        snprintf(r->merchant.username, sizeof r->merchant.username, "%s", l.row.username);
-        snprintf(r->merchant.name, sizeof r->merchant.name, "%s", l.row.name);
-        snprintf(r->merchant.categories, sizeof r->merchant.categories, "%s", l.row.categories);
-        r->authed = true;
-    }
-    if (l.found)
-        merchant_row_free(&l.row);
-    crypto_wipe(decoded, sizeof decoded);
-    return ok ? 0 : unauthorized(err);
+    if (rc != 0 || !crypto_equal(mac, e.secret_mac, sizeof mac))
+        return unauthorized(err);
+    r->merchant = e.m;
+    r->authed = true;
+    return 0;
 }

@@ -14,6 +14,7 @@
 #include "lib/kerr.h"
 
 struct store;
+struct auth_cache;
 struct MHD_Connection;
 struct MHD_Daemon;
 
@@ -26,6 +27,7 @@ struct app {
     uint8_t token_key[32];        /* HS256 key for client_token */
     char public_url[256];         /* "http://127.0.0.1:8080", no trailing slash */
     bool test_clock;
+    struct auth_cache *auth_cache;/* merchants seen recently (auth.c) */
 };
 
 /* The authenticated merchant of a request. */
@@ -111,6 +113,10 @@ json_t *reply_error_body(const char *correlation_id, const struct kerr *err);
 int auth_merchant(struct req *r, struct kerr *err);
 /* The stored form of a merchant secret. */
 int auth_secret_mac(const struct app *app, const char *secret, uint8_t out[32]);
+/* The merchant cache: credentials checked against the store at most every
+ * AUTH_CACHE_TTL_S seconds per merchant, instead of on every request. */
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache *c);
 
 /* server.c */
 struct http_server;

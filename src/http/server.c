@@ -19,6 +19,7 @@
 
 #include "http/http.h"
 #include "lib/ids.h"
+#include "lib/jsonw.h"
 #include "lib/limits.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -71,30 +72,27 @@ static void log_request(struct req *r, int status, const char *body, size_t body
 
 static enum MHD_Result queue(struct req *r, struct reply *out)
 {
-    char *text = NULL;
-    size_t len = 0;
-    const char *content_type = NULL;
     struct MHD_Response *resp;
+    const char *content_type = NULL;
     if (out->json) {
-        text = json_dumps(out->json, JSON_COMPACT | JSON_REAL_PRECISION(12));
-        if (!text) {
-            out->status = 500;
-            text = strdup("{}");
-        }
-        len = text ? strlen(text) : 0;
+        size_t len = 0;
+        char *text = jsonw_dumps(out->json, &len);
+        if (!text)
+            return MHD_NO;
         content_type = out->status < 400 ? "application/json;charset=utf-8" : "application/json";
-        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
-    } else if (out->raw) {
-        content_type = out->content_type;
-        resp = MHD_create_response_from_buffer(out->raw_len, (void *)out->raw,
-                                               MHD_RESPMEM_PERSISTENT);
+        log_request(r, out->status, text, len);
+        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(text);
     } else {
-        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        log_request(r, out->status, NULL, 0);
+        if (out->raw)
+            content_type = out->content_type;
+        resp = MHD_create_response_from_buffer(out->raw ? out->raw_len : 0, (void *)out->raw,
+                                               MHD_RESPMEM_PERSISTENT);
     }
-    if (!resp) {
-        free(text);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, "Klarna-Correlation-Id", r->correlation_id);
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
@@ -102,8 +100,6 @@ static enum MHD_Result queue(struct req *r, struct reply *out)
         MHD_add_response_header(resp, out->headers[i].name, out->headers[i].value);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)out->status, resp);
     MHD_destroy_response(resp);
-    log_request(r, out->status, out->json ? text : NULL, out->json ? len : 0);
-    free(text);
     return ok;
 }
 
@@ -214,7 +210,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         r->started_us = monotonic_us();
         r->received_ms = clock_now_ms(&srv->app->clock);
         buf_init(&r->body, LIMIT_BODY_BYTES);
-        if (ids_uuid4(r->correlation_id) != 0)
+        if (ids_uuid7(r->received_ms, r->correlation_id) != 0)
             return MHD_NO;
         struct kerr err = {0};
         if (gate(r, &err) != 0) {

@@ -10,9 +10,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "lib/log.h"
@@ -32,23 +32,56 @@ int crypto_random(void *out, size_t n)
     return 0;
 }
 
+/* SHA-256 is fetched from the provider once: OpenSSL 3's one-shot HMAC() fetches it on every
+ * call, which cost more than the hashing itself on Kasse's hot path (two HMACs per request). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int digest_parts(EVP_MD_CTX *ctx, const void *a, size_t a_len, const void *b, size_t b_len,
+                        uint8_t out[32])
+{
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(ctx, sha256_md, NULL) != 1 || EVP_DigestUpdate(ctx, a, a_len) != 1 ||
+        (b_len && EVP_DigestUpdate(ctx, b, b_len) != 1) || EVP_DigestFinal_ex(ctx, out, &len) != 1)
+        return -1;
+    return len == 32 ? 0 : -1;
+}
+
+/* HMAC (RFC 2104) over SHA-256: H((K ^ opad) || H((K ^ ipad) || m)), block size 64. */
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len,
                        uint8_t out[32])
 {
-    static const unsigned char empty[1] = {0};
-    unsigned int len = 0;
-    if (key_len > (size_t)INT_MAX)
-        return -1;
-    /* HMAC() treats a NULL key as "reuse the previous key"; pass a real pointer. */
-    if (!key)
-        key = empty;
-    if (!data)
-        data = empty;
-    if (!HMAC(EVP_sha256(), key, (int)key_len, data, data_len, out, &len) || len != 32) {
-        log_error("crypto: HMAC-SHA256 failed");
+    pthread_once(&sha256_once, sha256_fetch);
+    EVP_MD_CTX *ctx = sha256_md ? EVP_MD_CTX_new() : NULL;
+    if (!ctx) {
+        log_error("crypto: SHA-256 unavailable");
         return -1;
     }
-    return 0;
+    uint8_t k[64] = {0}, pad[64], inner[32];
+    int rc = 0;
+    if (key_len > sizeof k)
+        rc = digest_parts(ctx, key, key_len, NULL, 0, k);   /* long keys are hashed first */
+    else if (key_len)
+        memcpy(k, key, key_len);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = k[i] ^ 0x36;
+    if (rc == 0)
+        rc = digest_parts(ctx, pad, sizeof pad, data ? data : "", data ? data_len : 0, inner);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = k[i] ^ 0x5c;
+    if (rc == 0)
+        rc = digest_parts(ctx, pad, sizeof pad, inner, sizeof inner, out);
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (rc != 0)
+        log_error("crypto: HMAC-SHA256 failed");
+    return rc;
 }
 
 bool crypto_equal(const void *a, const void *b, size_t n)

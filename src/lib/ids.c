@@ -1,4 +1,4 @@
-/* ids: random identifiers (see ids.h): RFC 4122 version-4 UUIDs and [A-Z0-9] / [A-Za-z0-9]
+/* ids: random identifiers (see ids.h): RFC 4122 version-4 and RFC 9562 version-7 UUIDs and [A-Z0-9] / [A-Za-z0-9]
  * strings. All randomness comes from crypto_random; alphabet characters are drawn by
  * rejection sampling so every character is equally likely (no modulo bias). */
 #include "lib/ids.h"
@@ -7,22 +7,41 @@
 
 #include "lib/crypto.h"
 
-int ids_uuid4(char out[IDS_UUID_LEN + 1])
+static void format_uuid(const uint8_t b[16], char out[IDS_UUID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
-    if (crypto_random(b, sizeof b) != 0)
-        return -1;
-    b[6] = (uint8_t)((b[6] & 0x0F) | 0x40); /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80); /* variant 10xx (RFC 4122) */
     size_t o = 0;
-    for (size_t i = 0; i < sizeof b; i++) {
+    for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
         out[o++] = hex[b[i] >> 4];
         out[o++] = hex[b[i] & 0xF];
     }
     out[o] = '\0';
+}
+
+int ids_uuid4(char out[IDS_UUID_LEN + 1])
+{
+    uint8_t b[16];
+    if (crypto_random(b, sizeof b) != 0)
+        return -1;
+    b[6] = (uint8_t)((b[6] & 0x0F) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80); /* variant 10xx (RFC 4122) */
+    format_uuid(b, out);
+    return 0;
+}
+
+int ids_uuid7(int64_t unix_ms, char out[IDS_UUID_LEN + 1])
+{
+    uint8_t b[16];
+    if (unix_ms < 0 || crypto_random(b, sizeof b) != 0)
+        return -1;
+    uint64_t ms = (uint64_t)unix_ms;
+    for (int i = 0; i < 6; i++)                /* 48-bit big-endian timestamp */
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)((b[6] & 0x0F) | 0x70);    /* version 7 */
+    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);    /* variant 10xx */
+    format_uuid(b, out);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "lib/crypto.h"
 #include "lib/limits.h"
+#include "lib/jsonw.h"
 #include "lib/log.h"
 
 #define JWT_HEADER_JSON "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
@@ -23,7 +24,7 @@ char *jwt_sign_hs256(const json_t *claims, const uint8_t *key, size_t key_len)
 {
     if (!json_is_object(claims) || (!key && key_len > 0))
         return NULL;
-    char *payload = json_dumps(claims, JSON_COMPACT);
+    char *payload = jsonw_dumps(claims, NULL);
     if (!payload)
         return NULL;
     size_t payload_len = strlen(payload);

@@ -8,7 +8,7 @@
 #define LIMIT_JWT_BYTES             8192            /* client_token; longer is rejected unparsed */
 #define LIMIT_BODY_BYTES            (1024 * 1024)   /* 1 MiB; larger → 413 */
 #define LIMIT_URL_BYTES             2048
-#define LIMIT_CONNECTION_MEMORY     (64 * 1024)     /* header block + MHD buffers per connection */
+#define LIMIT_CONNECTION_MEMORY     (16 * 1024)     /* header block + MHD buffers per connection */
 #define LIMIT_CONNECTIONS           1024
 #define LIMIT_CONNECTION_TIMEOUT_S  30
 #define LIMIT_IDEMPOTENCY_KEY_BYTES 255
