@@ -23,28 +23,32 @@ UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 all: build/kasse
 
 build/kasse: $(REL_OBJ) build/rel/main.o
-	$(CC) $(REL_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(REL_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/kasse-debug: $(DBG_OBJ) build/dbg/main.o
-	$(CC) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 debug: build/kasse-debug
 
 build/rel/%.o: src/%.c $(GEN) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(REL_FLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(REL_FLAGS) -c -o $@ $<
 
 build/dbg/%.o: src/%.c $(GEN) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -c -o $@ $<
+	@echo "  CC [asan,ubsan] $<"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -c -o $@ $<
 
 build/rel/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(WARN) $(REL_FLAGS) -c -o $@ $<
+	@$(CC) $(CPPFLAGS) $(WARN) $(REL_FLAGS) -c -o $@ $<
 
 build/dbg/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(WARN) $(DBG_FLAGS) -c -o $@ $<
+	@$(CC) $(CPPFLAGS) $(WARN) $(DBG_FLAGS) -c -o $@ $<
 
 # Browser assets are embedded so one binary is the whole product.
 build/gen/web_assets.c: tools/embed.sh $(WEB)
@@ -58,7 +62,8 @@ build/gen/schema_sqlite.h: src/store/schema_sqlite.sql tools/sql2h.sh
 # Unit tests: cmocka, one file per module, linked against the sanitizer build of src/.
 build/unit/%: tests/unit/%.c $(DBG_OBJ)
 	@mkdir -p build/unit
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	@echo "  CC [asan,ubsan] $<"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
@@ -82,6 +87,7 @@ check-banned:
 test: deps check-banned unit api contract
 
 bench: build/kasse
+	@KASSE_DEPS_BENCH=1 sh tools/deps.sh
 	sh bench/run.sh
 
 deps:

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages Kasse needs to build, test and benchmark, if any are missing.
+# Runs apt-get only when something is missing (as root, or through sudo).
+set -e
+need="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
+libcurl4-openssl-dev libcmocka-dev libqrencode-dev nodejs npm"
+[ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux"
+missing=""
+for p in $need; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# node and npm may come from elsewhere than Debian (as on the project's machines): accept them.
+case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//');; esac
+case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//');; esac
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
