@@ -19,7 +19,7 @@ static int put(struct buf *b, const char *s, size_t n)
 
 static int put_string(struct buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF";   /* jansson's case */
     if (put(b, "\"", 1) != 0)
         return -1;
     size_t start = 0;

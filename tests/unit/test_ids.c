@@ -159,11 +159,27 @@ static void alnum_of_length_zero_is_empty_string(void **state)
     assert_string_equal(s, "");
 }
 
+/* Rule (RFC 9562): a v7 UUID carries the millisecond time in its first 48 bits, version 7,
+ * variant 10xx, and ids made later sort after ids made earlier. */
+static void uuid7_encodes_time_version_and_sorts_by_time(void **state)
+{
+    (void)state;
+    char a[IDS_UUID_LEN + 1], b[IDS_UUID_LEN + 1];
+    assert_int_equal(ids_uuid7(0x0123456789abLL, a), 0);
+    assert_true(ids_is_uuid(a));
+    assert_memory_equal(a, "01234567-89ab-7", 15);
+    assert_true(strchr("89ab", a[19]) != NULL);
+    assert_int_equal(ids_uuid7(0x0123456789acLL, b), 0);
+    assert_true(strcmp(a, b) < 0);
+    assert_int_equal(ids_uuid7(-1, a), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(uuid4_is_lowercase_version_4_variant_rfc4122),
         cmocka_unit_test(uuid4_values_are_unique),
+        cmocka_unit_test(uuid7_encodes_time_version_and_sorts_by_time),
         cmocka_unit_test(is_uuid_accepts_canonical_forms_in_either_case),
         cmocka_unit_test(is_uuid_rejects_non_canonical_forms),
         cmocka_unit_test(upper_alnum_uses_only_A_to_Z_and_digits_and_all_of_them),
