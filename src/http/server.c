@@ -61,9 +61,10 @@ static void log_request(struct req *r, int status, const char *body, size_t body
     row.status = status;
     row.at_ms = r->received_ms;
     row.duration_us = monotonic_us() - r->started_us;
-    row.request_body = r->body.len ? truncated_copy(r->body.data, r->body.len) : NULL;
-    row.response_body = body_len ? truncated_copy(body, body_len) : NULL;
-    if (!row.path) {
+    /* Bodies are kept as text; an empty body is "" (GET requests, 204 replies). */
+    row.request_body = truncated_copy(r->body.len ? r->body.data : "", r->body.len);
+    row.response_body = truncated_copy(body_len ? body : "", body_len);
+    if (!row.path || !row.request_body || !row.response_body) {
         reqlog_row_free(&row);
         return;
     }
