@@ -187,6 +187,7 @@ static int gate(struct req *r, struct kerr *err)
 struct req_state {
     struct req r;
     int answered;                /* a reply (the gate's) has been queued already */
+    int too_large;               /* the body went past LIMIT_BODY_BYTES */
 };
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -222,13 +223,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     struct req *r = &st->r;
     if (*upload_data_size) {
-        if (!st->answered && buf_append(&r->body, upload_data, *upload_data_size) != 0) {
-            struct kerr err;
-            kerr_set(&err, 413, "REQUEST_TOO_LARGE", "Request body larger than %d bytes",
-                     LIMIT_BODY_BYTES);
-            st->answered = 1;
-            *upload_data_size = 0;
-            return queue_error(r, &err, NULL);
+        /* A chunked body that outgrows the limit is read and dropped to its end (bounded by
+         * the connection timeout): libmicrohttpd cannot queue a reply in mid-upload. */
+        if (!st->answered && !st->too_large &&
+            buf_append(&r->body, upload_data, *upload_data_size) != 0) {
+            st->too_large = 1;
+            buf_free(&r->body);
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -236,6 +236,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (st->answered)
         return MHD_YES;
     st->answered = 1;
+    if (st->too_large) {
+        struct kerr err;
+        kerr_set(&err, 413, "REQUEST_TOO_LARGE", "Request body larger than %d bytes",
+                 LIMIT_BODY_BYTES);
+        return queue_error(r, &err, NULL);
+    }
     return dispatch(r);
 }
 
