@@ -17,9 +17,8 @@
 
 #include "lib/log.h"
 
-int crypto_random(void *out, size_t n)
+static int random_bytes(unsigned char *p, size_t n)
 {
-    unsigned char *p = out;
     while (n > 0) {
         int chunk = n > (size_t)INT_MAX ? INT_MAX : (int)n;
         if (RAND_bytes(p, chunk) != 1) {
@@ -29,6 +28,29 @@ int crypto_random(void *out, size_t n)
         p += chunk;
         n -= (size_t)chunk;
     }
+    return 0;
+}
+
+/* Small requests (ids: 16 bytes) are served from a per-thread pool refilled 512 bytes at a
+ * time: RAND_bytes takes a lock and runs the DRBG on every call, which showed up on every
+ * request's correlation id. Bytes handed out are wiped from the pool. */
+#define RANDOM_POOL 512
+static _Thread_local unsigned char random_pool[RANDOM_POOL];
+static _Thread_local size_t random_avail;
+
+int crypto_random(void *out, size_t n)
+{
+    if (n > RANDOM_POOL / 4)
+        return random_bytes(out, n);
+    if (random_avail < n) {
+        if (random_bytes(random_pool, RANDOM_POOL) != 0)
+            return -1;
+        random_avail = RANDOM_POOL;
+    }
+    unsigned char *src = random_pool + (RANDOM_POOL - random_avail);
+    memcpy(out, src, n);
+    OPENSSL_cleanse(src, n);
+    random_avail -= n;
     return 0;
 }
 
