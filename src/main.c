@@ -146,6 +146,14 @@ static int generate_credentials(char username[32], char secret[48])
     return 0;
 }
 
+/* A merchant's name goes into every client_token: it must be valid UTF-8 (JSON text). */
+static int utf8_ok(const char *s)
+{
+    json_t *t = json_string(s);
+    json_decref(t);
+    return t != NULL;
+}
+
 /* KASSE_MERCHANTS="user:secret[:classic],..." */
 static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
 {
@@ -167,6 +175,10 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
         if (third) {
             *third++ = '\0';
             categories = third;
+        }
+        if (!utf8_ok(user)) {
+            rc = kerr_set(err, 400, "CONFIG", "KASSE_MERCHANTS: user names must be UTF-8");
+            break;
         }
         if (!categories_config_ok(categories)) {
             rc = kerr_set(err, 400, "CONFIG", "KASSE_MERCHANTS: unknown categories '%s'",
@@ -395,6 +407,10 @@ static int cmd_merchant(int argc, char **argv)
     }
     if (!categories_config_ok(categories)) {
         fprintf(stderr, "kasse merchant create: --categories is klarna or classic\n");
+        return 2;
+    }
+    if (!utf8_ok(argv[optind])) {
+        fprintf(stderr, "kasse merchant create: NAME must be UTF-8 text\n");
         return 2;
     }
     log_set_quiet(1);

@@ -50,14 +50,26 @@ static char *client_token_for(const struct req *r, const char *session_id, const
         country[i] = (char)toupper((unsigned char)pc[i]);
     for (int i = 0; i < 2 && locale[i]; i++)
         language[i] = (char)tolower((unsigned char)locale[i]);
-    json_t *claims = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
-        "session_id", session_id, "base_url", r->app->public_url, "design", "klarna",
-        "language", language, "locale", locale, "purchase_country", country,
-        "environment", "playground", "merchant_name", r->merchant.name,
-        "session_type", "PAYMENTS", "region", region_of(country),
-        "order_amount", (json_int_t)json_integer_value(json_object_get(session, "order_amount")),
-        "iat", (json_int_t)(now_ms / 1000));
+    /* Built field by field: json_pack re-parses its format string on every call. */
+    json_t *claims = json_object();
+    if (claims &&
+        (json_object_set_new_nocheck(claims, "session_id", json_string(session_id)) ||
+         json_object_set_new_nocheck(claims, "base_url", json_string(r->app->public_url)) ||
+         json_object_set_new_nocheck(claims, "design", json_string("klarna")) ||
+         json_object_set_new_nocheck(claims, "language", json_string(language)) ||
+         json_object_set_new_nocheck(claims, "locale", json_string(locale)) ||
+         json_object_set_new_nocheck(claims, "purchase_country", json_string(country)) ||
+         json_object_set_new_nocheck(claims, "environment", json_string("playground")) ||
+         json_object_set_new_nocheck(claims, "merchant_name", json_string(r->merchant.name)) ||
+         json_object_set_new_nocheck(claims, "session_type", json_string("PAYMENTS")) ||
+         json_object_set_new_nocheck(claims, "region", json_string(region_of(country))) ||
+         json_object_set_new_nocheck(
+             claims, "order_amount",
+             json_integer(json_integer_value(json_object_get(session, "order_amount")))) ||
+         json_object_set_new_nocheck(claims, "iat", json_integer(now_ms / 1000)))) {
+        json_decref(claims);
+        return NULL;
+    }
     if (!claims)
         return NULL;
     char *token = jwt_sign_hs256(claims, r->app->token_key, sizeof r->app->token_key);
@@ -105,11 +117,15 @@ int payments_create_session(struct req *r, struct reply *out, struct kerr *err)
     }
     if (store_write(r->app->store, insert_fn, &row, err) != 0)
         goto done;
-    rc = reply_json(out, 200,
-                    json_pack("{s:s, s:s, s:O}", "session_id", row.id, "client_token",
-                              row.client_token, "payment_method_categories", categories));
-    if (!out->json)
+    json_t *reply = json_object();
+    if (!reply || json_object_set_new_nocheck(reply, "session_id", json_string(row.id)) ||
+        json_object_set_new_nocheck(reply, "client_token", json_string(row.client_token)) ||
+        json_object_set_nocheck(reply, "payment_method_categories", categories)) {
+        json_decref(reply);
         rc = kerr_internal(err, "out of memory");
+        goto done;
+    }
+    rc = reply_json(out, 200, reply);
 done:
     json_decref(categories);
     json_decref(session);

@@ -41,10 +41,21 @@ json_t *categories_for(const char *config, const char *purchase_country, const c
                  catalogue[i].identifier);
         snprintf(descriptive, sizeof descriptive, "%s/kasse/assets/descriptive/%s.svg",
                  public_url, catalogue[i].identifier);
-        json_t *cat = json_pack("{s:s, s:s, s:{s:s, s:s}}", "identifier", catalogue[i].identifier,
-                                "name", catalogue[i].name, "asset_urls", "descriptive",
-                                descriptive, "standard", standard);
-        if (!cat || json_array_append_new(out, cat) != 0) {
+        json_t *cat = json_object(), *urls = json_object();
+        int bad = !cat || !urls ||
+                  json_object_set_new_nocheck(urls, "descriptive", json_string(descriptive)) ||
+                  json_object_set_new_nocheck(urls, "standard", json_string(standard)) ||
+                  json_object_set_new_nocheck(cat, "identifier",
+                                              json_string(catalogue[i].identifier)) ||
+                  json_object_set_new_nocheck(cat, "name", json_string(catalogue[i].name));
+        if (bad || json_object_set_new_nocheck(cat, "asset_urls", urls)) {
+            if (bad)
+                json_decref(urls);
+            json_decref(cat);
+            json_decref(out);
+            return NULL;
+        }
+        if (json_array_append_new(out, cat) != 0) {
             json_decref(out);
             return NULL;
         }
