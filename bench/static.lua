@@ -1,0 +1,3 @@
+-- nginx baseline: GET / answered with a static 200.
+dofile(os.getenv("BENCH_DIR") .. "/common.lua")
+wrk.method = "GET"
