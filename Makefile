@@ -19,7 +19,7 @@ DBG_OBJ  := $(patsubst src/%.c,build/dbg/%.o,$(SRC)) build/dbg/gen/web_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 
-.PHONY: all debug run test unit api contract bench deps clean fuzz check-banned
+.PHONY: all debug run test unit api contract bench deps clean fuzz fuzz-regress check-banned
 all: build/kasse
 
 build/kasse: $(REL_OBJ) build/rel/main.o
@@ -84,7 +84,31 @@ node_modules/.installed: package.json
 check-banned:
 	@sh tools/check-banned.sh
 
-test: deps check-banned unit api contract
+# Fuzzing: one libFuzzer target per parser (fuzz/*_fuzz.c), corpora in fuzz/corpus/<name>/.
+# `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-regress` (part of `make test`) replays the
+# corpora once, so an input that once crashed stays fixed.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=c17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BIN     := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*_fuzz.c))
+
+build/fuzz/%: fuzz/%.c $(SRC) $(GEN) $(wildcard src/*/*.h)
+	@mkdir -p build/fuzz
+	@echo "  CC [fuzzer] $<"
+	@$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(SRC) build/gen/web_assets.c $(PKG_LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t _fuzz); mkdir -p build/fuzz/found-$$n build/fuzz/corpus-$$n; \
+	echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/found-$$n/ \
+	    build/fuzz/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -4; done
+
+fuzz-regress: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do n=$$(basename $$t _fuzz); \
+	$$t -runs=0 fuzz/corpus/$$n > build/fuzz/$$n-regress.log 2>&1 || { cat build/fuzz/$$n-regress.log; exit 1; }; \
+	echo "fuzz-regress $$n: $$(ls fuzz/corpus/$$n | wc -l) corpus inputs replayed, no finding"; done
+
+test: deps check-banned unit fuzz-regress api contract
 
 bench: build/kasse
 	@KASSE_DEPS_BENCH=1 sh tools/deps.sh
