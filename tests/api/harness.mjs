@@ -66,9 +66,16 @@ export async function freePort() {
   });
 }
 
+const tempDirs = [];
 export function tempDir(prefix = 'kasse-api-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
 }
+process.on('exit', () => {
+  if (process.env.KASSE_KEEP_TMP) return;
+  for (const d of tempDirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ } }
+});
 
 // Spawn a process and resolve when `pattern` appears on stdout (or stderr when `stream` says so).
 function spawnAndWait(cmd, args, { env, pattern, timeoutMs, name, stream = 'stdout' }) {
