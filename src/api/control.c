@@ -1,10 +1,12 @@
 /* control: Kasse's own endpoints under /kasse/v1 (design.md): the test clock and the request
  * log by correlation id. Klarna's paths are never used for these. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "lib/ids.h"
+#include "lib/utf8.h"
 #include "store/store.h"
 
 #define CLOCK_ADVANCE_MAX_S (10LL * 366 * 24 * 3600)
@@ -74,14 +76,27 @@ int control_read_log(struct req *r, struct reply *out, struct kerr *err)
         return kerr_set(err, 404, "NOT_FOUND", "No request with correlation id %s", id);
     char at[32];
     time_format_iso8601(l.row.at_ms, at);
-    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:s?, s:s?}",
-                             "correlation_id", l.row.correlation_id, "method", l.row.method,
-                             "path", l.row.path, "status", l.row.status, "received_at", at,
-                             "duration_ms", (double)l.row.duration_us / 1000.0,
-                             "request_body", l.row.request_body,
-                             "response_body", l.row.response_body);
+    /* Bodies are kept as received; bytes that are not UTF-8 (a rejected request may carry
+     * any) are shown as U+FFFD so the log is JSON text. */
+    const char *fields[] = {l.row.path, l.row.request_body, l.row.response_body};
+    char *text[3] = {0};
+    int bad = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *f = fields[i] ? fields[i] : "";
+        text[i] = utf8_repair(f, strlen(f));
+        bad |= !text[i];
+    }
+    json_t *body = bad ? NULL
+                       : json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:s, s:s}",
+                                   "correlation_id", l.row.correlation_id, "method",
+                                   l.row.method, "path", text[0], "status", l.row.status,
+                                   "received_at", at, "duration_ms",
+                                   (double)l.row.duration_us / 1000.0, "request_body", text[1],
+                                   "response_body", text[2]);
+    for (int i = 0; i < 3; i++)
+        free(text[i]);
     reqlog_row_free(&l.row);
     if (!body)
-        return kerr_internal(err, "out of memory");
+        return kerr_internal(err, "request log: cannot build the reply");
     return reply_json(out, 200, body);
 }
