@@ -4,7 +4,7 @@
  * place (8 bytes at a time while they are plain ASCII); a string without escapes is handed to
  * json_stringn_nocheck as is, one with escapes is decoded once into a scratch buffer (decoded
  * text is never longer than its source, so one buffer of n + 1 bytes, taken on first need,
- * serves the whole parse). Object keys go to json_object_getn / json_object_setn_new_nocheck
+ * serves the whole parse). Object keys go to json_object_setn_new_nocheck
  * by pointer and length (they cannot hold NUL: \u0000 and raw control bytes are rejected). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* strtod_l, newlocale */
@@ -148,15 +148,34 @@ static long hex4(const unsigned char *p, const unsigned char *end)
     return v;
 }
 
-/* True when any of the 8 bytes is '"', '\\', below 0x20 or above 0x7F. May report a byte
- * next to a real hit as a hit too (borrow), never misses one: the byte loop sorts it out. */
-static inline bool swar_special(uint64_t v)
+/* Bit 7 of each byte of the result is set where that byte is '"', '\\', below 0x20 or above
+ * 0x7F; a byte above a real hit may be flagged too (borrow), so only the lowest flag is exact,
+ * and that is the one used. */
+static inline uint64_t swar_special(uint64_t v)
 {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     uint64_t q = v ^ (ones * '"');
     uint64_t b = v ^ (ones * '\\');
-    uint64_t lt = v - ones * 0x20;
-    return ((((q - ones) & ~q) | ((b - ones) & ~b) | lt | v) & highs) != 0;
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | (v - ones * 0x20) | v) & highs;
+}
+
+/* Moves p to the first byte that is not plain printable ASCII (or to end). */
+static inline const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        uint64_t m = swar_special(v);
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
 }
 
 struct span {
@@ -172,13 +191,7 @@ static int scan_string(struct jp *ps, struct span *out)
     const unsigned char *s = p;
     bool escaped = false;
     for (;;) {
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            if (swar_special(v))
-                break;
-            p += 8;
-        }
+        p = skip_plain(p, end);
         if (p >= end) {
             fail(ps, p, "premature end of input");
             return -1;
@@ -245,7 +258,7 @@ static int scan_string(struct jp *ps, struct span *out)
             fail(ps, p, c == '\n' ? "unexpected newline" : "control character 0x%x", c);
             return -1;
         } else {
-            p++;
+            p++;                        /* not reached: skip_plain stops only on these */
         }
     }
     out->s = s;
@@ -444,13 +457,15 @@ static json_t *parse_object(struct jp *ps)
             fail(ps, key_at, "out of memory");
             goto error;
         }
-        if (json_object_getn(obj, k, klen)) {
-            json_decref(v);
-            fail(ps, key_at, "duplicate object key");
-            goto error;
-        }
+        /* Duplicate check without a second hash lookup: setting an existing key replaces
+         * its value and leaves the size as it was; the object is thrown away then anyway. */
+        size_t before = json_object_size(obj);
         if (json_object_setn_new_nocheck(obj, k, klen, v) != 0) {   /* steals v even then */
             fail(ps, key_at, "out of memory");
+            goto error;
+        }
+        if (json_object_size(obj) == before) {
+            fail(ps, key_at, "duplicate object key");
             goto error;
         }
         skip_ws(ps);
