@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "lib/jsonp.h"
 #include "lib/limits.h"
 
 void reply_header(struct reply *out, const char *name, const char *value)
@@ -37,31 +38,6 @@ const char *req_header(const struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-/* Depth of the deepest nesting of objects and arrays, counted outside strings; stops counting
- * past limit. jansson has no depth option of its own. */
-static int json_depth_exceeds(const char *s, size_t n, int limit)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > limit)
-                return 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
-
 json_t *req_json_body(const struct req *r, struct kerr *err)
 {
     const char *data = r->body.data ? r->body.data : "";
@@ -75,16 +51,15 @@ json_t *req_json_body(const struct req *r, struct kerr *err)
             kerr_internal(err, "out of memory");
         return empty;
     }
-    if (json_depth_exceeds(data, len, LIMIT_JSON_DEPTH)) {
-        kerr_set(err, 400, "BAD_REQUEST", "Malformed JSON: nesting deeper than %d levels",
-                 LIMIT_JSON_DEPTH);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    char msg[256];
+    struct jsonp_error where;
+    json_t *v = jsonp_parse_at(data, len, LIMIT_JSON_DEPTH, msg, sizeof msg, &where);
     if (!v) {
-        kerr_set(err, 400, "BAD_REQUEST", "Malformed JSON: %s (line %d, column %d)", jerr.text,
-                 jerr.line, jerr.column);
+        /* Valid JSON with a number Kasse cannot hold is a bad value at that field. */
+        if (where.out_of_range && where.path[0] && !where.truncated)
+            kerr_bad_value(err, where.path);
+        else
+            kerr_set(err, 400, "BAD_REQUEST", "Malformed JSON: %s", msg);
         return NULL;
     }
     if (!json_is_object(v)) {

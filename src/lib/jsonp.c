@@ -33,7 +33,23 @@ struct jp {
     size_t err_cap;
     char *scratch;         /* n + 1 bytes, allocated on first need */
     char small[128];       /* short escaped strings and keys, number text */
+    struct jsonp_error *where; /* NULL, or where an out-of-range number lies */
+    size_t path_at;        /* where->path is filled from the right while unwinding */
 };
+
+/* Unwinding from an out-of-range number: put ".key" or "[i]" in front of the path so far. */
+static void path_prepend(struct jp *ps, const char *text, size_t len)
+{
+    if (!ps->where || !ps->where->out_of_range || ps->path_at == 0)
+        return;
+    if (len > ps->path_at) {           /* too long to name: keep what fits, mark the cut */
+        ps->path_at = 0;
+        ps->where->truncated = 1;
+        return;
+    }
+    ps->path_at -= len;
+    memcpy(ps->where->path + ps->path_at, text, len);
+}
 
 /* ---- errors ---- */
 
@@ -389,7 +405,11 @@ static json_t *parse_number(struct jp *ps)
         for (const unsigned char *d = digits; d < int_end; d++) {
             unsigned dig = (unsigned)(*d - '0');
             if (v > (limit - dig) / 10)
+            {
+                if (ps->where)
+                    ps->where->out_of_range = 1;
                 return fail(ps, s, neg ? "too big negative integer" : "too big integer");
+            }
             v = v * 10 + dig;
         }
         json_int_t iv;
@@ -411,8 +431,11 @@ static json_t *parse_number(struct jp *ps)
     buf[len] = '\0';
     pthread_once(&c_locale_once, c_locale_init);
     double d = c_locale ? strtod_l(buf, NULL, c_locale) : strtod(buf, NULL);
-    if (isinf(d))
+    if (isinf(d)) {
+        if (ps->where)
+            ps->where->out_of_range = 1;
         return fail(ps, s, "real number overflow");
+    }
     json_t *j = json_real(d);
     return j ? j : fail(ps, s, "out of memory");
 }
@@ -447,8 +470,17 @@ static json_t *parse_object(struct jp *ps)
         }
         ps->p++;
         json_t *v = parse_value(ps);
-        if (!v)
+        if (!v) {
+            if (ps->where && ps->where->out_of_range) {
+                size_t klen;
+                const char *k = span_text(ps, &key, &klen);
+                if (k) {
+                    path_prepend(ps, k, klen);
+                    path_prepend(ps, ".", 1);
+                }
+            }
             goto error;
+        }
         /* The key is decoded after the value so the scratch buffer is free again. */
         size_t klen;
         const char *k = span_text(ps, &key, &klen);
@@ -498,8 +530,12 @@ static json_t *parse_array(struct jp *ps)
     }
     for (;;) {
         json_t *v = parse_value(ps);
-        if (!v)
+        if (!v) {
+            char idx[24];
+            int len = snprintf(idx, sizeof idx, "[%zu]", json_array_size(arr));
+            path_prepend(ps, idx, (size_t)len);
             goto error;
+        }
         if (json_array_append_new(arr, v) != 0) {   /* steals v even then */
             fail(ps, ps->p, "out of memory");
             goto error;
@@ -580,8 +616,16 @@ static json_t *parse_value(struct jp *ps)
 
 json_t *jsonp_parse(const char *s, size_t n, int max_depth, char *err, size_t err_cap)
 {
+    return jsonp_parse_at(s, n, max_depth, err, err_cap, NULL);
+}
+
+json_t *jsonp_parse_at(const char *s, size_t n, int max_depth, char *err, size_t err_cap,
+                       struct jsonp_error *where)
+{
     if (err && err_cap)
         err[0] = '\0';
+    if (where)
+        memset(where, 0, sizeof *where);
     static const char empty[1] = "";
     struct jp ps = {
         .start = (const unsigned char *)(s ? s : empty),
@@ -590,6 +634,8 @@ json_t *jsonp_parse(const char *s, size_t n, int max_depth, char *err, size_t er
                      : max_depth,
         .err = err,
         .err_cap = err_cap,
+        .where = where,
+        .path_at = where ? sizeof where->path - 1 : 0,
     };
     ps.p = ps.start;
     ps.end = ps.start + (s ? n : 0);
@@ -601,6 +647,17 @@ json_t *jsonp_parse(const char *s, size_t n, int max_depth, char *err, size_t er
             json_decref(v);
             v = NULL;
         }
+    }
+    if (!v && where && where->out_of_range) {
+        /* The path was written right-aligned; move it to the front, without a leading dot. */
+        const char *p = where->path + ps.path_at;
+        size_t len = sizeof where->path - 1 - ps.path_at;
+        if (len && *p == '.') {
+            p++;
+            len--;
+        }
+        memmove(where->path, p, len);
+        where->path[len] = '\0';
     }
     free(ps.scratch);
     return v;

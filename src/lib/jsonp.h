@@ -27,4 +27,17 @@
  * when the text is not JSON or breaks a rule above. */
 json_t *jsonp_parse(const char *s, size_t n, int max_depth, char *err, size_t err_cap);
 
+/* Where a parse failed because a number is out of range (an integer beyond int64, a real
+ * that overflows): valid JSON that Kasse cannot hold. Clients get "Bad value: <path>" for
+ * those, as for any other bad amount, instead of a syntax error. */
+struct jsonp_error {
+    int out_of_range;      /* the failure is a number out of range */
+    int truncated;         /* the path was too long to keep whole */
+    char path[256];        /* "order_lines[0].quantity" (empty for a top-level number) */
+};
+
+/* jsonp_parse, also filling where (if not NULL). */
+json_t *jsonp_parse_at(const char *s, size_t n, int max_depth, char *err, size_t err_cap,
+                       struct jsonp_error *where);
+
 #endif

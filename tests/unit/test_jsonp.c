@@ -432,9 +432,38 @@ static void test_create_session_body(void **state)
     check_one(s, strlen(s), true);
 }
 
+/* Rule: a number out of range (valid JSON Kasse cannot hold) is reported with the JSON path
+ * of the field, so clients get "Bad value: <path>" rather than a syntax error. */
+static void test_out_of_range_reports_path(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *path;
+    } cases[] = {
+        {"{\"order_amount\":9223372036854775808}", "order_amount"},
+        {"{\"order_lines\":[{\"name\":\"a\"},{\"quantity\":-9223372036854775809}]}",
+         "order_lines[1].quantity"},
+        {"{\"a\":{\"b\":[1,2,[3,1e400]]}}", "a.b[2][1]"},
+        {"{\"k\\u00e5y\":99999999999999999999}", "k\xc3\xa5y"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct jsonp_error where;
+        char msg[128];
+        assert_null(jsonp_parse_at(cases[i].text, strlen(cases[i].text), 32, msg, sizeof msg,
+                                   &where));
+        assert_int_equal(where.out_of_range, 1);
+        assert_string_equal(where.path, cases[i].path);
+    }
+    struct jsonp_error where;
+    assert_null(jsonp_parse_at("{\"a\":tru}", 10, 32, NULL, 0, &where));
+    assert_int_equal(where.out_of_range, 0);
+    assert_string_equal(where.path, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_out_of_range_reports_path),
         cmocka_unit_test(test_grammar_rfc8259),
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_whitespace_only_space_tab_lf_cr),
