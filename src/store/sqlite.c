@@ -11,11 +11,7 @@
  * Reads run on a connection per calling thread (one per server thread), opened on first use,
  * each with its prepared statements cached; WAL lets them proceed during writes.
  *
- * Request-log rows are queued without waiting and written with the next batch.
- *
- * Checkpoints (copying WAL pages back into the database file, with its own fsync) run on a
- * checkpointer thread with its own connection, in PASSIVE mode, never on the writer's commit
- * path: the writer's WAL hook only signals it once the WAL holds CHECKPOINT_FRAMES frames. */
+ * Request-log rows are queued without waiting and written with the next batch. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -85,8 +81,6 @@ struct job {
     struct job *next;
 };
 
-#define CHECKPOINT_FRAMES 1000
-
 struct sqlite_store {
     struct store base;
     char *path;
@@ -94,11 +88,6 @@ struct sqlite_store {
     struct conn *writer;
     pthread_t writer_thread;
     int writer_started;
-    struct conn *checkpointer;
-    pthread_t checkpoint_thread;
-    int checkpoint_started;
-    int checkpoint_wanted;       /* under mu */
-    pthread_cond_t checkpoint;   /* checkpoint_wanted or stopping */
     pthread_mutex_t mu;
     pthread_cond_t work;         /* jobs queued or stopping */
     struct job *head, *tail;
@@ -314,43 +303,6 @@ static void *writer_main(void *arg)
                 sem_post(&j->done);
             }
         }
-        pthread_mutex_lock(&s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-/* The writer's WAL hook (runs inside its COMMIT): asks for a checkpoint, never does one. */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    (void)db;
-    (void)name;
-    struct sqlite_store *s = arg;
-    if (frames >= CHECKPOINT_FRAMES) {
-        pthread_mutex_lock(&s->mu);
-        s->checkpoint_wanted = 1;
-        pthread_cond_signal(&s->checkpoint);
-        pthread_mutex_unlock(&s->mu);
-    }
-    return SQLITE_OK;
-}
-
-static void *checkpoint_main(void *arg)
-{
-    struct sqlite_store *s = arg;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->checkpoint_wanted && !s->stopping)
-            pthread_cond_wait(&s->checkpoint, &s->mu);
-        if (s->stopping)
-            break;
-        s->checkpoint_wanted = 0;
-        pthread_mutex_unlock(&s->mu);
-        int log_frames = 0, done_frames = 0;
-        int rc = sqlite3_wal_checkpoint_v2(s->checkpointer->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                           &log_frames, &done_frames);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            log_error("store: checkpoint: %s", sqlite3_errmsg(s->checkpointer->db));
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -688,16 +640,13 @@ static int sq_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *c
 static void sq_close(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    pthread_cond_broadcast(&s->work);
-    pthread_cond_broadcast(&s->checkpoint);
-    pthread_mutex_unlock(&s->mu);
-    if (s->writer_started)
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->work);
+        pthread_mutex_unlock(&s->mu);
         pthread_join(s->writer_thread, NULL);
-    if (s->checkpoint_started)
-        pthread_join(s->checkpoint_thread, NULL);
-    conn_close(s->checkpointer);
+    }
     for (struct conn *c = s->readers, *next; c; c = next) {
         next = c->next_all;
         conn_close(c);
@@ -705,7 +654,6 @@ static void sq_close(struct store *base)
     conn_close(s->writer);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->checkpoint);
     free(s->path);
     free(s);
 }
@@ -721,22 +669,12 @@ struct store *store_sqlite_open(const char *path, struct kerr *err)
     s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->checkpoint, NULL);
     s->path = strdup(path);
     if (!s->path || !(s->writer = conn_open(path)) || migrate(s->writer->db) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open store %s", path);
         sq_close(&s->base);
         return NULL;
     }
-    s->checkpointer = conn_open(path);
-    if (!s->checkpointer ||
-        pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0) {
-        kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot start the store checkpointer");
-        sq_close(&s->base);
-        return NULL;
-    }
-    s->checkpoint_started = 1;
-    sqlite3_wal_hook(s->writer->db, wal_hook, s);
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot start the store writer");
         sq_close(&s->base);
