@@ -13,6 +13,7 @@
 #include "lib/crypto.h"
 #include "lib/ids.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "store/store.h"
 
 #define KASSE_VERSION "0.1.0"
@@ -436,6 +437,7 @@ static int cmd_merchant(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    mem_install();
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;

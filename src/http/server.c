@@ -21,6 +21,7 @@
 #include "lib/ids.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 #include "lib/log.h"
 #include "store/store.h"
 
@@ -186,14 +187,14 @@ static int gate(struct req *r, struct kerr *err)
 
 struct req_state {
     struct req r;
+    struct arena arena;          /* this request's JSON values (lib/mem.c) */
     int answered;                /* a reply (the gate's) has been queued already */
     int too_large;               /* the body went past LIMIT_BODY_BYTES */
 };
 
-static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *srv = cls;
@@ -202,6 +203,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st = calloc(1, sizeof *st);
         if (!st)
             return MHD_NO;
+        mem_arena_enter(&st->arena);    /* access_handler restores the previous one */
         __atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_RELAXED);
         *con_cls = st;
         struct req *r = &st->r;
@@ -245,6 +247,20 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     return dispatch(r);
 }
 
+/* Every call runs with the request's arena current, so its JSON values die with it. */
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    struct req_state *st = *con_cls;
+    struct arena *prev = mem_arena_enter(st ? &st->arena : NULL);
+    enum MHD_Result rc = handle(cls, conn, url, method, version, upload_data, upload_data_size,
+                                con_cls);
+    mem_arena_leave(prev);
+    return rc;
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -256,6 +272,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     buf_free(&st->r.body);
     free(st->r.path_copy);
+    mem_arena_free(&st->arena);
     free(st);
     *con_cls = NULL;
     __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_RELAXED);

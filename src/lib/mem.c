@@ -1,0 +1,140 @@
+/* mem: Kasse's allocator entry point for jansson, with a per-request arena.
+ *
+ * A request builds and drops hundreds of small JSON values; with glibc malloc under many
+ * threads that was about a seventh of a create-session request. While a request is being
+ * handled its thread has a current arena: jansson's allocations come from it by bumping a
+ * pointer, frees of them cost nothing, and the whole arena goes back in one step when the
+ * request completes (http/server.c). Without a current arena (the store's writer thread, the
+ * command line, unit tests) allocations come from malloc. Every block carries a one-word tag,
+ * so a value can be freed on any thread whatever it came from. A thread-local fault counter
+ * lets tests fail the Nth allocation (style habit 8). */
+#include "lib/mem.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define MEM_ALIGN 16
+#define TAG_MALLOC 0x6d616c6cu   /* "mall" */
+#define TAG_ARENA 0x6172656eu    /* "aren" */
+
+struct mem_chunk {
+    struct mem_chunk *next;
+    size_t size;                 /* usable bytes after this header */
+    size_t used;
+};
+
+struct header {                  /* MEM_ALIGN bytes in front of every block */
+    uint32_t tag;
+    uint32_t pad[3];
+};
+
+static _Thread_local struct arena *current;
+static _Thread_local long fail_countdown;   /* > 0: that many allocations succeed */
+
+static void *tag_block(void *base, uint32_t tag)
+{
+    struct header *h = base;
+    h->tag = tag;
+    return (char *)base + sizeof *h;
+}
+
+static struct mem_chunk *chunk_new(size_t usable)
+{
+    struct mem_chunk *c = malloc(sizeof *c + MEM_ALIGN + usable);
+    if (!c)
+        return NULL;
+    c->next = NULL;
+    c->size = usable;
+    c->used = 0;
+    return c;
+}
+
+static char *chunk_data(struct mem_chunk *c)
+{
+    uintptr_t p = (uintptr_t)(c + 1);
+    p = (p + MEM_ALIGN - 1) & ~(uintptr_t)(MEM_ALIGN - 1);
+    return (char *)p;
+}
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+    size_t need = (sizeof(struct header) + n + MEM_ALIGN - 1) & ~(size_t)(MEM_ALIGN - 1);
+    if (need < n)
+        return NULL;
+    struct mem_chunk *c = a->head;
+    if (!c || c->size - c->used < need) {
+        size_t usable = need > MEM_ARENA_CHUNK / 2 ? need : MEM_ARENA_CHUNK;
+        struct mem_chunk *fresh = chunk_new(usable);
+        if (!fresh)
+            return NULL;
+        if (usable == need && c) {          /* a big block: keep bumping in the current chunk */
+            fresh->next = c->next;
+            c->next = fresh;
+        } else {
+            fresh->next = c;
+            a->head = fresh;
+        }
+        c = fresh;
+    }
+    void *base = chunk_data(c) + c->used;
+    c->used += need;
+    a->bytes += need;
+    return tag_block(base, TAG_ARENA);
+}
+
+void *mem_alloc(size_t n)
+{
+    if (fail_countdown > 0 && --fail_countdown == 0)
+        return NULL;
+    if (current)
+        return arena_alloc(current, n);
+    if (n > SIZE_MAX - sizeof(struct header))
+        return NULL;
+    void *base = malloc(sizeof(struct header) + n);
+    return base ? tag_block(base, TAG_MALLOC) : NULL;
+}
+
+void mem_free(void *p)
+{
+    if (!p)
+        return;
+    struct header *h = (struct header *)((char *)p - sizeof *h);
+    if (h->tag == TAG_MALLOC) {
+        h->tag = 0;
+        free(h);
+    }
+    /* TAG_ARENA: returned with its arena. */
+}
+
+void mem_install(void)
+{
+    json_set_alloc_funcs(mem_alloc, mem_free);
+}
+
+struct arena *mem_arena_enter(struct arena *a)
+{
+    struct arena *prev = current;
+    current = a;
+    return prev;
+}
+
+void mem_arena_leave(struct arena *prev)
+{
+    current = prev;
+}
+
+void mem_arena_free(struct arena *a)
+{
+    for (struct mem_chunk *c = a->head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    a->head = NULL;
+    a->bytes = 0;
+}
+
+void mem_fail_after(long n)
+{
+    fail_countdown = n;
+}
