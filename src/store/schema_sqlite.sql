@@ -24,15 +24,3 @@ CREATE TABLE sessions (
     client_token TEXT NOT NULL,
     body         TEXT NOT NULL
 ) STRICT;
-CREATE TABLE request_log (
-    correlation_id TEXT PRIMARY KEY,
-    merchant_id    INTEGER,
-    method         TEXT NOT NULL,
-    path           TEXT NOT NULL,
-    status         INTEGER NOT NULL,
-    at             INTEGER NOT NULL,
-    duration_us    INTEGER NOT NULL,
-    request_body   TEXT,
-    response_body  TEXT
-) STRICT;
-CREATE INDEX request_log_at ON request_log(at);

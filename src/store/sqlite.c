@@ -11,13 +11,17 @@
  * Reads run on a connection per calling thread (one per server thread), opened on first use,
  * each with its prepared statements cached; WAL lets them proceed during writes.
  *
- * Request-log rows are queued without waiting and written with the next batch. */
+ * Request-log rows are diagnostics, not money: they live in their own database file beside the
+ * main one (kasse.db → kasse-log.db, synchronous=NORMAL), queued without waiting and written in
+ * batches by a logger thread with its own connection, so they never lengthen the commit path of
+ * the writes merchants wait for. Read connections ATTACH that file as "logs". */
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "store/store.h"
@@ -59,7 +63,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "status, at, duration_us, request_body, response_body) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_LOG_GET] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us, "
-                   "request_body, response_body FROM request_log "
+                   "request_body, response_body FROM logs.request_log "
                    "WHERE correlation_id = ?1 AND merchant_id = ?2",
 };
 
@@ -72,18 +76,34 @@ struct conn {
 };
 
 struct job {
-    store_tx_fn fn;              /* NULL for log rows and flush barriers */
+    store_tx_fn fn;
     void *arg;
     struct kerr *err;
-    struct reqlog_row *log;      /* async log row (owned, freed by the writer) */
     int rc;
     sem_t done;                  /* posted by the writer once the batch is durable */
     struct job *next;
 };
 
+#define LOG_BATCH_ROWS 512
+#define LOG_BATCH_MS 50
+
+struct log_node {
+    struct reqlog_row row;       /* owned */
+    struct log_node *next;
+};
+
 struct sqlite_store {
     struct store base;
     char *path;
+    char *log_path;
+    struct conn *logger;
+    pthread_t logger_thread;
+    int logger_started;
+    pthread_cond_t log_work;     /* rows queued or stopping */
+    pthread_cond_t log_done;     /* a log batch was written */
+    struct log_node *log_head, *log_tail;
+    uint64_t log_queued, log_written;   /* under mu */
+    int log_urgent;              /* a flush waits: write now */
     uint64_t generation;         /* tells this store's thread-local read connections apart */
     struct conn *writer;
     pthread_t writer_thread;
@@ -141,7 +161,7 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return 0;
 }
 
-static struct conn *conn_open(const char *path)
+static struct conn *conn_open(const char *path, const char *pragmas)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -155,14 +175,25 @@ static struct conn *conn_open(const char *path)
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 5000);
-    if (exec_sql(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                        "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY") != 0) {
+    if (exec_sql(c->db, pragmas) != 0) {
         sqlite3_close(c->db);
         free(c);
         return NULL;
     }
     return c;
 }
+
+#define MAIN_PRAGMAS "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " \
+                     "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY"
+#define LOG_PRAGMAS "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY"
+
+/* The request-log database's schema (its own file; see the top of this file). */
+static const char log_schema[] =
+    "CREATE TABLE IF NOT EXISTS request_log ("
+    " correlation_id TEXT PRIMARY KEY, merchant_id INTEGER, method TEXT NOT NULL,"
+    " path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL,"
+    " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"
+    "CREATE INDEX IF NOT EXISTS request_log_at ON request_log(at);";
 
 static void conn_close(struct conn *c)
 {
@@ -248,16 +279,7 @@ static void run_batch(struct sqlite_store *s, struct job *batch)
     int began = exec_stmt(c, ST_BEGIN_IMMEDIATE) == 0;
     for (struct job *j = batch; j; j = j->next) {
         if (!began) {
-            j->rc = j->fn ? kerr_internal(j->err, "store: cannot begin write transaction") : -1;
-            continue;
-        }
-        if (j->log) {
-            if (log_insert(c, j->log) != 0)
-                log_error("store: request log row not written: %s", sqlite3_errmsg(c->db));
-            continue;
-        }
-        if (!j->fn) {            /* flush barrier */
-            j->rc = 0;
+            j->rc = kerr_internal(j->err, "store: cannot begin write transaction");
             continue;
         }
         if (exec_stmt(c, ST_SAVEPOINT) != 0) {
@@ -272,7 +294,7 @@ static void run_batch(struct sqlite_store *s, struct job *batch)
     if (began && exec_stmt(c, ST_COMMIT) != 0) {
         exec_stmt(c, ST_ROLLBACK);
         for (struct job *j = batch; j; j = j->next)
-            if (j->fn && j->rc == 0)
+            if (j->rc == 0)
                 j->rc = kerr_internal(j->err, "store: commit failed");
     }
 }
@@ -295,13 +317,7 @@ static void *writer_main(void *arg)
         /* Wake each caller on its own semaphore: no thundering herd. */
         for (struct job *j = batch, *next; j; j = next) {
             next = j->next;
-            if (j->log) {
-                reqlog_row_free(j->log);
-                free(j->log);
-                free(j);
-            } else {
-                sem_post(&j->done);
-            }
+            sem_post(&j->done);
         }
         pthread_mutex_lock(&s->mu);
     }
@@ -339,27 +355,94 @@ static int sq_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *
     return j.rc;
 }
 
+/* ---- the logger thread ---- */
+
+static void *logger_main(void *arg)
+{
+    struct sqlite_store *s = arg;
+    struct conn *c = s->logger;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->log_head && !s->stopping)
+            pthread_cond_wait(&s->log_work, &s->mu);
+        if (!s->log_head)
+            break;               /* stopping, and everything queued is written */
+        /* Let rows gather (LOG_BATCH_ROWS or LOG_BATCH_MS) unless a reader waits on them. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += LOG_BATCH_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!s->stopping && !s->log_urgent &&
+               s->log_queued - s->log_written < LOG_BATCH_ROWS &&
+               pthread_cond_timedwait(&s->log_work, &s->mu, &until) == 0)
+            ;
+        s->log_urgent = 0;
+        struct log_node *batch = s->log_head;
+        s->log_head = s->log_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        uint64_t n = 0;
+        int began = exec_stmt(c, ST_BEGIN_IMMEDIATE) == 0;
+        for (struct log_node *l = batch, *next; l; l = next) {
+            next = l->next;
+            if (began && log_insert(c, &l->row) != 0)
+                log_error("store: request log row not written: %s", sqlite3_errmsg(c->db));
+            reqlog_row_free(&l->row);
+            free(l);
+            n++;
+        }
+        if (began && exec_stmt(c, ST_COMMIT) != 0)
+            exec_stmt(c, ST_ROLLBACK);
+
+        pthread_mutex_lock(&s->mu);
+        s->log_written += n;
+        pthread_cond_broadcast(&s->log_done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Waits until every log row queued before the call is written (and so readable). */
 static int sq_flush(struct store *base, struct kerr *err)
 {
-    return sq_write(base, NULL, NULL, err);
+    (void)err;
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->mu);
+    uint64_t target = s->log_queued;
+    if (s->log_written < target) {
+        s->log_urgent = 1;
+        pthread_cond_signal(&s->log_work);
+    }
+    while (s->log_written < target && s->logger_started)
+        pthread_cond_wait(&s->log_done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
 static void sq_log_async(struct store *base, struct reqlog_row *row)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    struct job *j = calloc(1, sizeof *j);
-    struct reqlog_row *copy = malloc(sizeof *copy);
+    struct log_node *l = malloc(sizeof *l);
     pthread_mutex_lock(&s->mu);
-    if (!j || !copy || s->stopping) {
+    if (!l || s->stopping || !s->logger_started) {
         pthread_mutex_unlock(&s->mu);
-        free(j);
-        free(copy);
+        free(l);
         reqlog_row_free(row);
         return;
     }
-    *copy = *row;                /* takes ownership of the strings */
-    j->log = copy;
-    enqueue_locked(s, j);
+    l->row = *row;               /* takes ownership of the strings */
+    l->next = NULL;
+    if (s->log_tail)
+        s->log_tail->next = l;
+    else
+        s->log_head = l;
+    s->log_tail = l;
+    s->log_queued++;
+    if (s->log_queued - s->log_written == 1 || s->log_queued - s->log_written >= LOG_BATCH_ROWS)
+        pthread_cond_signal(&s->log_work);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -369,9 +452,20 @@ static struct conn *reader(struct sqlite_store *s)
 {
     if (tl_conn && tl_generation == s->generation)
         return tl_conn;
-    struct conn *c = conn_open(s->path);
+    struct conn *c = conn_open(s->path, MAIN_PRAGMAS);
     if (!c)
         return NULL;
+    sqlite3_stmt *attach = NULL;
+    int ok = sqlite3_prepare_v2(c->db, "ATTACH DATABASE ?1 AS logs", -1, &attach, NULL) ==
+                 SQLITE_OK &&
+             sqlite3_bind_text(attach, 1, s->log_path, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_step(attach) == SQLITE_DONE;
+    sqlite3_finalize(attach);
+    if (!ok) {
+        log_error("store: cannot attach %s: %s", s->log_path, sqlite3_errmsg(c->db));
+        conn_close(c);
+        return NULL;
+    }
     pthread_mutex_lock(&s->mu);
     c->next_all = s->readers;
     s->readers = c;
@@ -640,13 +734,21 @@ static int sq_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *c
 static void sq_close(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (s->writer_started) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = 1;
-        pthread_cond_broadcast(&s->work);
-        pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->work);
+    pthread_cond_broadcast(&s->log_work);
+    pthread_mutex_unlock(&s->mu);
+    if (s->writer_started)
         pthread_join(s->writer_thread, NULL);
+    if (s->logger_started)
+        pthread_join(s->logger_thread, NULL);   /* it writes what is queued first */
+    for (struct log_node *l = s->log_head, *next; l; l = next) {
+        next = l->next;
+        reqlog_row_free(&l->row);
+        free(l);
     }
+    conn_close(s->logger);
     for (struct conn *c = s->readers, *next; c; c = next) {
         next = c->next_all;
         conn_close(c);
@@ -654,8 +756,25 @@ static void sq_close(struct store *base)
     conn_close(s->writer);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->log_work);
+    pthread_cond_destroy(&s->log_done);
     free(s->path);
+    free(s->log_path);
     free(s);
+}
+
+/* kasse.db → kasse-log.db; any other name gets "-log.db" appended. */
+static char *log_path_for(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 3 && strcmp(path + n - 3, ".db") == 0)
+        n -= 3;
+    char *out = malloc(n + sizeof "-log.db");
+    if (out) {
+        memcpy(out, path, n);
+        memcpy(out + n, "-log.db", sizeof "-log.db");
+    }
+    return out;
 }
 
 struct store *store_sqlite_open(const char *path, struct kerr *err)
@@ -669,12 +788,25 @@ struct store *store_sqlite_open(const char *path, struct kerr *err)
     s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->log_work, NULL);
+    pthread_cond_init(&s->log_done, NULL);
     s->path = strdup(path);
-    if (!s->path || !(s->writer = conn_open(path)) || migrate(s->writer->db) != 0) {
+    s->log_path = log_path_for(path);
+    if (!s->path || !s->log_path || !(s->writer = conn_open(path, MAIN_PRAGMAS)) ||
+        migrate(s->writer->db) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open store %s", path);
         sq_close(&s->base);
         return NULL;
     }
+    if (!(s->logger = conn_open(s->log_path, LOG_PRAGMAS)) ||
+        exec_sql(s->logger->db, log_schema) != 0 ||
+        pthread_create(&s->logger_thread, NULL, logger_main, s) != 0) {
+        kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open the request log %s",
+                 s->log_path);
+        sq_close(&s->base);
+        return NULL;
+    }
+    s->logger_started = 1;
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot start the store writer");
         sq_close(&s->base);

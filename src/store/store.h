@@ -67,10 +67,10 @@ struct store_ops {
     const char *name;
     int (*write)(struct store *s, store_tx_fn fn, void *arg, struct kerr *err);
     int (*read)(struct store *s, store_tx_fn fn, void *arg, struct kerr *err);
-    /* Queues a log row to be written with the next write batch; never blocks on the disk.
-     * Takes ownership of row's strings. */
+    /* Queues a request-log row; never blocks on the disk. Takes ownership of row's strings.
+     * Log rows are diagnostics: written soon, in batches, off the commit path of writes. */
     void (*log_async)(struct store *s, struct reqlog_row *row);
-    /* Waits until everything queued before the call is durable (used by log reads). */
+    /* Waits until every log row queued before the call is readable (used by log reads). */
     int (*flush)(struct store *s, struct kerr *err);
     void (*close)(struct store *s);
 

@@ -27,6 +27,11 @@ static int setup(void **state)
     unlink(p);
     snprintf(p, sizeof p, "%s-shm", db_path);
     unlink(p);
+    static const char *const log_suffixes[] = {"-log.db", "-log.db-wal", "-log.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%.*s%s", (int)(strlen(db_path) - 3), db_path, log_suffixes[i]);
+        unlink(p);
+    }
     return 0;
 }
 
