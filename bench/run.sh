@@ -3,7 +3,7 @@
 #
 # Environment (all optional):
 #   KASSE_BIN        server binary               (default build/kasse, the release build)
-#   KASSE_THREADS    kasse serve --threads N     (default 16)
+#   KASSE_THREADS    kasse serve --threads N     (default 32)
 #   BENCH_DURATION   seconds per wrk run         (default 10)
 #   BENCH_RUNS       runs per scenario           (default 5)
 #   BENCH_CONNS      wrk connections             (default 64)
@@ -15,7 +15,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 KASSE_BIN=${KASSE_BIN:-$root/build/kasse}
-KASSE_THREADS=${KASSE_THREADS:-16}
+KASSE_THREADS=${KASSE_THREADS:-32}
 DURATION=${BENCH_DURATION:-10}
 RUNS=${BENCH_RUNS:-5}
 CONNS=${BENCH_CONNS:-64}

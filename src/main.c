@@ -19,7 +19,7 @@
 #define KASSE_VERSION "0.1.0"
 #define DEFAULT_DB "var/kasse.db"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
-#define DEFAULT_THREADS 8
+#define DEFAULT_THREADS 32
 #define MAX_THREADS 256
 
 static const char usage_main[] =
@@ -40,7 +40,8 @@ static const char usage_serve[] =
     "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
     "  --public-url URL    the URL merchants and browsers reach Kasse at (default\n"
     "                      http://HOST:PORT); used in client_token and asset URLs\n"
-    "  --threads N         server threads (default 8)\n"
+    "  --threads N         server threads (default 32: they block on durable commits,\n"
+    "                      and more requests in flight make bigger group commits)\n"
     "  --test-clock        enable POST /kasse/v1/clock to move Kasse's clock forward\n"
     "\n"
     "environment:\n"
