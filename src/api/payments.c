@@ -10,6 +10,7 @@
 #include "core/categories.h"
 #include "core/session.h"
 #include "lib/ids.h"
+#include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/jwt.h"
 #include "lib/limits.h"
@@ -168,7 +169,7 @@ int payments_read_session(struct req *r, struct reply *out, struct kerr *err)
         invalid_session(err);
         goto done;
     }
-    session = json_loads(g.row.body, JSON_REJECT_DUPLICATES, NULL);
+    session = jsonp_parse(g.row.body, strlen(g.row.body), LIMIT_JSON_DEPTH, NULL, 0);
     if (!json_is_object(session)) {
         kerr_internal(err, "stored session is not an object");
         goto done;
@@ -224,7 +225,7 @@ static int update_fn(struct store_tx *tx, void *arg, struct kerr *err)
         kerr_set(err, 404, "SESSION_COMPLETED", "Session has already been completed");
         goto done;
     }
-    stored = json_loads(row.body, JSON_REJECT_DUPLICATES, NULL);
+    stored = jsonp_parse(row.body, strlen(row.body), LIMIT_JSON_DEPTH, NULL, 0);
     if (!json_is_object(stored)) {
         kerr_internal(err, "stored session is not an object");
         goto done;

@@ -14,6 +14,22 @@ void buf_init(struct buf *b, size_t max)
     b->max = max;
 }
 
+int buf_reserve(struct buf *b, size_t n)
+{
+    if (n > b->max)
+        n = b->max;
+    if (n + 1 <= b->cap)
+        return 0;
+    char *d = realloc(b->data, n + 1);
+    if (!d)
+        return -1;
+    if (!b->data)
+        d[0] = '\0';
+    b->data = d;
+    b->cap = n + 1;
+    return 0;
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
     if (n > b->max || b->len > b->max - n)

@@ -150,7 +150,8 @@ char *jsonw_dumps(const json_t *v, size_t *len)
 {
     struct buf b;
     buf_init(&b, (size_t)1 << 30);
-    if (jsonw_append(v, &b) != 0 || !b.data) {
+    /* Most replies and stored bodies fit in 2 KiB: start there instead of doubling up to it. */
+    if (buf_reserve(&b, 2048) != 0 || jsonw_append(v, &b) != 0 || !b.data) {
         buf_free(&b);
         return NULL;
     }
