@@ -80,11 +80,30 @@ static char *client_token_for(const struct req *r, const char *session_id, const
 
 /* ---- create ---- */
 
+struct create_ctx {
+    struct session_row *row;
+    json_t *categories;
+};
+
 static int insert_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
-    if (store_session_insert(tx, arg) != 0)
+    struct create_ctx *c = arg;
+    if (store_session_insert(tx, c->row) != 0)
         return kerr_internal(err, "session insert");
     return 0;
+}
+
+static int create_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    struct create_ctx *c = arg;
+    json_t *reply = json_object();
+    if (!reply || json_object_set_new_nocheck(reply, "session_id", json_string(c->row->id)) ||
+        json_object_set_new_nocheck(reply, "client_token", json_string(c->row->client_token)) ||
+        json_object_set_nocheck(reply, "payment_method_categories", c->categories)) {
+        json_decref(reply);
+        return kerr_internal(err, "out of memory");
+    }
+    return reply_json(out, 200, reply);
 }
 
 int payments_create_session(struct req *r, struct reply *out, struct kerr *err)
@@ -116,17 +135,8 @@ int payments_create_session(struct req *r, struct reply *out, struct kerr *err)
         kerr_internal(err, "out of memory");
         goto done;
     }
-    if (store_write(r->app->store, insert_fn, &row, err) != 0)
-        goto done;
-    json_t *reply = json_object();
-    if (!reply || json_object_set_new_nocheck(reply, "session_id", json_string(row.id)) ||
-        json_object_set_new_nocheck(reply, "client_token", json_string(row.client_token)) ||
-        json_object_set_nocheck(reply, "payment_method_categories", categories)) {
-        json_decref(reply);
-        rc = kerr_internal(err, "out of memory");
-        goto done;
-    }
-    rc = reply_json(out, 200, reply);
+    struct create_ctx c = {.row = &row, .categories = categories};
+    rc = api_write(r, insert_fn, &c, create_reply, out, err);
 done:
     json_decref(categories);
     json_decref(session);
@@ -253,6 +263,13 @@ done:
     return rc;
 }
 
+static int update_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    (void)arg;
+    (void)err;
+    return reply_empty(out, 204);
+}
+
 int payments_update_session(struct req *r, struct reply *out, struct kerr *err)
 {
     const char *id = r->params[0];
@@ -263,9 +280,7 @@ int payments_update_session(struct req *r, struct reply *out, struct kerr *err)
         return -1;
     struct update_ctx u = {.merchant_id = r->merchant.id, .id = id, .now_ms = r->received_ms,
                            .update = update};
-    int rc = store_write(r->app->store, update_fn, &u, err);
+    int rc = api_write(r, update_fn, &u, update_reply, out, err);
     json_decref(update);
-    if (rc != 0)
-        return -1;
-    return reply_empty(out, 204);
+    return rc;
 }

@@ -33,8 +33,10 @@ struct decision {
     char reject_reason[64];           /* +reject_reason_<x> (lowercase), "" otherwise */
 };
 
-/* Decides; -1 with err (400 BAD_VALUE, path "customer.email"/"otp"...) when the input is not
- * usable (no e-mail, malformed e-mail, code not six digits). */
+/* Decides; -1 with err (400 BAD_VALUE, path "billing_address.email", "billing_address.phone"
+ * or "otp") when the input is not usable (no e-mail, malformed e-mail or phone, code not six
+ * digits). Checks in this order: e-mail, phone, code format, code 999999, tags (see
+ * decision.c for the precedence between tags). */
 int decision_make(const struct decision_input *in, struct decision *out, struct kerr *err);
 
 /* load(): whether the widget shows a form for this e-mail (false for +red). NULL e-mail: true. */

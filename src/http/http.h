@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/kerr.h"
+#include "store/store.h"
 
 struct store;
 struct auth_cache;
@@ -54,6 +55,7 @@ struct req {
     char *path_copy;              /* storage behind params */
     bool authed;
     struct merchant merchant;
+    const char *idem_key;         /* Klarna-Idempotency-Key of a mutating request, or NULL */
 };
 
 #define REPLY_MAX_HEADERS 8
@@ -108,6 +110,19 @@ const char *req_header(const struct req *r, const char *name);
 json_t *req_json_body(const struct req *r, struct kerr *err);
 /* Serialises the envelope {correlation_id, error_code, error_messages}. */
 json_t *reply_error_body(const char *correlation_id, const struct kerr *err);
+
+/* idempotency.c: Klarna-Idempotency-Key on every POST/PATCH/DELETE, one mechanism for every
+ * API (contract 1.5). A handler that writes builds its reply inside its store transaction: */
+typedef int (*reply_fn)(void *arg, struct reply *out, struct kerr *err);
+/* Runs fn in one store write transaction, then build (still inside it) to make the reply. With a
+ * key: a reply recorded for it within 24 hours is replayed instead (fn not run; concurrent
+ * duplicates therefore execute once), and a new 2xx reply is recorded in the same transaction
+ * as the operation. Returns 0 with out filled, or -1 with err. */
+int api_write(struct req *r, store_tx_fn fn, void *arg, reply_fn build, struct reply *out,
+              struct kerr *err);
+/* dispatch, before the handler: reads the key (400 if malformed) and replays a recorded reply.
+ * 1: out filled from the record; 0: go on; -1: err. */
+int idempotency_begin(struct req *r, struct reply *out, struct kerr *err);
 
 /* auth.c: fills r->merchant from the Authorization header or returns -1 with a 401. */
 int auth_merchant(struct req *r, struct kerr *err);

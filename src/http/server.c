@@ -130,7 +130,8 @@ static enum MHD_Result dispatch(struct req *r)
     if (r->route->auth == AUTH_MERCHANT && auth_merchant(r, &err) != 0)
         return queue_error(r, &err, NULL);
     struct reply out = {0};
-    if (r->route->handler(r, &out, &err) != 0) {
+    int replayed = idempotency_begin(r, &out, &err);
+    if (replayed < 0 || (replayed == 0 && r->route->handler(r, &out, &err) != 0)) {
         json_decref(out.json);
         if (err.status >= 500)
             log_error("%s %s → %d %s (%s)", r->method, r->path, err.status, err.code,

@@ -25,3 +25,12 @@ void reqlog_row_free(struct reqlog_row *r)
     free(r->response_body);
     r->path = r->request_body = r->response_body = NULL;
 }
+
+void idem_row_free(struct idem_row *r)
+{
+    free(r->key);
+    free(r->path);
+    free(r->headers);
+    free(r->body);
+    r->key = r->path = r->headers = r->body = NULL;
+}

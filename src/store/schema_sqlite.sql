@@ -24,3 +24,17 @@ CREATE TABLE sessions (
     client_token TEXT NOT NULL,
     body         TEXT NOT NULL
 ) STRICT;
+-- migration 2
+-- Klarna-Idempotency-Key: the first successful reply to a mutating request, per merchant and
+-- key, replayed for 24 hours (http/idempotency.c).
+CREATE TABLE idempotency (
+    merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+    key         TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    method      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    headers     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (merchant_id, key)
+) STRICT;

@@ -33,6 +33,7 @@ enum stmt_id {
     ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
     ST_SESSION_GET, ST_SESSION_INSERT, ST_SESSION_UPDATE,
     ST_LOG_INSERT, ST_LOG_GET,
+    ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
 };
 
@@ -65,6 +66,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOG_GET] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us, "
                    "request_body, response_body FROM logs.request_log "
                    "WHERE correlation_id = ?1 AND merchant_id = ?2",
+    [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body "
+                    "FROM idempotency WHERE merchant_id = ?1 AND key = ?2 AND created_at >= ?3",
+    [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(merchant_id, key, created_at, method, "
+                    "path, status, headers, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 /* A connection with its statement cache. `tx` is what resource calls receive. */
@@ -729,6 +734,52 @@ static int sq_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *c
     return finish(c, st, rc);
 }
 
+static int sq_idem_get(struct store_tx *tx, int64_t merchant_id, const char *key,
+                       int64_t not_before, struct idem_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_IDEM_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, not_before);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        out->merchant_id = sqlite3_column_int64(st, 0);
+        out->key = col_strdup(st, 1);
+        out->created_at = sqlite3_column_int64(st, 2);
+        col_copy(st, 3, out->method, sizeof out->method);
+        out->path = col_strdup(st, 4);
+        out->status = sqlite3_column_int(st, 5);
+        out->headers = col_strdup(st, 6);
+        out->body = col_strdup(st, 7);
+        if (!out->key || !out->path || !out->headers || !out->body) {
+            idem_row_free(out);
+            rc = -1;
+        }
+    }
+    return finish(c, st, rc);
+}
+
+static int sq_idem_put(struct store_tx *tx, const struct idem_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_IDEM_PUT);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->merchant_id);
+    sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->created_at);
+    sqlite3_bind_text(st, 4, r->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, r->status);
+    sqlite3_bind_text(st, 7, r->headers, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, r->body, -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
 /* ---- lifecycle ---- */
 
 static void sq_close(struct store *base)
@@ -833,4 +884,6 @@ static const struct store_ops sqlite_ops = {
     .session_insert = sq_session_insert,
     .session_update = sq_session_update,
     .reqlog_get = sq_reqlog_get,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
 };

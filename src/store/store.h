@@ -51,6 +51,17 @@ struct session_row {
     char *body;              /* the stored Klarna session JSON */
 };
 
+struct idem_row {
+    int64_t merchant_id;
+    char *key;
+    int64_t created_at;      /* ms, Kasse's clock */
+    char method[16];
+    char *path;
+    int status;
+    char *headers;           /* JSON array of [name, value] */
+    char *body;              /* reply body text, "" when empty */
+};
+
 struct reqlog_row {
     char correlation_id[37];
     int64_t merchant_id;     /* 0: not authenticated (not readable by anyone) */
@@ -91,6 +102,11 @@ struct store_ops {
 
     int (*reqlog_get)(struct store_tx *tx, int64_t merchant_id, const char *correlation_id,
                       struct reqlog_row *out);
+
+    /* Idempotency records: get returns STORE_NOT_FOUND for rows created before not_before. */
+    int (*idem_get)(struct store_tx *tx, int64_t merchant_id, const char *key,
+                    int64_t not_before, struct idem_row *out);
+    int (*idem_put)(struct store_tx *tx, const struct idem_row *row);   /* insert or replace */
 };
 
 struct store {
@@ -160,6 +176,15 @@ static inline int store_reqlog_get(struct store_tx *tx, int64_t merchant_id,
 {
     return tx->ops->reqlog_get(tx, merchant_id, correlation_id, out);
 }
+static inline int store_idem_get(struct store_tx *tx, int64_t merchant_id, const char *key,
+                                 int64_t not_before, struct idem_row *out)
+{
+    return tx->ops->idem_get(tx, merchant_id, key, not_before, out);
+}
+static inline int store_idem_put(struct store_tx *tx, const struct idem_row *row)
+{
+    return tx->ops->idem_put(tx, row);
+}
 static inline void store_log_async(struct store *s, struct reqlog_row *row)
 {
     s->ops->log_async(s, row);
@@ -172,5 +197,6 @@ static inline int store_flush(struct store *s, struct kerr *err)
 void merchant_row_free(struct merchant_row *m);
 void session_row_free(struct session_row *r);
 void reqlog_row_free(struct reqlog_row *r);
+void idem_row_free(struct idem_row *r);
 
 #endif
