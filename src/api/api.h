@@ -2,12 +2,46 @@
 #ifndef KASSE_API_H
 #define KASSE_API_H
 
+#include "core/decision.h"
 #include "http/http.h"
 
 /* payments.c: Klarna Payments sessions (/payments/v1/sessions) */
 int payments_create_session(struct req *r, struct reply *out, struct kerr *err);
 int payments_read_session(struct req *r, struct reply *out, struct kerr *err);
 int payments_update_session(struct req *r, struct reply *out, struct kerr *err);
+
+/* authorizations.c: the decision path shared by the headless helper and the shopper's widget */
+struct authorize_in {
+    const struct merchant *merchant;
+    const char *session_id;
+    int64_t now_ms;
+    const char *payment_method_category;  /* NULL: the session's first category */
+    const char *otp;                      /* NULL: no code step (headless) */
+    bool signup_done;
+    const json_t *data;                   /* shopper data (addresses, customer), may be NULL */
+};
+
+struct authorize_out {
+    struct decision decision;
+    char token[37];                       /* when approved */
+    char category[32];
+};
+
+int authorize_session(struct store_tx *tx, const struct authorize_in *in,
+                      struct authorize_out *out, struct kerr *err);
+/* {approved, show_form, authorization_token?} as the SDK's authorize() callback gets it. */
+json_t *authorize_callback_object(const struct authorize_out *out);
+int control_authorize_session(struct req *r, struct reply *out, struct kerr *err);
+int payments_create_order(struct req *r, struct reply *out, struct kerr *err);
+int payments_cancel_authorization(struct req *r, struct reply *out, struct kerr *err);
+int payments_create_customer_token(struct req *r, struct reply *out, struct kerr *err);
+/* The browser's stop between create-order and the merchant's confirmation page. */
+int payments_order_redirect(struct req *r, struct reply *out, struct kerr *err);
+
+/* customer_token.c: /customer-token/v1/tokens */
+int ctoken_read(struct req *r, struct reply *out, struct kerr *err);
+int ctoken_create_order(struct req *r, struct reply *out, struct kerr *err);
+int ctoken_update_status(struct req *r, struct reply *out, struct kerr *err);
 
 /* control.c: Kasse's own endpoints (/kasse/v1) */
 int control_read_log(struct req *r, struct reply *out, struct kerr *err);

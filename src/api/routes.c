@@ -7,9 +7,24 @@ const struct route routes_table[] = {
     {"POST", "/payments/v1/sessions", payments_create_session, AUTH_MERCHANT, 0},
     {"GET", "/payments/v1/sessions/{session_id}", payments_read_session, AUTH_MERCHANT, 0},
     {"POST", "/payments/v1/sessions/{session_id}", payments_update_session, AUTH_MERCHANT, 0},
+    {"POST", "/payments/v1/authorizations/{token}/order", payments_create_order, AUTH_MERCHANT, 0},
+    {"DELETE", "/payments/v1/authorizations/{token}", payments_cancel_authorization,
+     AUTH_MERCHANT, 0},
+    {"POST", "/payments/v1/authorizations/{token}/customer-token",
+     payments_create_customer_token, AUTH_MERCHANT, 0},
+
+    /* Customer Token API (contract 3) */
+    {"GET", "/customer-token/v1/tokens/{token}", ctoken_read, AUTH_MERCHANT, 0},
+    {"POST", "/customer-token/v1/tokens/{token}/order", ctoken_create_order, AUTH_MERCHANT, 0},
+    {"PATCH", "/customer-token/v1/tokens/{token}/status", ctoken_update_status, AUTH_MERCHANT, 0},
+
+    /* The browser's stop on the way from create-order to the merchant's confirmation page */
+    {"GET", "/kp/redirect/v1/{order_id}", payments_order_redirect, AUTH_PUBLIC, 0},
 
     /* Kasse control API */
     {"GET", "/kasse/v1/logs/{correlation_id}", control_read_log, AUTH_MERCHANT, 0},
+    {"POST", "/kasse/v1/sessions/{session_id}/authorize", control_authorize_session,
+     AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/clock", control_read_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
     {"POST", "/kasse/v1/clock", control_advance_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
 

@@ -34,3 +34,21 @@ void idem_row_free(struct idem_row *r)
     free(r->body);
     r->key = r->path = r->headers = r->body = NULL;
 }
+
+void auth_row_free(struct auth_row *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+void order_row_free(struct order_row *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+void ctoken_row_free(struct ctoken_row *r)
+{
+    free(r->body);
+    r->body = NULL;
+}

@@ -38,3 +38,36 @@ CREATE TABLE idempotency (
     body        TEXT NOT NULL,
     PRIMARY KEY (merchant_id, key)
 ) STRICT;
+-- migration 3
+-- Authorizations (60-minute tokens, with the authorized snapshot in body), orders (the record
+-- Order Management operates on) and customer tokens (recurring payments).
+CREATE TABLE authorizations (
+    token        TEXT PRIMARY KEY,
+    merchant_id  INTEGER NOT NULL REFERENCES merchants(id),
+    session_id   TEXT NOT NULL,
+    issued_at    INTEGER NOT NULL,
+    state        TEXT NOT NULL,   -- active, consumed, cancelled, superseded
+    body         TEXT NOT NULL
+) STRICT;
+CREATE INDEX authorizations_session ON authorizations(session_id, issued_at);
+CREATE TABLE orders (
+    id               TEXT PRIMARY KEY,
+    merchant_id      INTEGER NOT NULL REFERENCES merchants(id),
+    session_id       TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    fraud_status     TEXT NOT NULL,
+    order_amount     INTEGER NOT NULL,
+    captured_amount  INTEGER NOT NULL,
+    refunded_amount  INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    body             TEXT NOT NULL
+) STRICT;
+CREATE INDEX orders_merchant ON orders(merchant_id, created_at);
+CREATE TABLE customer_tokens (
+    id           TEXT PRIMARY KEY,
+    merchant_id  INTEGER NOT NULL REFERENCES merchants(id),
+    status       TEXT NOT NULL,   -- ACTIVE, CANCELLED
+    created_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL
+) STRICT;

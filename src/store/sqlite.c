@@ -34,6 +34,10 @@ enum stmt_id {
     ST_SESSION_GET, ST_SESSION_INSERT, ST_SESSION_UPDATE,
     ST_LOG_INSERT, ST_LOG_GET,
     ST_IDEM_GET, ST_IDEM_PUT,
+    ST_AUTH_INSERT, ST_AUTH_GET, ST_AUTH_LATEST, ST_AUTH_SET_STATE, ST_AUTH_SET_STATE_BODY,
+    ST_AUTH_SUPERSEDE,
+    ST_ORDER_INSERT, ST_ORDER_GET, ST_ORDER_GET_ANY, ST_ORDER_UPDATE,
+    ST_CTOKEN_INSERT, ST_CTOKEN_GET, ST_CTOKEN_SET_STATUS,
     ST_COUNT
 };
 
@@ -70,6 +74,37 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "FROM idempotency WHERE merchant_id = ?1 AND key = ?2 AND created_at >= ?3",
     [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(merchant_id, key, created_at, method, "
                     "path, status, headers, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_AUTH_INSERT] = "INSERT INTO authorizations(token, merchant_id, session_id, issued_at, "
+                       "state, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_AUTH_GET] = "SELECT token, merchant_id, session_id, issued_at, state, body "
+                    "FROM authorizations WHERE token = ?1 AND merchant_id = ?2",
+    [ST_AUTH_LATEST] = "SELECT token, merchant_id, session_id, issued_at, state, body "
+                       "FROM authorizations WHERE session_id = ?1 AND merchant_id = ?2 "
+                       "ORDER BY issued_at DESC, rowid DESC LIMIT 1",
+    [ST_AUTH_SET_STATE] = "UPDATE authorizations SET state = ?3 WHERE token = ?1 AND "
+                          "merchant_id = ?2",
+    [ST_AUTH_SET_STATE_BODY] = "UPDATE authorizations SET state = ?3, body = ?4 "
+                               "WHERE token = ?1 AND merchant_id = ?2",
+    [ST_AUTH_SUPERSEDE] = "UPDATE authorizations SET state = 'superseded' WHERE session_id = ?1 "
+                          "AND merchant_id = ?2 AND state = 'active' AND token <> ?3",
+    [ST_ORDER_INSERT] = "INSERT INTO orders(id, merchant_id, session_id, status, fraud_status, "
+                        "order_amount, captured_amount, refunded_amount, created_at, expires_at, "
+                        "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_ORDER_GET] = "SELECT id, merchant_id, session_id, status, fraud_status, order_amount, "
+                     "captured_amount, refunded_amount, created_at, expires_at, body FROM orders "
+                     "WHERE id = ?1 AND merchant_id = ?2",
+    [ST_ORDER_GET_ANY] = "SELECT id, merchant_id, session_id, status, fraud_status, "
+                         "order_amount, captured_amount, refunded_amount, created_at, "
+                         "expires_at, body FROM orders WHERE id = ?1",
+    [ST_ORDER_UPDATE] = "UPDATE orders SET status = ?3, fraud_status = ?4, order_amount = ?5, "
+                        "captured_amount = ?6, refunded_amount = ?7, expires_at = ?8, body = ?9 "
+                        "WHERE id = ?1 AND merchant_id = ?2",
+    [ST_CTOKEN_INSERT] = "INSERT INTO customer_tokens(id, merchant_id, status, created_at, body) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CTOKEN_GET] = "SELECT id, merchant_id, status, created_at, body FROM customer_tokens "
+                      "WHERE id = ?1 AND merchant_id = ?2",
+    [ST_CTOKEN_SET_STATUS] = "UPDATE customer_tokens SET status = ?3 WHERE id = ?1 AND "
+                             "merchant_id = ?2",
 };
 
 /* A connection with its statement cache. `tx` is what resource calls receive. */
@@ -780,6 +815,221 @@ static int sq_idem_put(struct store_tx *tx, const struct idem_row *r)
     return step_done(c, st);
 }
 
+/* ---- authorizations, orders, customer tokens ---- */
+
+static int read_auth(struct conn *c, sqlite3_stmt *st, struct auth_row *out)
+{
+    int rc = step_row(c, st);
+    if (rc != 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(st, 0, out->token, sizeof out->token);
+    out->merchant_id = sqlite3_column_int64(st, 1);
+    col_copy(st, 2, out->session_id, sizeof out->session_id);
+    out->issued_at = sqlite3_column_int64(st, 3);
+    col_copy(st, 4, out->state, sizeof out->state);
+    out->body = col_strdup(st, 5);
+    return out->body ? 0 : -1;
+}
+
+static int sq_auth_insert(struct store_tx *tx, const struct auth_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_AUTH_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+    sqlite3_bind_text(st, 3, r->session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->issued_at);
+    sqlite3_bind_text(st, 5, r->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->body, -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static int sq_auth_get(struct store_tx *tx, int64_t merchant_id, const char *token,
+                       struct auth_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_AUTH_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    return finish(c, st, read_auth(c, st, out));
+}
+
+static int sq_auth_latest(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                          struct auth_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_AUTH_LATEST);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    return finish(c, st, read_auth(c, st, out));
+}
+
+static int sq_auth_set_state(struct store_tx *tx, int64_t merchant_id, const char *token,
+                             const char *state, const char *body)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, body ? ST_AUTH_SET_STATE_BODY : ST_AUTH_SET_STATE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
+    if (body)
+        sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
+    int rc = step_done(c, st);
+    if (rc == 0 && sqlite3_changes(c->db) != 1)
+        rc = STORE_NOT_FOUND;
+    return rc;
+}
+
+static int sq_auth_supersede(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                             const char *keep_token)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_AUTH_SUPERSEDE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    sqlite3_bind_text(st, 3, keep_token ? keep_token : "", -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static void bind_order(sqlite3_stmt *st, const struct order_row *r)
+{
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+}
+
+static int sq_order_insert(struct store_tx *tx, const struct order_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_ORDER_INSERT);
+    if (!st)
+        return -1;
+    bind_order(st, r);
+    sqlite3_bind_text(st, 3, r->session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->fraud_status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->order_amount);
+    sqlite3_bind_int64(st, 7, r->captured_amount);
+    sqlite3_bind_int64(st, 8, r->refunded_amount);
+    sqlite3_bind_int64(st, 9, r->created_at);
+    sqlite3_bind_int64(st, 10, r->expires_at);
+    sqlite3_bind_text(st, 11, r->body, -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static int sq_order_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                        struct order_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, merchant_id ? ST_ORDER_GET : ST_ORDER_GET_ANY);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (merchant_id)
+        sqlite3_bind_int64(st, 2, merchant_id);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        col_copy(st, 0, out->id, sizeof out->id);
+        out->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, out->session_id, sizeof out->session_id);
+        col_copy(st, 3, out->status, sizeof out->status);
+        col_copy(st, 4, out->fraud_status, sizeof out->fraud_status);
+        out->order_amount = sqlite3_column_int64(st, 5);
+        out->captured_amount = sqlite3_column_int64(st, 6);
+        out->refunded_amount = sqlite3_column_int64(st, 7);
+        out->created_at = sqlite3_column_int64(st, 8);
+        out->expires_at = sqlite3_column_int64(st, 9);
+        out->body = col_strdup(st, 10);
+        if (!out->body)
+            rc = -1;
+    }
+    return finish(c, st, rc);
+}
+
+static int sq_order_update(struct store_tx *tx, const struct order_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_ORDER_UPDATE);
+    if (!st)
+        return -1;
+    bind_order(st, r);
+    sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->fraud_status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, r->order_amount);
+    sqlite3_bind_int64(st, 6, r->captured_amount);
+    sqlite3_bind_int64(st, 7, r->refunded_amount);
+    sqlite3_bind_int64(st, 8, r->expires_at);
+    sqlite3_bind_text(st, 9, r->body, -1, SQLITE_STATIC);
+    int rc = step_done(c, st);
+    if (rc == 0 && sqlite3_changes(c->db) != 1)
+        rc = STORE_NOT_FOUND;
+    return rc;
+}
+
+static int sq_ctoken_insert(struct store_tx *tx, const struct ctoken_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_CTOKEN_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+    sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->created_at);
+    sqlite3_bind_text(st, 5, r->body, -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+static int sq_ctoken_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                         struct ctoken_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_CTOKEN_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        col_copy(st, 0, out->id, sizeof out->id);
+        out->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, out->status, sizeof out->status);
+        out->created_at = sqlite3_column_int64(st, 3);
+        out->body = col_strdup(st, 4);
+        if (!out->body)
+            rc = -1;
+    }
+    return finish(c, st, rc);
+}
+
+static int sq_ctoken_set_status(struct store_tx *tx, int64_t merchant_id, const char *id,
+                                const char *status)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_CTOKEN_SET_STATUS);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+    int rc = step_done(c, st);
+    if (rc == 0 && sqlite3_changes(c->db) != 1)
+        rc = STORE_NOT_FOUND;
+    return rc;
+}
+
 /* ---- lifecycle ---- */
 
 static void sq_close(struct store *base)
@@ -886,4 +1136,15 @@ static const struct store_ops sqlite_ops = {
     .reqlog_get = sq_reqlog_get,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
+    .auth_insert = sq_auth_insert,
+    .auth_get = sq_auth_get,
+    .auth_latest = sq_auth_latest,
+    .auth_set_state = sq_auth_set_state,
+    .auth_supersede = sq_auth_supersede,
+    .order_insert = sq_order_insert,
+    .order_get = sq_order_get,
+    .order_update = sq_order_update,
+    .ctoken_insert = sq_ctoken_insert,
+    .ctoken_get = sq_ctoken_get,
+    .ctoken_set_status = sq_ctoken_set_status,
 };

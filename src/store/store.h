@@ -51,6 +51,34 @@ struct session_row {
     char *body;              /* the stored Klarna session JSON */
 };
 
+struct auth_row {
+    char token[37];
+    int64_t merchant_id;
+    char session_id[37];
+    int64_t issued_at;       /* ms */
+    char state[16];          /* "active", "consumed", "cancelled", "superseded" */
+    char *body;              /* {payment_method_category, fraud..., snapshot} */
+};
+
+struct order_row {
+    char id[37];
+    int64_t merchant_id;
+    char session_id[37];
+    char status[24];
+    char fraud_status[16];
+    int64_t order_amount, captured_amount, refunded_amount;
+    int64_t created_at, expires_at;
+    char *body;              /* the order object (contract 5.2) */
+};
+
+struct ctoken_row {
+    char id[37];
+    int64_t merchant_id;
+    char status[16];         /* "ACTIVE", "CANCELLED" */
+    int64_t created_at;
+    char *body;
+};
+
 struct idem_row {
     int64_t merchant_id;
     char *key;
@@ -107,6 +135,30 @@ struct store_ops {
     int (*idem_get)(struct store_tx *tx, int64_t merchant_id, const char *key,
                     int64_t not_before, struct idem_row *out);
     int (*idem_put)(struct store_tx *tx, const struct idem_row *row);   /* insert or replace */
+
+    int (*auth_insert)(struct store_tx *tx, const struct auth_row *row);
+    int (*auth_get)(struct store_tx *tx, int64_t merchant_id, const char *token,
+                    struct auth_row *out);
+    /* The session's most recent authorization, whatever its state. */
+    int (*auth_latest)(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                       struct auth_row *out);
+    int (*auth_set_state)(struct store_tx *tx, int64_t merchant_id, const char *token,
+                          const char *state, const char *body);   /* body NULL: unchanged */
+    /* Every active authorization of the session but keep_token becomes "superseded". */
+    int (*auth_supersede)(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                          const char *keep_token);
+
+    int (*order_insert)(struct store_tx *tx, const struct order_row *row);
+    /* merchant_id 0: any merchant (public redirect by unguessable id). */
+    int (*order_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
+                     struct order_row *out);
+    int (*order_update)(struct store_tx *tx, const struct order_row *row);
+
+    int (*ctoken_insert)(struct store_tx *tx, const struct ctoken_row *row);
+    int (*ctoken_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
+                      struct ctoken_row *out);
+    int (*ctoken_set_status)(struct store_tx *tx, int64_t merchant_id, const char *id,
+                             const char *status);
 };
 
 struct store {
@@ -185,6 +237,57 @@ static inline int store_idem_put(struct store_tx *tx, const struct idem_row *row
 {
     return tx->ops->idem_put(tx, row);
 }
+static inline int store_auth_insert(struct store_tx *tx, const struct auth_row *row)
+{
+    return tx->ops->auth_insert(tx, row);
+}
+static inline int store_auth_get(struct store_tx *tx, int64_t m, const char *token,
+                                 struct auth_row *out)
+{
+    return tx->ops->auth_get(tx, m, token, out);
+}
+static inline int store_auth_latest(struct store_tx *tx, int64_t m, const char *session_id,
+                                    struct auth_row *out)
+{
+    return tx->ops->auth_latest(tx, m, session_id, out);
+}
+static inline int store_auth_set_state(struct store_tx *tx, int64_t m, const char *token,
+                                       const char *state, const char *body)
+{
+    return tx->ops->auth_set_state(tx, m, token, state, body);
+}
+static inline int store_auth_supersede(struct store_tx *tx, int64_t m, const char *session_id,
+                                       const char *keep_token)
+{
+    return tx->ops->auth_supersede(tx, m, session_id, keep_token);
+}
+static inline int store_order_insert(struct store_tx *tx, const struct order_row *row)
+{
+    return tx->ops->order_insert(tx, row);
+}
+static inline int store_order_get(struct store_tx *tx, int64_t m, const char *id,
+                                  struct order_row *out)
+{
+    return tx->ops->order_get(tx, m, id, out);
+}
+static inline int store_order_update(struct store_tx *tx, const struct order_row *row)
+{
+    return tx->ops->order_update(tx, row);
+}
+static inline int store_ctoken_insert(struct store_tx *tx, const struct ctoken_row *row)
+{
+    return tx->ops->ctoken_insert(tx, row);
+}
+static inline int store_ctoken_get(struct store_tx *tx, int64_t m, const char *id,
+                                   struct ctoken_row *out)
+{
+    return tx->ops->ctoken_get(tx, m, id, out);
+}
+static inline int store_ctoken_set_status(struct store_tx *tx, int64_t m, const char *id,
+                                          const char *status)
+{
+    return tx->ops->ctoken_set_status(tx, m, id, status);
+}
 static inline void store_log_async(struct store *s, struct reqlog_row *row)
 {
     s->ops->log_async(s, row);
@@ -198,5 +301,8 @@ void merchant_row_free(struct merchant_row *m);
 void session_row_free(struct session_row *r);
 void reqlog_row_free(struct reqlog_row *r);
 void idem_row_free(struct idem_row *r);
+void auth_row_free(struct auth_row *r);
+void order_row_free(struct order_row *r);
+void ctoken_row_free(struct ctoken_row *r);
 
 #endif

@@ -1,0 +1,696 @@
+/* authorizations: what happens between a session and an order (contract 2.5-2.7, 6.3, 7).
+ *  - authorize_session(): the one decision path, used by Kasse's headless helper
+ *    POST /kasse/v1/sessions/{id}/authorize (and by the shopper's widget): applies the shopper's
+ *    data to the session with the update rules, asks core/decision, and on approval mints a
+ *    60-minute authorization_token (superseding older ones) with the authorized snapshot.
+ *  - POST /payments/v1/authorizations/{token}/order: matching rules, one order per session.
+ *  - DELETE /payments/v1/authorizations/{token}.
+ *  - POST /payments/v1/authorizations/{token}/customer-token (tokenizing intents only).
+ * Every mutation is one store transaction through api_write (idempotency included). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "core/authorization.h"
+#include "core/categories.h"
+#include "core/decision.h"
+#include "core/matching.h"
+#include "api/orders.h"
+#include "core/session.h"
+#include "lib/ids.h"
+#include "lib/jsonp.h"
+#include "lib/jsonw.h"
+#include "lib/limits.h"
+
+static int invalid_token(struct kerr *err)
+{
+    return kerr_set(err, 404, "NOT_FOUND", "Invalid authorization token");
+}
+
+static int invalid_session(struct kerr *err)
+{
+    return kerr_set(err, 404, "NOT_FOUND", "Invalid session id");
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static json_t *parse_stored(const char *text)
+{
+    return jsonp_parse(text, strlen(text), LIMIT_JSON_DEPTH, NULL, 0);
+}
+
+/* Loads the merchant's session inside a transaction: 404 when unknown or expired. */
+static int load_session(struct store_tx *tx, int64_t merchant, const char *id, int64_t now,
+                        struct session_row *row, json_t **body, struct kerr *err)
+{
+    if (!ids_is_uuid(id))
+        return invalid_session(err);
+    int rc = store_session_get(tx, merchant, id, row);
+    if (rc < 0)
+        return kerr_internal(err, "session get");
+    if (rc == STORE_NOT_FOUND)
+        return invalid_session(err);
+    if (now >= row->expires_at) {
+        session_row_free(row);
+        return invalid_session(err);
+    }
+    *body = parse_stored(row->body);
+    if (!json_is_object(*body)) {
+        json_decref(*body);
+        session_row_free(row);
+        return kerr_internal(err, "stored session is not an object");
+    }
+    return 0;
+}
+
+/* What the authorization keeps for create-order matching (contract 10.5). */
+static json_t *snapshot_of(const json_t *session)
+{
+    static const char *const keys[] = {
+        "purchase_country", "purchase_currency", "locale", "order_amount", "order_tax_amount",
+        "order_lines", "billing_address", "shipping_address", "customer", "intent",
+        "merchant_urls", "merchant_reference1", "merchant_reference2", "merchant_data"};
+    json_t *snap = json_object();
+    for (size_t i = 0; snap && i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(session, keys[i]);
+        if (v)
+            json_object_set(snap, keys[i], v);
+    }
+    /* Klarna copies the billing address when no shipping address was given (contract 2.2). */
+    json_t *billing = json_object_get(session, "billing_address");
+    if (snap && billing && !json_object_get(session, "shipping_address"))
+        json_object_set(snap, "shipping_address", billing);
+    return snap;
+}
+
+/* The e-mail the decision is made on: the shopper's billing e-mail, or the market's approved
+ * playground identity (customer@email.<cc>) when the headless helper is given none. */
+static void decision_email(const json_t *session, char *out, size_t cap)
+{
+    const char *email = str(json_object_get(session, "billing_address"), "email");
+    if (email) {
+        snprintf(out, cap, "%s", email);
+        return;
+    }
+    const char *country = str(session, "purchase_country");
+    char cc[3] = {0};
+    for (int i = 0; i < 2 && country && country[i]; i++)
+        cc[i] = (char)(country[i] | 0x20);
+    snprintf(out, cap, "customer@email.%s", strcmp(cc, "gb") == 0 ? "uk" : cc);
+}
+
+/* ---- the decision path ---- */
+
+int authorize_session(struct store_tx *tx, const struct authorize_in *in,
+                      struct authorize_out *out, struct kerr *err)
+{
+    memset(out, 0, sizeof *out);
+    struct session_row row;
+    json_t *session = NULL, *merged = NULL, *snap = NULL, *auth_body = NULL;
+    if (load_session(tx, in->merchant->id, in->session_id, in->now_ms, &row, &session, err) != 0)
+        return -1;
+    int rc = -1;
+    char *text = NULL;
+    if (strcmp(row.status, "incomplete") != 0) {
+        kerr_set(err, 404, "SESSION_COMPLETED", "Session has already been completed");
+        goto done;
+    }
+    /* The shopper's data updates the session with the update rules (contract 6.4). */
+    if (in->data && json_object_size(in->data)) {
+        merged = session_apply_update(session, in->data, err);
+        if (!merged)
+            goto done;
+        text = jsonw_dumps(merged, NULL);
+        if (!text) {
+            kerr_internal(err, "out of memory");
+            goto done;
+        }
+        free(row.body);
+        row.body = text;
+        text = NULL;
+        row.updated_at = in->now_ms;
+        if (store_session_update(tx, &row) != 0) {
+            kerr_internal(err, "session update");
+            goto done;
+        }
+        json_decref(session);
+        session = merged;
+        merged = NULL;
+    }
+    /* The category must be one the session offers. */
+    json_t *cats = categories_for(in->merchant->categories, str(session, "purchase_country"),
+                                  "");
+    const char *category = in->payment_method_category;
+    bool offered = false;
+    size_t i;
+    json_t *cat;
+    json_array_foreach(cats, i, cat) {
+        const char *id = str(cat, "identifier");
+        if (!category && i == 0)
+            category = id;
+        if (category && id && strcmp(category, id) == 0)
+            offered = true;
+    }
+    if (!offered) {
+        json_decref(cats);
+        kerr_bad_value(err, "payment_method_category");
+        goto done;
+    }
+    snprintf(out->category, sizeof out->category, "%s", category);
+    json_decref(cats);
+    category = out->category;       /* cats (and the string it held) are gone */
+
+    char email[128];
+    decision_email(session, email, sizeof email);
+    struct decision_input din = {
+        .email = email,
+        .phone = str(json_object_get(session, "billing_address"), "phone"),
+        .otp = in->otp,
+        .signup_done = in->signup_done,
+    };
+    if (decision_make(&din, &out->decision, err) != 0)
+        goto done;
+    if (out->decision.outcome != DECISION_APPROVED) {
+        rc = 0;
+        goto done;
+    }
+
+    /* Approved: a new token supersedes the session's older ones. */
+    struct auth_row auth = {0};
+    if (ids_uuid4(auth.token) != 0) {
+        kerr_internal(err, "random source");
+        goto done;
+    }
+    auth.merchant_id = in->merchant->id;
+    snprintf(auth.session_id, sizeof auth.session_id, "%s", in->session_id);
+    auth.issued_at = in->now_ms;
+    snprintf(auth.state, sizeof auth.state, "active");
+    snap = snapshot_of(session);
+    const struct decision *d = &out->decision;
+    auth_body = json_pack("{s:s, s:s, s:b, s:i, s:s, s:O, s:b}", "payment_method_category",
+                          category, "fraud_status",
+                          d->fraud_status == FRAUD_PENDING ? "PENDING" : "ACCEPTED",
+                          "pending_accept", d->pending_accept, "pending_minutes",
+                          d->pending_minutes, "email", email, "snapshot", snap, "tokenized", 0);
+    auth.body = auth_body ? jsonw_dumps(auth_body, NULL) : NULL;
+    if (!auth.body) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
+    if (store_auth_supersede(tx, auth.merchant_id, auth.session_id, NULL) != 0 ||
+        store_auth_insert(tx, &auth) != 0) {
+        free(auth.body);
+        kerr_internal(err, "authorization insert");
+        goto done;
+    }
+    free(auth.body);
+    memcpy(out->token, auth.token, sizeof out->token);
+    rc = 0;
+done:
+    free(text);
+    json_decref(snap);
+    json_decref(auth_body);
+    json_decref(merged);
+    json_decref(session);
+    session_row_free(&row);
+    return rc;
+}
+
+/* The object the SDK's authorize() callback receives (contract 6.3). */
+json_t *authorize_callback_object(const struct authorize_out *out)
+{
+    switch (out->decision.outcome) {
+    case DECISION_APPROVED:
+        return json_pack("{s:b, s:b, s:s}", "approved", 1, "show_form", 1,
+                         "authorization_token", out->token);
+    case DECISION_OTP_FAILED:
+    case DECISION_SIGNUP_NEEDED:
+        return json_pack("{s:b, s:b}", "approved", 0, "show_form", 1);
+    case DECISION_DENIED:
+    case DECISION_NO_FORM:
+        break;
+    }
+    return json_pack("{s:b, s:b}", "approved", 0, "show_form", 0);
+}
+
+/* ---- POST /kasse/v1/sessions/{id}/authorize (headless) ---- */
+
+struct headless_ctx {
+    struct authorize_in in;
+    struct authorize_out out;
+};
+
+static int headless_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct headless_ctx *h = arg;
+    return authorize_session(tx, &h->in, &h->out, err);
+}
+
+static int headless_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    struct headless_ctx *h = arg;
+    json_t *body = authorize_callback_object(&h->out);
+    if (!body)
+        return kerr_internal(err, "out of memory");
+    return reply_json(out, 200, body);
+}
+
+int control_authorize_session(struct req *r, struct reply *out, struct kerr *err)
+{
+    json_t *body = req_json_body(r, err);
+    if (!body)
+        return -1;
+    struct headless_ctx h = {0};
+    json_t *data = NULL;
+    h.in.merchant = &r->merchant;
+    h.in.session_id = r->params[0];
+    h.in.now_ms = r->received_ms;
+    h.in.signup_done = true;           /* the headless helper performs the sign-up step */
+    json_t *category = json_object_get(body, "payment_method_category");
+    json_t *otp = json_object_get(body, "otp");
+    int rc = -1;
+    if (category && !json_is_string(category)) {
+        kerr_bad_value(err, "payment_method_category");
+        goto done;
+    }
+    if (otp && !json_is_string(otp)) {
+        kerr_bad_value(err, "otp");
+        goto done;
+    }
+    h.in.payment_method_category = json_string_value(category);
+    h.in.otp = json_string_value(otp);
+    /* The shopper's data: addresses and customer, as the SDK's authorize(data) sends them. */
+    data = json_object();
+    static const char *const data_keys[] = {"billing_address", "shipping_address", "customer"};
+    for (size_t i = 0; data && i < 3; i++) {
+        json_t *v = json_object_get(body, data_keys[i]);
+        if (v)
+            json_object_set(data, data_keys[i], v);
+    }
+    if (!data) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
+    h.in.data = data;
+    rc = api_write(r, headless_fn, &h, headless_reply, out, err);
+done:
+    json_decref(data);
+    json_decref(body);
+    return rc;
+}
+
+/* matching_check compares carts too; a customer-token request has none, so the authorized
+ * cart stands in for the request's own. */
+static void copy_keys_for_match(json_t *auth_probe, json_t *probe, const json_t *snap)
+{
+    static const char *const keys[] = {"order_lines", "order_amount", "order_tax_amount",
+                                       "purchase_currency", "purchase_country"};
+    for (size_t i = 0; i < 5; i++) {
+        json_t *v = json_object_get(snap, keys[i]);
+        if (v) {
+            json_object_set(auth_probe, keys[i], v);
+            json_object_set(probe, keys[i], v);
+        }
+    }
+}
+
+/* ---- tokens in a transaction ---- */
+
+/* Loads an authorization and tells its state on Kasse's clock. */
+static int load_auth(struct store_tx *tx, int64_t merchant, const char *token, int64_t now,
+                     struct auth_row *row, json_t **body, enum auth_state *state,
+                     struct kerr *err)
+{
+    if (!ids_is_uuid(token))
+        return invalid_token(err);
+    int rc = store_auth_get(tx, merchant, token, row);
+    if (rc < 0)
+        return kerr_internal(err, "authorization get");
+    if (rc == STORE_NOT_FOUND)
+        return invalid_token(err);
+    struct auth_facts f = {.issued_at_ms = row->issued_at,
+                           .consumed = strcmp(row->state, "consumed") == 0,
+                           .cancelled = strcmp(row->state, "cancelled") == 0,
+                           .superseded = strcmp(row->state, "superseded") == 0};
+    *state = auth_state_at(&f, now);
+    *body = parse_stored(row->body);
+    if (!json_is_object(*body)) {
+        json_decref(*body);
+        auth_row_free(row);
+        return kerr_internal(err, "stored authorization is not an object");
+    }
+    return 0;
+}
+
+/* Marks the session complete (an order was placed or a token made for "tokenize"). */
+static int complete_session(struct store_tx *tx, int64_t merchant, const char *session_id,
+                            int64_t now, struct kerr *err)
+{
+    struct session_row row;
+    int rc = store_session_get(tx, merchant, session_id, &row);
+    if (rc < 0)
+        return kerr_internal(err, "session get");
+    if (rc == STORE_NOT_FOUND)
+        return invalid_session(err);
+    snprintf(row.status, sizeof row.status, "complete");
+    row.updated_at = now;
+    rc = store_session_update(tx, &row);
+    session_row_free(&row);
+    return rc == 0 ? 0 : kerr_internal(err, "session update");
+}
+
+/* ---- POST /payments/v1/authorizations/{token}/order ---- */
+
+struct order_ctx {
+    struct req *r;
+    json_t *request;
+    struct order_made made;
+};
+
+static int order_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct order_ctx *c = arg;
+    struct req *r = c->r;
+    struct auth_row auth;
+    json_t *body;
+    enum auth_state state;
+    if (load_auth(tx, r->merchant.id, r->params[0], r->received_ms, &auth, &body, &state, err))
+        return -1;
+    int rc = -1;
+    if (auth_usable(state, err) != 0)
+        goto done;
+    json_t *snap = json_object_get(body, "snapshot");
+    if (matching_check(snap, c->request, err) != 0)
+        goto done;
+    const char *fraud = str(body, "fraud_status");
+    bool pending = fraud && strcmp(fraud, "PENDING") == 0;
+    json_int_t minutes = json_integer_value(json_object_get(body, "pending_minutes"));
+    struct order_spec spec = {
+        .merchant = &r->merchant,
+        .public_url = r->app->public_url,
+        .session_id = auth.session_id,
+        .request = c->request,
+        .authorized = snap,
+        .category = str(body, "payment_method_category"),
+        .fraud_status = pending ? "PENDING" : "ACCEPTED",
+        .fraud_decides_at = pending ? r->received_ms + minutes * 60 * 1000 : 0,
+        .fraud_result =
+            json_is_true(json_object_get(body, "pending_accept")) ? "ACCEPTED" : "REJECTED",
+        .now_ms = r->received_ms,
+    };
+    if (order_create(tx, &spec, &c->made, err) != 0)
+        goto done;
+    /* One order per session: the token is consumed, the session complete. */
+    if (store_auth_set_state(tx, r->merchant.id, auth.token, "consumed", NULL) != 0 ||
+        store_auth_supersede(tx, r->merchant.id, auth.session_id, auth.token) != 0) {
+        kerr_internal(err, "authorization update");
+        goto done;
+    }
+    rc = complete_session(tx, r->merchant.id, auth.session_id, r->received_ms, err);
+done:
+    json_decref(body);
+    auth_row_free(&auth);
+    return rc;
+}
+
+static int order_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    struct order_ctx *c = arg;
+    json_t *body = order_reply_object(&c->made);
+    if (!body)
+        return kerr_internal(err, "out of memory");
+    return reply_json(out, 200, body);
+}
+
+int payments_create_order(struct req *r, struct reply *out, struct kerr *err)
+{
+    if (!ids_is_uuid(r->params[0]))
+        return invalid_token(err);
+    json_t *body = req_json_body(r, err);
+    if (!body)
+        return -1;
+    /* create_order_request carries the same cart fields, validated with the same rules. */
+    json_t *request = session_from_create(body, err);
+    if (request) {
+        json_t *capture = json_object_get(body, "auto_capture");
+        if (capture && !json_is_boolean(capture)) {
+            json_decref(request);
+            json_decref(body);
+            return kerr_bad_value(err, "auto_capture");
+        }
+        if (capture)
+            json_object_set(request, "auto_capture", capture);
+    }
+    json_decref(body);
+    if (!request)
+        return -1;
+    struct order_ctx c = {.r = r, .request = request};
+    int rc = api_write(r, order_fn, &c, order_reply, out, err);
+    json_decref(request);
+    return rc;
+}
+
+/* ---- DELETE /payments/v1/authorizations/{token} ---- */
+
+struct cancel_ctx {
+    struct req *r;
+};
+
+static int cancel_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct cancel_ctx *c = arg;
+    struct req *r = c->r;
+    struct auth_row auth;
+    json_t *body;
+    enum auth_state state;
+    if (load_auth(tx, r->merchant.id, r->params[0], r->received_ms, &auth, &body, &state, err))
+        return -1;
+    int rc;
+    if (state == AUTH_CONSUMED)
+        rc = kerr_set(err, 404, "NOT_FOUND", "Authorization cannot be deleted");
+    else if (state != AUTH_VALID)
+        rc = invalid_token(err);
+    else if (store_auth_set_state(tx, r->merchant.id, auth.token, "cancelled", NULL) != 0)
+        rc = kerr_internal(err, "authorization update");
+    else
+        rc = 0;
+    json_decref(body);
+    auth_row_free(&auth);
+    return rc;
+}
+
+static int cancel_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    (void)arg;
+    (void)err;
+    return reply_empty(out, 204);
+}
+
+int payments_cancel_authorization(struct req *r, struct reply *out, struct kerr *err)
+{
+    if (!ids_is_uuid(r->params[0]))
+        return invalid_token(err);
+    struct cancel_ctx c = {.r = r};
+    return api_write(r, cancel_fn, &c, cancel_reply, out, err);
+}
+
+/* ---- POST /payments/v1/authorizations/{token}/customer-token ---- */
+
+struct ctoken_ctx {
+    struct req *r;
+    json_t *request;
+    char token_id[37];
+    char reference[37];
+    json_t *billing;                    /* borrowed from the stored token body */
+    json_t *stored;
+};
+
+static const char *const tokenizing_intents[] = {"tokenize", "buy_and_tokenize",
+                                                 "buy_and_default_tokenize", NULL};
+
+static bool tokenizing(const char *intent)
+{
+    for (int i = 0; tokenizing_intents[i]; i++)
+        if (intent && strcmp(intent, tokenizing_intents[i]) == 0)
+            return true;
+    return false;
+}
+
+static const char *om_payment_type(const char *category)
+{
+    if (category && strcmp(category, "pay_now") == 0)
+        return "DIRECT_DEBIT";
+    if (category && strcmp(category, "pay_over_time") == 0)
+        return "FIXED_AMOUNT";
+    return "INVOICE";
+}
+
+static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct ctoken_ctx *c = arg;
+    struct req *r = c->r;
+    struct auth_row auth;
+    json_t *body;
+    enum auth_state state;
+    if (load_auth(tx, r->merchant.id, r->params[0], r->received_ms, &auth, &body, &state, err))
+        return -1;
+    int rc = -1;
+    /* The same token may make an order and a customer token (buy_and_tokenize). */
+    if (state != AUTH_VALID && state != AUTH_CONSUMED) {
+        invalid_token(err);
+        goto done;
+    }
+    json_t *snap = json_object_get(body, "snapshot");
+    const char *intent = str(snap, "intent");
+    if (!tokenizing(intent)) {
+        kerr_set(err, 403, "INVALID_OPERATION",
+                 "Not allowed to create customer tokens for intent %s.", intent ? intent : "buy");
+        goto done;
+    }
+    if (json_is_true(json_object_get(body, "tokenized"))) {
+        kerr_set(err, 403, "INVALID_OPERATION",
+                 "A customer token was already created with this authorization token");
+        goto done;
+    }
+    if (strcasecmp(str(c->request, "purchase_country"), str(snap, "purchase_country")) != 0) {
+        kerr_bad_value(err, "purchase_country");
+        goto done;
+    }
+    if (strcasecmp(str(c->request, "purchase_currency"), str(snap, "purchase_currency")) != 0) {
+        kerr_bad_value(err, "purchase_currency");
+        goto done;
+    }
+    json_t *billing = json_object_get(c->request, "billing_address");
+    if (billing) {
+        json_t *probe = json_pack("{s:O}", "billing_address", billing);
+        json_t *auth_probe = json_object();
+        json_t *ab = json_object_get(snap, "billing_address");
+        if (ab)
+            json_object_set(auth_probe, "billing_address", ab);
+        copy_keys_for_match(auth_probe, probe, snap);
+        int m = matching_check(auth_probe, probe, err);
+        json_decref(probe);
+        json_decref(auth_probe);
+        if (m != 0)
+            goto done;
+    } else {
+        billing = json_object_get(snap, "billing_address");
+    }
+    if (ids_uuid4(c->token_id) != 0 || ids_uuid4(c->reference) != 0) {
+        kerr_internal(err, "random source");
+        goto done;
+    }
+    char created[32];
+    time_format_iso8601(r->received_ms, created);
+    json_t *customer = json_object_get(c->request, "customer");
+    if (!customer)
+        customer = json_object_get(snap, "customer");
+    c->stored = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "token_id", c->token_id, "status",
+        "ACTIVE", "payment_method_type", om_payment_type(str(body, "payment_method_category")),
+        "payment_method_category", str(body, "payment_method_category"), "description",
+        str(c->request, "description"), "intended_use", "SUBSCRIPTION", "purchase_country",
+        str(c->request, "purchase_country"), "purchase_currency",
+        str(c->request, "purchase_currency"), "created_at", created, "payment_method_reference",
+        c->reference);
+    if (!c->stored) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
+    if (billing)
+        json_object_set(c->stored, "billing_address", billing);
+    if (customer)
+        json_object_set(c->stored, "customer", customer);
+    json_t *email = json_object_get(body, "email");
+    if (email)
+        json_object_set(c->stored, "email", email);
+    struct ctoken_row row = {.merchant_id = r->merchant.id, .created_at = r->received_ms};
+    memcpy(row.id, c->token_id, sizeof row.id);
+    snprintf(row.status, sizeof row.status, "ACTIVE");
+    row.body = jsonw_dumps(c->stored, NULL);
+    json_object_set_new(body, "tokenized", json_true());
+    char *auth_text = jsonw_dumps(body, NULL);
+    bool only_token = intent && strcmp(intent, "tokenize") == 0;
+    int bad = !row.body || !auth_text || store_ctoken_insert(tx, &row) != 0 ||
+              store_auth_set_state(tx, r->merchant.id, auth.token,
+                                   only_token ? "consumed" : auth.state, auth_text) != 0;
+    free(row.body);
+    free(auth_text);
+    if (bad) {
+        kerr_internal(err, "customer token insert");
+        goto done;
+    }
+    /* A "tokenize" session ends with its token: no order follows. */
+    rc = only_token ? complete_session(tx, r->merchant.id, auth.session_id, r->received_ms, err)
+                    : 0;
+done:
+    json_decref(body);
+    auth_row_free(&auth);
+    return rc;
+}
+
+static int ctoken_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    struct ctoken_ctx *c = arg;
+    json_t *reply = json_pack("{s:s, s:s}", "token_id", c->token_id,
+                              "payment_method_reference", c->reference);
+    if (!reply)
+        return kerr_internal(err, "out of memory");
+    json_t *billing = json_object_get(c->stored, "billing_address");
+    if (billing)
+        json_object_set(reply, "billing_address", billing);
+    json_t *customer = json_object_get(c->stored, "customer");
+    json_t *read = json_object();
+    if (read && customer) {
+        json_t *v = json_object_get(customer, "date_of_birth");
+        if (v)
+            json_object_set(read, "date_of_birth", v);
+        v = json_object_get(customer, "gender");
+        if (v)
+            json_object_set(read, "gender", v);
+    }
+    json_object_set_new(reply, "customer", read);
+    return reply_json(out, 200, reply);
+}
+
+/* Validates customer_token_creation_request (contract 2.7). */
+static int check_ctoken_request(const json_t *b, struct kerr *err)
+{
+    static const char *const required[] = {"purchase_country", "purchase_currency", "locale",
+                                           "description", "intended_use"};
+    for (size_t i = 0; i < 5; i++) {
+        const char *v = str(b, required[i]);
+        if (!v || !v[0] || strlen(v) > LIMIT_STRING_DEFAULT)
+            return kerr_bad_value(err, required[i]);
+    }
+    if (strcasecmp(str(b, "intended_use"), "SUBSCRIPTION") != 0)
+        return kerr_bad_value(err, "intended_use");
+    json_t *billing = json_object_get(b, "billing_address");
+    if (billing && !json_is_object(billing))
+        return kerr_bad_value(err, "billing_address");
+    json_t *customer = json_object_get(b, "customer");
+    if (customer && !json_is_object(customer))
+        return kerr_bad_value(err, "customer");
+    return 0;
+}
+
+int payments_create_customer_token(struct req *r, struct reply *out, struct kerr *err)
+{
+    if (!ids_is_uuid(r->params[0]))
+        return invalid_token(err);
+    json_t *body = req_json_body(r, err);
+    if (!body)
+        return -1;
+    int rc = -1;
+    struct ctoken_ctx c = {.r = r, .request = body};
+    if (check_ctoken_request(body, err) == 0)
+        rc = api_write(r, ctoken_fn, &c, ctoken_reply, out, err);
+    json_decref(c.stored);
+    json_decref(body);
+    return rc;
+}

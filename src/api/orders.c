@@ -1,0 +1,254 @@
+/* orders: making the order record that Order Management operates on (contract 5.2), from a
+ * session's create-order call or a customer-token charge, and the browser redirect that
+ * create-order's redirect_url points at. One place builds orders, whoever asks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/orders.h"
+#include "lib/ids.h"
+#include "lib/jsonp.h"
+#include "lib/jsonw.h"
+#include "lib/limits.h"
+
+#define ORDER_LIFETIME_MS (28LL * 24 * 3600 * 1000)
+
+/* Payment method facts per category [INF]: Klarna's "Pay later" is an invoice with 30 days,
+ * "Slice it" a fixed amount in 3 instalments, "Pay now" a direct debit. */
+static const struct {
+    const char *category;
+    const char *kp_type;            /* create-order's authorized_payment_method.type */
+    int days, installments;
+    const char *om_type;            /* OM initial_payment_method.type */
+    const char *description;
+} methods[] = {
+    {"klarna", "invoice", 30, 0, "INVOICE", "Pay later"},
+    {"pay_later", "invoice", 30, 0, "INVOICE", "Pay later"},
+    {"pay_over_time", "fixed_amount", 0, 3, "FIXED_AMOUNT", "Slice it"},
+    {"pay_now", "direct_debit", 0, 0, "DIRECT_DEBIT", "Pay now"},
+};
+
+static size_t method_index(const char *category)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (category && strcmp(methods[i].category, category) == 0)
+            return i;
+    return 0;
+}
+
+json_t *order_authorized_payment_method(const char *category)
+{
+    size_t m = method_index(category);
+    json_t *o = json_pack("{s:s}", "type", methods[m].kp_type);
+    if (o && methods[m].days)
+        json_object_set_new(o, "number_of_days", json_integer(methods[m].days));
+    if (o && methods[m].installments)
+        json_object_set_new(o, "number_of_installments", json_integer(methods[m].installments));
+    return o;
+}
+
+/* Replaces every {session.id} and {order.id} in url (contract 2.8.5). */
+static void substitute(const char *url, const char *session_id, const char *order_id, char *out,
+                       size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = url; *p && o + 1 < cap;) {
+        const char *with = NULL;
+        size_t skip = 0;
+        if (strncmp(p, "{session.id}", 12) == 0) {
+            with = session_id;
+            skip = 12;
+        } else if (strncmp(p, "{order.id}", 10) == 0) {
+            with = order_id;
+            skip = 10;
+        }
+        if (with) {
+            size_t n = strlen(with);
+            if (o + n >= cap)
+                break;
+            memcpy(out + o, with, n);
+            o += n;
+            p += skip;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+}
+
+static int set(json_t *o, const char *key, json_t *v)
+{
+    return v ? json_object_set_new(o, key, v) : -1;
+}
+
+static void copy_if(json_t *dst, const json_t *src, const char *key)
+{
+    json_t *v = json_object_get(src, key);
+    if (v)
+        json_object_set(dst, key, v);
+}
+
+int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
+                 struct kerr *err)
+{
+    memset(out, 0, sizeof *out);
+    const json_t *req = spec->request;
+    struct order_row row = {0};
+    char ref[9];
+    if (ids_uuid7(spec->now_ms, row.id) != 0 || ids_upper_alnum(ref, 8) != 0)
+        return kerr_internal(err, "random source");
+    json_int_t amount = json_integer_value(json_object_get(req, "order_amount"));
+    bool captured = json_is_true(json_object_get(req, "auto_capture"));
+    row.merchant_id = spec->merchant->id;
+    snprintf(row.session_id, sizeof row.session_id, "%s", spec->session_id);
+    snprintf(row.status, sizeof row.status, "%s", captured ? "CAPTURED" : "AUTHORIZED");
+    snprintf(row.fraud_status, sizeof row.fraud_status, "%s", spec->fraud_status);
+    row.order_amount = amount;
+    row.captured_amount = captured ? amount : 0;
+    row.created_at = spec->now_ms;
+    row.expires_at = spec->now_ms + ORDER_LIFETIME_MS;
+
+    char created[32], expires[32];
+    time_format_iso8601(row.created_at, created);
+    time_format_iso8601(row.expires_at, expires);
+    size_t m = method_index(spec->category);
+    json_t *order = json_object();
+    int bad = !order;
+    bad = bad || set(order, "order_id", json_string(row.id)) ||
+          set(order, "status", json_string(row.status)) ||
+          set(order, "fraud_status", json_string(row.fraud_status)) ||
+          set(order, "order_amount", json_integer(amount)) ||
+          set(order, "original_order_amount", json_integer(amount)) ||
+          set(order, "captured_amount", json_integer(row.captured_amount)) ||
+          set(order, "refunded_amount", json_integer(0)) ||
+          set(order, "remaining_authorized_amount", json_integer(amount - row.captured_amount));
+    if (!bad) {
+        copy_if(order, req, "purchase_country");
+        copy_if(order, req, "purchase_currency");
+        copy_if(order, req, "locale");
+        copy_if(order, req, "order_lines");
+        copy_if(order, req, "merchant_reference1");
+        copy_if(order, req, "merchant_reference2");
+        copy_if(order, req, "merchant_data");
+        copy_if(order, req, "billing_address");
+        copy_if(order, req, "shipping_address");
+        if (!json_object_get(order, "shipping_address"))
+            copy_if(order, spec->authorized, "shipping_address");
+        if (!json_object_get(order, "billing_address"))
+            copy_if(order, spec->authorized, "billing_address");
+        json_t *customer = json_object_get(req, "customer");
+        if (!customer)
+            customer = json_object_get(spec->authorized, "customer");
+        json_t *om_customer = json_object();
+        if (om_customer && customer) {
+            copy_if(om_customer, customer, "date_of_birth");
+            copy_if(om_customer, customer, "national_identification_number");
+        }
+        bad = set(order, "customer", om_customer) ||
+              set(order, "klarna_reference", json_string(ref)) ||
+              set(order, "created_at", json_string(created)) ||
+              set(order, "expires_at", json_string(expires)) ||
+              set(order, "captures", json_array()) || set(order, "refunds", json_array()) ||
+              set(order, "shipping_info", json_array());
+        json_t *ipm = json_pack("{s:s, s:s}", "type", methods[m].om_type, "description",
+                                methods[m].description);
+        if (ipm && methods[m].installments)
+            json_object_set_new(ipm, "number_of_installments",
+                                json_integer(methods[m].installments));
+        bad = bad || set(order, "initial_payment_method", ipm);
+    }
+    /* Kasse's own bookkeeping rides along under "_kasse" (never shown to clients as is). */
+    const json_t *urls = json_object_get(req, "merchant_urls");
+    if (!urls)
+        urls = json_object_get(spec->authorized, "merchant_urls");
+    const char *confirmation = json_string_value(json_object_get(urls, "confirmation"));
+    char target[LIMIT_MERCHANT_URL + 256] = "";
+    if (confirmation)
+        substitute(confirmation, spec->session_id, row.id, target, sizeof target);
+    json_t *kasse = json_pack("{s:s, s:s, s:s}", "session_id", spec->session_id,
+                              "payment_method_category", methods[m].category,
+                              "redirect_target", target);
+    if (kasse && spec->fraud_decides_at) {
+        json_object_set_new(kasse, "fraud_decides_at", json_integer(spec->fraud_decides_at));
+        json_object_set_new(kasse, "fraud_result", json_string(spec->fraud_result));
+    }
+    if (kasse && urls)
+        json_object_set(kasse, "merchant_urls", (json_t *)urls);
+    bad = bad || set(order, "_kasse", kasse);
+    if (bad) {
+        json_decref(order);
+        return kerr_internal(err, "order: out of memory");
+    }
+    row.body = jsonw_dumps(order, NULL);
+    json_decref(order);
+    if (!row.body)
+        return kerr_internal(err, "order: out of memory");
+    int rc = store_order_insert(tx, &row);
+    free(row.body);
+    if (rc != 0)
+        return kerr_internal(err, "order insert");
+    memcpy(out->order_id, row.id, sizeof out->order_id);
+    snprintf(out->fraud_status, sizeof out->fraud_status, "%s", row.fraud_status);
+    snprintf(out->category, sizeof out->category, "%s", methods[m].category);
+    if (target[0])
+        snprintf(out->redirect_url, sizeof out->redirect_url, "%s/kp/redirect/v1/%s",
+                 spec->public_url, row.id);
+    return 0;
+}
+
+json_t *order_reply_object(const struct order_made *made)
+{
+    json_t *o = json_object();
+    if (!o || set(o, "order_id", json_string(made->order_id)) ||
+        (made->redirect_url[0] && set(o, "redirect_url", json_string(made->redirect_url))) ||
+        set(o, "fraud_status", json_string(made->fraud_status)) ||
+        set(o, "authorized_payment_method", order_authorized_payment_method(made->category))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- GET /kp/redirect/v1/{order_id}: on to the merchant's confirmation page ---- */
+
+struct redirect_ctx {
+    const char *id;
+    struct order_row row;
+    int found;
+};
+
+static int redirect_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct redirect_ctx *c = arg;
+    int rc = store_order_get(tx, 0, c->id, &c->row);
+    if (rc < 0)
+        return kerr_internal(err, "order get");
+    c->found = rc == 0;
+    return 0;
+}
+
+int payments_order_redirect(struct req *r, struct reply *out, struct kerr *err)
+{
+    struct redirect_ctx c = {.id = r->params[0]};
+    if (!ids_is_uuid(c.id))
+        return kerr_set(err, 404, "NOT_FOUND", "No such order");
+    if (store_read(r->app->store, redirect_fn, &c, err) != 0)
+        return -1;
+    if (!c.found)
+        return kerr_set(err, 404, "NOT_FOUND", "No such order");
+    json_t *order = jsonp_parse(c.row.body, strlen(c.row.body), LIMIT_JSON_DEPTH, NULL, 0);
+    order_row_free(&c.row);
+    const char *target =
+        json_string_value(json_object_get(json_object_get(order, "_kasse"), "redirect_target"));
+    int rc;
+    if (!target || !target[0]) {
+        rc = kerr_set(err, 404, "NOT_FOUND", "This order has no confirmation URL");
+    } else {
+        reply_header(out, "Location", target);
+        reply_header(out, "Cache-Control", "no-store");
+        rc = reply_empty(out, 302);
+    }
+    json_decref(order);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* orders: building order records (api/orders.c), shared by session create-order and
+ * customer-token charges. */
+#ifndef KASSE_API_ORDERS_H
+#define KASSE_API_ORDERS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "http/http.h"
+
+struct order_spec {
+    const struct merchant *merchant;
+    const char *public_url;
+    const char *session_id;        /* "" for customer-token charges */
+    const json_t *request;         /* the validated cart and order fields */
+    const json_t *authorized;      /* the authorized snapshot (addresses, customer, urls) */
+    const char *category;          /* payment method category */
+    const char *fraud_status;      /* "ACCEPTED" or "PENDING" */
+    int64_t fraud_decides_at;      /* PENDING: when the review ends (ms), else 0 */
+    const char *fraud_result;      /* PENDING: "ACCEPTED" or "REJECTED" */
+    int64_t now_ms;
+};
+
+struct order_made {
+    char order_id[37];
+    char fraud_status[16];
+    char category[32];
+    char redirect_url[512];        /* "" when no confirmation URL was given */
+};
+
+int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
+                 struct kerr *err);
+/* {order_id, redirect_url?, fraud_status, authorized_payment_method} */
+json_t *order_reply_object(const struct order_made *made);
+json_t *order_authorized_payment_method(const char *category);
+
+#endif
