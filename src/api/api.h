@@ -17,6 +17,7 @@ struct authorize_in {
     int64_t now_ms;
     const char *payment_method_category;  /* NULL: the session's first category */
     const char *otp;                      /* NULL: no code step (headless) */
+    const char *email, *phone;            /* the shopper's identification (widget), or NULL */
     bool signup_done;
     const json_t *data;                   /* shopper data (addresses, customer), may be NULL */
 };
@@ -42,6 +43,12 @@ int payments_order_redirect(struct req *r, struct reply *out, struct kerr *err);
 int ctoken_read(struct req *r, struct reply *out, struct kerr *err);
 int ctoken_create_order(struct req *r, struct reply *out, struct kerr *err);
 int ctoken_update_status(struct req *r, struct reply *out, struct kerr *err);
+
+/* shopper.c: what the SDK's widget calls (Bearer client_token) */
+int shopper_read_session(struct req *r, struct reply *out, struct kerr *err);
+int shopper_load(struct req *r, struct reply *out, struct kerr *err);
+int shopper_identify(struct req *r, struct reply *out, struct kerr *err);
+int shopper_authorize(struct req *r, struct reply *out, struct kerr *err);
 
 /* control.c: Kasse's own endpoints (/kasse/v1) */
 int control_read_log(struct req *r, struct reply *out, struct kerr *err);

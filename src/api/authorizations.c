@@ -90,9 +90,12 @@ static json_t *snapshot_of(const json_t *session)
 
 /* The e-mail the decision is made on: the shopper's billing e-mail, or the market's approved
  * playground identity (customer@email.<cc>) when the headless helper is given none. */
-static void decision_email(const json_t *session, char *out, size_t cap)
+static void decision_email(const json_t *session, const char *identified, char *out,
+                           size_t cap)
 {
     const char *email = str(json_object_get(session, "billing_address"), "email");
+    if (!email)
+        email = identified;
     if (email) {
         snprintf(out, cap, "%s", email);
         return;
@@ -166,10 +169,11 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
     category = out->category;       /* cats (and the string it held) are gone */
 
     char email[128];
-    decision_email(session, email, sizeof email);
+    decision_email(session, in->email, email, sizeof email);
+    const char *phone = str(json_object_get(session, "billing_address"), "phone");
     struct decision_input din = {
         .email = email,
-        .phone = str(json_object_get(session, "billing_address"), "phone"),
+        .phone = phone ? phone : in->phone,
         .otp = in->otp,
         .signup_done = in->signup_done,
     };

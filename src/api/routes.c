@@ -28,7 +28,15 @@ const struct route routes_table[] = {
     {"GET", "/kasse/v1/clock", control_read_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
     {"POST", "/kasse/v1/clock", control_advance_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
 
-    /* Embedded files (payment method badges) */
+    /* The shopper's widget (Bearer client_token) */
+    {"GET", "/kp/shopper/v1/session", shopper_read_session, AUTH_SHOPPER, 0},
+    {"POST", "/kp/shopper/v1/load", shopper_load, AUTH_SHOPPER, 0},
+    {"POST", "/kp/shopper/v1/identify", shopper_identify, AUTH_SHOPPER, 0},
+    {"POST", "/kp/shopper/v1/authorize", shopper_authorize, AUTH_SHOPPER, 0},
+
+    /* Embedded files: the Klarna.Payments SDK, the widget, payment method badges */
+    {"GET", "/kp/lib/v1/api.js", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/kp/widget/v1/{file}", static_get, AUTH_PUBLIC, 0},
     {"GET", "/kasse/assets/{kind}/{file}", static_get, AUTH_PUBLIC, 0},
 
     {0},

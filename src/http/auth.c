@@ -14,6 +14,7 @@
 
 #include "http/http.h"
 #include "lib/crypto.h"
+#include "lib/jwt.h"
 #include "store/store.h"
 
 #define AUTH_MAX_HEADER 1024
@@ -199,6 +200,59 @@ int auth_merchant(struct req *r, struct kerr *err)
     if (rc != 0 || !crypto_equal(mac, e.secret_mac, sizeof mac))
         return unauthorized(err);
     r->merchant = e.m;
+    r->authed = true;
+    return 0;
+}
+
+/* ---- shoppers: the client_token names one session ---- */
+
+struct shopper_lookup {
+    const char *session_id;
+    struct merchant_row merchant;
+    int found;
+};
+
+static int shopper_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct shopper_lookup *l = arg;
+    struct session_row row;
+    int rc = store_session_get(tx, 0, l->session_id, &row);
+    if (rc < 0)
+        return kerr_internal(err, "auth: session lookup");
+    if (rc == STORE_NOT_FOUND)
+        return 0;
+    int64_t merchant_id = row.merchant_id;
+    session_row_free(&row);
+    rc = store_merchant_by_id(tx, merchant_id, &l->merchant);
+    if (rc < 0)
+        return kerr_internal(err, "auth: merchant lookup");
+    l->found = rc == 0;
+    return 0;
+}
+
+int auth_shopper(struct req *r, struct kerr *err)
+{
+    const char *h = req_header(r, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return unauthorized(err);
+    json_t *claims = jwt_verify_hs256(h + 7, r->app->token_key, sizeof r->app->token_key);
+    const char *sid = json_string_value(json_object_get(claims, "session_id"));
+    if (!sid || strlen(sid) >= sizeof r->shopper_session) {
+        json_decref(claims);
+        return unauthorized(err);
+    }
+    snprintf(r->shopper_session, sizeof r->shopper_session, "%s", sid);
+    json_decref(claims);
+    struct shopper_lookup l = {.session_id = r->shopper_session};
+    if (store_read(r->app->store, shopper_fn, &l, err) != 0)
+        return -1;
+    if (!l.found)
+        return unauthorized(err);
+    r->merchant.id = l.merchant.id;
+    snprintf(r->merchant.username, sizeof r->merchant.username, "%s", l.merchant.username);
+    snprintf(r->merchant.name, sizeof r->merchant.name, "%s", l.merchant.name);
+    snprintf(r->merchant.categories, sizeof r->merchant.categories, "%s", l.merchant.categories);
+    merchant_row_free(&l.merchant);
     r->authed = true;
     return 0;
 }

@@ -56,6 +56,7 @@ struct req {
     bool authed;
     struct merchant merchant;
     const char *idem_key;         /* Klarna-Idempotency-Key of a mutating request, or NULL */
+    char shopper_session[37];     /* AUTH_SHOPPER: the session the client_token names */
 };
 
 #define REPLY_MAX_HEADERS 8
@@ -79,6 +80,7 @@ typedef int (*handler_fn)(struct req *r, struct reply *out, struct kerr *err);
 enum auth_kind {
     AUTH_PUBLIC,                  /* assets, SDK */
     AUTH_MERCHANT,                /* HTTP Basic, a merchant's credentials */
+    AUTH_SHOPPER,                 /* Bearer client_token: the shopper of one session */
 };
 
 #define ROUTE_TEST_CLOCK 1u       /* the route exists only with --test-clock */
@@ -126,6 +128,9 @@ int idempotency_begin(struct req *r, struct reply *out, struct kerr *err);
 
 /* auth.c: fills r->merchant from the Authorization header or returns -1 with a 401. */
 int auth_merchant(struct req *r, struct kerr *err);
+/* Fills r->merchant and r->shopper_session from "Authorization: Bearer <client_token>", or
+ * returns -1 with a 401. */
+int auth_shopper(struct req *r, struct kerr *err);
 /* The stored form of a merchant secret. */
 int auth_secret_mac(const struct app *app, const char *secret, uint8_t out[32]);
 /* The merchant cache: credentials checked against the store at most every

@@ -111,7 +111,9 @@ static enum MHD_Result queue_error(struct req *r, const struct kerr *err, const 
     out.status = err->status ? err->status : 500;
     out.json = reply_error_body(r->correlation_id, err);
     if (err->status == 401)
-        reply_header(&out, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"Kasse\"");
+        reply_header(&out, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                     r->route && r->route->auth == AUTH_SHOPPER ? "Bearer realm=\"Kasse\""
+                                                                : "Basic realm=\"Kasse\"");
     if (allow && allow[0])
         reply_header(&out, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result ok = queue(r, &out);
@@ -127,7 +129,8 @@ static enum MHD_Result dispatch(struct req *r)
     char allow[128];
     if (router_match(r, allow, sizeof allow, &err) != 0)
         return queue_error(r, &err, allow);
-    if (r->route->auth == AUTH_MERCHANT && auth_merchant(r, &err) != 0)
+    if ((r->route->auth == AUTH_MERCHANT && auth_merchant(r, &err) != 0) ||
+        (r->route->auth == AUTH_SHOPPER && auth_shopper(r, &err) != 0))
         return queue_error(r, &err, NULL);
     struct reply out = {0};
     int replayed = idempotency_begin(r, &out, &err);

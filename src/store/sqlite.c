@@ -31,7 +31,7 @@ enum stmt_id {
     ST_BEGIN, ST_BEGIN_IMMEDIATE, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_META_GET, ST_META_PUT,
     ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
-    ST_SESSION_GET, ST_SESSION_INSERT, ST_SESSION_UPDATE,
+    ST_SESSION_GET, ST_SESSION_GET_ANY, ST_SESSION_INSERT, ST_SESSION_UPDATE, ST_MERCHANT_BY_ID,
     ST_LOG_INSERT, ST_LOG_GET,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_AUTH_INSERT, ST_AUTH_GET, ST_AUTH_LATEST, ST_AUTH_SET_STATE, ST_AUTH_SET_STATE_BODY,
@@ -60,6 +60,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MERCHANT_COUNT] = "SELECT count(*) FROM merchants",
     [ST_SESSION_GET] = "SELECT id, merchant_id, status, created_at, updated_at, expires_at, "
                        "client_token, body FROM sessions WHERE id = ?1 AND merchant_id = ?2",
+    [ST_SESSION_GET_ANY] = "SELECT id, merchant_id, status, created_at, updated_at, expires_at, "
+                           "client_token, body FROM sessions WHERE id = ?1",
+    [ST_MERCHANT_BY_ID] = "SELECT id, username, secret_mac, name, categories, created_at "
+                          "FROM merchants WHERE id = ?1",
     [ST_SESSION_INSERT] = "INSERT INTO sessions(id, merchant_id, status, created_at, updated_at, "
                           "expires_at, client_token, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_SESSION_UPDATE] = "UPDATE sessions SET status = ?3, updated_at = ?4, expires_at = ?5, "
@@ -611,6 +615,8 @@ static int sq_meta_put(struct store_tx *tx, const char *key, const uint8_t *v, s
     return step_done(c, st);
 }
 
+static int read_merchant(struct conn *c, sqlite3_stmt *st, struct merchant_row *out);
+
 static int sq_merchant_by_username(struct store_tx *tx, const char *username,
                                    struct merchant_row *out)
 {
@@ -619,6 +625,21 @@ static int sq_merchant_by_username(struct store_tx *tx, const char *username,
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    return finish(c, st, read_merchant(c, st, out));
+}
+
+static int sq_merchant_by_id(struct store_tx *tx, int64_t id, struct merchant_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MERCHANT_BY_ID);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    return finish(c, st, read_merchant(c, st, out));
+}
+
+static int read_merchant(struct conn *c, sqlite3_stmt *st, struct merchant_row *out)
+{
     int rc = step_row(c, st);
     if (rc == 0) {
         memset(out, 0, sizeof *out);
@@ -634,7 +655,7 @@ static int sq_merchant_by_username(struct store_tx *tx, const char *username,
             rc = -1;
         }
     }
-    return finish(c, st, rc);
+    return rc;
 }
 
 static int sq_merchant_insert(struct store_tx *tx, struct merchant_row *m)
@@ -681,11 +702,12 @@ static int sq_session_get(struct store_tx *tx, int64_t merchant_id, const char *
                           struct session_row *out)
 {
     struct conn *c = as_conn(tx);
-    sqlite3_stmt *st = stmt(c, ST_SESSION_GET);
+    sqlite3_stmt *st = stmt(c, merchant_id ? ST_SESSION_GET : ST_SESSION_GET_ANY);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, merchant_id);
+    if (merchant_id)
+        sqlite3_bind_int64(st, 2, merchant_id);
     int rc = step_row(c, st);
     if (rc == 0) {
         memset(out, 0, sizeof *out);
@@ -1127,6 +1149,7 @@ static const struct store_ops sqlite_ops = {
     .meta_get = sq_meta_get,
     .meta_put = sq_meta_put,
     .merchant_by_username = sq_merchant_by_username,
+    .merchant_by_id = sq_merchant_by_id,
     .merchant_insert = sq_merchant_insert,
     .merchant_set_secret = sq_merchant_set_secret,
     .merchant_count = sq_merchant_count,

@@ -119,10 +119,12 @@ struct store_ops {
 
     int (*merchant_by_username)(struct store_tx *tx, const char *username,
                                 struct merchant_row *out);
+    int (*merchant_by_id)(struct store_tx *tx, int64_t id, struct merchant_row *out);
     int (*merchant_insert)(struct store_tx *tx, struct merchant_row *m);   /* sets m->id */
     int (*merchant_set_secret)(struct store_tx *tx, int64_t id, const uint8_t mac[32]);
     int (*merchant_count)(struct store_tx *tx, int64_t *count);
 
+    /* merchant_id 0: any merchant (the shopper's client_token names the session). */
     int (*session_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
                        struct session_row *out);
     int (*session_insert)(struct store_tx *tx, const struct session_row *row);
@@ -197,6 +199,11 @@ static inline int store_merchant_by_username(struct store_tx *tx, const char *us
                                              struct merchant_row *out)
 {
     return tx->ops->merchant_by_username(tx, username, out);
+}
+static inline int store_merchant_by_id(struct store_tx *tx, int64_t id,
+                                       struct merchant_row *out)
+{
+    return tx->ops->merchant_by_id(tx, id, out);
 }
 static inline int store_merchant_insert(struct store_tx *tx, struct merchant_row *m)
 {
