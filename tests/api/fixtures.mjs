@@ -138,3 +138,34 @@ export function line(total, rate, tax, extra = {}) {
   return { type: 'physical', name: 'Line', quantity: 1, unit_price: total, total_amount: total,
     tax_rate: rate, total_tax_amount: tax, total_discount_amount: 0, ...extra };
 }
+
+// ---------- checkout (authorize → order / customer token) ----------
+
+/** The playground's approved e-mail for a market (contract 7.1/7.2); GB uses .uk. */
+export function email(country = 'SE', tag = '') {
+  const cc = country === 'GB' ? 'uk' : country.toLowerCase();
+  return `customer${tag ? '+' + tag : ''}@email.${cc}`;
+}
+
+/** Contract 7.2 approved identity for SE as a billing address (e-mail replaceable). */
+export function seAddress(extra = {}) {
+  return { given_name: 'Alice', family_name: 'Test', email: 'customer@email.se',
+    street_address: 'Södra Blasieholmshamnen 2', postal_code: '11148', city: 'Stockholm',
+    phone: '+46701740615', country: 'SE', ...extra };
+}
+
+/** A create_order_request (contract 2.5) for a session body: the cart and market fields only. */
+export function orderRequest(sessionBody, overrides = {}) {
+  const out = {};
+  for (const k of ['purchase_country', 'purchase_currency', 'locale', 'order_amount', 'order_tax_amount',
+    'order_lines']) {
+    if (sessionBody[k] !== undefined) out[k] = clone(sessionBody[k]);
+  }
+  return { ...out, ...overrides };
+}
+
+/** A customer_token_creation_request (contract 2.7) for a session body. */
+export function customerTokenRequest(sessionBody, overrides = {}) {
+  return { purchase_country: sessionBody.purchase_country, purchase_currency: sessionBody.purchase_currency,
+    locale: sessionBody.locale, description: 'Streaming subscription', intended_use: 'SUBSCRIPTION', ...overrides };
+}

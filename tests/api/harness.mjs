@@ -27,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SPEC = path.resolve(repoRoot, '../shared/spec/openapi/payments.json');
+// Customer Token API (/customer-token/...): a second Prism proxy over its own spec file.
+export const SPEC_CT = path.resolve(repoRoot, '../shared/spec/openapi/customer-token.json');
 export const KASSE_BIN = path.resolve(repoRoot, process.env.KASSE_BIN ?? 'build/kasse-debug');
 export const CONTRACT = process.env.KASSE_CONTRACT === '1';
 const PRISM_JS = path.resolve(repoRoot, 'node_modules/@stoplight/prism-cli/dist/index.js');
@@ -145,7 +147,10 @@ export async function startKasse(opts = {}) {
   await k.ready;
 
   const srv = new Kasse({ dir, dbPath, port, publicUrl, proc: k.proc, out: k.out, exited: k.exited });
-  if (CONTRACT && opts.contract !== false) await srv.startPrism();
+  if (CONTRACT && opts.contract !== false) {
+    await srv.startPrism();
+    await srv.startPrismCt();
+  }
   return srv;
 }
 
@@ -155,6 +160,8 @@ export class Kasse {
     this.base = `http://127.0.0.1:${port}`;
     this.prism = null;
     this.prismPort = null;
+    this.prismCt = null;
+    this.prismCtPort = null;
     this.stopped = null;
   }
 
@@ -172,6 +179,20 @@ export class Kasse {
     p.exited.then(() => live.delete(p.proc));
     await p.ready;
     this.prism = p;
+  }
+
+  /** Customer Token API paths (/customer-token/...) go through a second proxy over customer-token.json. */
+  async startPrismCt() {
+    this.prismCtPort = await freePort();
+    const c = spawnAndWait(process.execPath, [PRISM_JS, 'proxy', SPEC_CT, this.base,
+      '-h', '127.0.0.1', '-p', String(this.prismCtPort)], {
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, name: 'prism (customer-token)', timeoutMs: 30000,
+      pattern: /Prism is listening on/,
+    });
+    live.add(c.proc);
+    c.exited.then(() => live.delete(c.proc));
+    await c.ready;
+    this.prismCt = c;
   }
 
   authHeader(auth) {
@@ -202,9 +223,12 @@ export class Kasse {
       headers['content-type'] = 'application/json';
     }
     const viaPrism = this.prism !== null && !opts.direct && opts.raw === undefined && urlPath.startsWith('/payments/');
-    const port = viaPrism ? this.prismPort : this.port;
+    const viaPrismCt = this.prismCt !== null && !opts.direct && opts.raw === undefined
+      && urlPath.startsWith('/customer-token/');
+    const port = viaPrism ? this.prismPort : viaPrismCt ? this.prismCtPort : this.port;
     const res = await rawHttp({ port, method, path: urlPath, headers, body: payload, timeoutMs: opts.timeoutMs ?? 15000 });
-    res.via = viaPrism ? 'prism' : 'direct';
+    res.via = viaPrism || viaPrismCt ? 'prism' : 'direct';
+    if (viaPrismCt) checkViolations(method, urlPath, res);
     if (viaPrism) checkViolations(method, urlPath, res);
     delete res.headers['sl-violations'];
     return res;
@@ -212,6 +236,8 @@ export class Kasse {
 
   get(p, o) { return this.request('GET', p, o); }
   post(p, body, o = {}) { return this.request('POST', p, { ...o, body }); }
+  patch(p, body, o = {}) { return this.request('PATCH', p, { ...o, body }); }
+  del(p, o) { return this.request('DELETE', p, o); }
 
   /** SIGTERM, wait, and report { code, signal, stdout, stderr }. Also stops Prism. */
   async stop({ signal = 'SIGTERM', timeoutMs = 15000 } = {}) {
@@ -219,6 +245,10 @@ export class Kasse {
     if (this.prism) {
       this.prism.proc.kill('SIGTERM');
       await this.prism.exited;
+    }
+    if (this.prismCt) {
+      this.prismCt.proc.kill('SIGTERM');
+      await this.prismCt.exited;
     }
     this.proc.kill(signal);
     let timer;
