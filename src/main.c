@@ -1,5 +1,6 @@
 /* main: the command line. `kasse serve`, `kasse merchant create`, `kasse version`.
  * Owns start-up (store, server key, merchant seeding) and clean shutdown on SIGTERM/SIGINT. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "lib/ids.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "outbox/outbox.h"
 #include "store/store.h"
 
 #define KASSE_VERSION "0.1.0"
@@ -357,6 +359,14 @@ static int cmd_serve(int argc, char **argv)
         store_close(app.store);
         return 1;
     }
+    struct outbox *outbox = outbox_start(&app);
+    if (!outbox) {
+        fprintf(stderr, "kasse: cannot start the callback delivery thread\n");
+        http_stop(srv);
+        auth_cache_free(app.auth_cache);
+        store_close(app.store);
+        return 1;
+    }
     int bound = http_port(srv);
     if (!public_url && port == 0)
         format_url(app.public_url, sizeof app.public_url, host, bound);
@@ -371,6 +381,7 @@ static int cmd_serve(int argc, char **argv)
     sigwait(&stop, &sig);
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_stop(srv);
+    outbox_stop(outbox);
     auth_cache_free(app.auth_cache);
     store_close(app.store);
     log_info("stopped");
@@ -439,6 +450,8 @@ static int cmd_merchant(int argc, char **argv)
 int main(int argc, char **argv)
 {
     mem_install();
+    curl_global_init(CURL_GLOBAL_DEFAULT);    /* before any thread starts */
+    atexit(curl_global_cleanup);
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;

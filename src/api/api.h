@@ -54,6 +54,7 @@ int shopper_authorize(struct req *r, struct reply *out, struct kerr *err);
 int control_read_log(struct req *r, struct reply *out, struct kerr *err);
 int control_read_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_advance_clock(struct req *r, struct reply *out, struct kerr *err);
+int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err);
 
 /* static.c: files embedded from web/ */
 int static_get(struct req *r, struct reply *out, struct kerr *err);

@@ -23,6 +23,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "outbox/outbox.h"
 
 static int invalid_token(struct kerr *err)
 {
@@ -214,6 +215,26 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
     }
     free(auth.body);
     memcpy(out->token, auth.token, sizeof out->token);
+    /* merchant_urls.authorization hears of it, written with the authorization (contract 6.5). */
+    const char *callback = str(json_object_get(session, "merchant_urls"), "authorization");
+    if (callback) {
+        json_t *event = json_pack("{s:s, s:s}", "authorization_token", auth.token,
+                                  "session_id", in->session_id);
+        static const char *const refs[] = {"merchant_reference1", "merchant_reference2"};
+        for (size_t k = 0; event && k < 2; k++) {
+            json_t *v = json_object_get(session, refs[k]);
+            if (v)
+                json_object_set(event, refs[k], v);
+        }
+        int bad = !event || outbox_event(tx, in->merchant->id, "authorization", in->session_id,
+                                         "", callback, event, in->now_ms, in->now_ms, err) != 0;
+        json_decref(event);
+        if (bad) {
+            if (!event)
+                kerr_internal(err, "out of memory");
+            goto done;
+        }
+    }
     rc = 0;
 done:
     free(text);

@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "lib/ids.h"
+#include "lib/jsonp.h"
 #include "lib/utf8.h"
 #include "store/store.h"
 
@@ -99,4 +100,79 @@ int control_read_log(struct req *r, struct reply *out, struct kerr *err)
     if (!body)
         return kerr_internal(err, "request log: cannot build the reply");
     return reply_json(out, 200, body);
+}
+
+/* ---- GET /kasse/v1/callbacks?session_id=&order_id= : deliveries and their attempts ---- */
+
+#define CALLBACKS_MAX 200
+#define ATTEMPTS_MAX 16
+
+struct callbacks_ctx {
+    int64_t merchant_id;
+    const char *session_id, *order_id;
+    json_t *list;
+};
+
+static int callbacks_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct callbacks_ctx *c = arg;
+    struct outbox_row *rows = calloc(CALLBACKS_MAX, sizeof *rows);
+    size_t n = 0;
+    if (!rows)
+        return kerr_internal(err, "out of memory");
+    if (store_outbox_list(tx, c->merchant_id, c->session_id, c->order_id, rows, CALLBACKS_MAX,
+                          &n) != 0) {
+        free(rows);
+        return kerr_internal(err, "outbox list");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct outbox_attempt attempts[ATTEMPTS_MAX];
+        size_t na = 0;
+        json_t *atts = json_array();
+        if (rc == 0 && store_outbox_attempts(tx, rows[i].id, attempts, ATTEMPTS_MAX, &na) != 0)
+            rc = kerr_internal(err, "outbox attempts");
+        for (size_t k = 0; rc == 0 && atts && k < na; k++) {
+            char at[32];
+            time_format_iso8601(attempts[k].at, at);
+            json_array_append_new(atts, json_pack("{s:s, s:i, s:s, s:I}", "at", at,
+                                                  "http_status", attempts[k].http_status,
+                                                  "error", attempts[k].error, "duration_ms",
+                                                  (json_int_t)attempts[k].duration_ms));
+        }
+        char created[32], due[32];
+        time_format_iso8601(rows[i].created_at, created);
+        time_format_iso8601(rows[i].due_at, due);
+        json_t *body = jsonp_parse(rows[i].body, strlen(rows[i].body), 8, NULL, 0);
+        json_t *item = json_pack("{s:I, s:s, s:s, s:o*, s:s, s:o, s:s, s:s}", "id",
+                                 (json_int_t)rows[i].id, "kind", rows[i].kind, "url",
+                                 rows[i].url, "body", body, "status", rows[i].status,
+                                 "attempts", atts ? atts : json_array(), "created_at", created,
+                                 "due_at", due);
+        if (item && rows[i].session_id[0])
+            json_object_set_new(item, "session_id", json_string(rows[i].session_id));
+        if (item && rows[i].order_id[0])
+            json_object_set_new(item, "order_id", json_string(rows[i].order_id));
+        if (rc == 0 && (!item || json_array_append_new(c->list, item) != 0))
+            rc = kerr_internal(err, "out of memory");
+        outbox_row_free(&rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err)
+{
+    struct callbacks_ctx c = {.merchant_id = r->merchant.id,
+                              .session_id = req_query(r, "session_id"),
+                              .order_id = req_query(r, "order_id"),
+                              .list = json_array()};
+    if (!c.list)
+        return kerr_internal(err, "out of memory");
+    if (store_read(r->app->store, callbacks_fn, &c, err) != 0) {
+        json_decref(c.list);
+        return -1;
+    }
+    json_t *body = json_pack("{s:o}", "callbacks", c.list);
+    return body ? reply_json(out, 200, body) : kerr_internal(err, "out of memory");
 }

@@ -11,6 +11,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "outbox/outbox.h"
 
 #define ORDER_LIFETIME_MS (28LL * 24 * 3600 * 1000)
 
@@ -188,6 +189,23 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     free(row.body);
     if (rc != 0)
         return kerr_internal(err, "order insert");
+    /* A pending review ends NN minutes later: the order changes then, and
+     * merchant_urls.notification hears of it (contract 5.6). */
+    if (spec->fraud_decides_at) {
+        const char *notify = json_string_value(json_object_get(urls, "notification"));
+        char notify_url[LIMIT_MERCHANT_URL + 256] = "";
+        if (notify)
+            substitute(notify, spec->session_id, row.id, notify_url, sizeof notify_url);
+        bool accepted = spec->fraud_result && strcmp(spec->fraud_result, "ACCEPTED") == 0;
+        json_t *event = json_pack("{s:s, s:s}", "order_id", row.id, "event_type",
+                                  accepted ? "FRAUD_RISK_ACCEPTED" : "FRAUD_RISK_REJECTED");
+        int bad_event = !event || outbox_event(tx, spec->merchant->id, "fraud_notification",
+                                               spec->session_id, row.id, notify_url, event,
+                                               spec->now_ms, spec->fraud_decides_at, err) != 0;
+        json_decref(event);
+        if (bad_event)
+            return event ? -1 : kerr_internal(err, "order: out of memory");
+    }
     memcpy(out->order_id, row.id, sizeof out->order_id);
     snprintf(out->fraud_status, sizeof out->fraud_status, "%s", row.fraud_status);
     snprintf(out->category, sizeof out->category, "%s", methods[m].category);

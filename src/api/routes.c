@@ -23,6 +23,7 @@ const struct route routes_table[] = {
 
     /* Kasse control API */
     {"GET", "/kasse/v1/logs/{correlation_id}", control_read_log, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/callbacks", control_list_callbacks, AUTH_MERCHANT, 0},
     {"POST", "/kasse/v1/sessions/{session_id}/authorize", control_authorize_session,
      AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/clock", control_read_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},

@@ -107,6 +107,8 @@ int reply_json(struct reply *out, int status, json_t *body);   /* steals body */
 int reply_empty(struct reply *out, int status);
 /* The request header value, or NULL. */
 const char *req_header(const struct req *r, const char *name);
+/* A query-string argument, or NULL. */
+const char *req_query(const struct req *r, const char *name);
 /* Parses the request body as one JSON object: an empty body is {}; malformed JSON, duplicate
  * keys, nesting deeper than LIMIT_JSON_DEPTH or a non-object → 400 BAD_REQUEST. */
 json_t *req_json_body(const struct req *r, struct kerr *err);

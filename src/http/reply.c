@@ -38,6 +38,11 @@ const char *req_header(const struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *req_query(const struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 json_t *req_json_body(const struct req *r, struct kerr *err)
 {
     const char *data = r->body.data ? r->body.data : "";

@@ -52,3 +52,10 @@ void ctoken_row_free(struct ctoken_row *r)
     free(r->body);
     r->body = NULL;
 }
+
+void outbox_row_free(struct outbox_row *r)
+{
+    free(r->url);
+    free(r->body);
+    r->url = r->body = NULL;
+}

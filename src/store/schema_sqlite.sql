@@ -71,3 +71,31 @@ CREATE TABLE customer_tokens (
     created_at   INTEGER NOT NULL,
     body         TEXT NOT NULL
 ) STRICT;
+-- migration 4
+-- The outbox: callbacks to merchants (authorization callbacks, fraud notifications) written in
+-- the same transaction as the change that causes them, delivered by outbox/outbox.c.
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    merchant_id  INTEGER NOT NULL REFERENCES merchants(id),
+    kind         TEXT NOT NULL,   -- authorization, fraud_notification
+    session_id   TEXT NOT NULL,
+    order_id     TEXT NOT NULL,
+    url          TEXT NOT NULL,   -- "" when there is nothing to call (the event still applies)
+    body         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    due_at       INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL,
+    status       TEXT NOT NULL    -- pending, delivered, failed, no_url
+) STRICT;
+CREATE INDEX outbox_due ON outbox(status, due_at);
+CREATE INDEX outbox_session ON outbox(merchant_id, session_id);
+CREATE INDEX outbox_order ON outbox(merchant_id, order_id);
+CREATE TABLE outbox_attempts (
+    id           INTEGER PRIMARY KEY,
+    event_id     INTEGER NOT NULL REFERENCES outbox(id),
+    at           INTEGER NOT NULL,
+    http_status  INTEGER NOT NULL,
+    error        TEXT NOT NULL,
+    duration_ms  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX outbox_attempts_event ON outbox_attempts(event_id);

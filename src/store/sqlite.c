@@ -38,6 +38,8 @@ enum stmt_id {
     ST_AUTH_SUPERSEDE,
     ST_ORDER_INSERT, ST_ORDER_GET, ST_ORDER_GET_ANY, ST_ORDER_UPDATE,
     ST_CTOKEN_INSERT, ST_CTOKEN_GET, ST_CTOKEN_SET_STATUS,
+    ST_OUTBOX_ADD, ST_OUTBOX_DUE, ST_OUTBOX_RECORD, ST_OUTBOX_ATTEMPT, ST_OUTBOX_LIST,
+    ST_OUTBOX_ATTEMPTS,
     ST_COUNT
 };
 
@@ -109,6 +111,22 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "WHERE id = ?1 AND merchant_id = ?2",
     [ST_CTOKEN_SET_STATUS] = "UPDATE customer_tokens SET status = ?3 WHERE id = ?1 AND "
                              "merchant_id = ?2",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox(merchant_id, kind, session_id, order_id, url, body, "
+                      "created_at, due_at, attempts, status) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 'pending')",
+    [ST_OUTBOX_DUE] = "SELECT id, merchant_id, kind, session_id, order_id, url, body, "
+                      "created_at, due_at, attempts, status FROM outbox "
+                      "WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+    [ST_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + ?2, status = ?3, due_at = ?4 "
+                         "WHERE id = ?1",
+    [ST_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts(event_id, at, http_status, error, "
+                          "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_OUTBOX_LIST] = "SELECT id, merchant_id, kind, session_id, order_id, url, body, "
+                       "created_at, due_at, attempts, status FROM outbox WHERE merchant_id = ?1 "
+                       "AND (?2 = '' OR session_id = ?2) AND (?3 = '' OR order_id = ?3) "
+                       "ORDER BY id LIMIT ?4",
+    [ST_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
+                           "WHERE event_id = ?1 ORDER BY id LIMIT ?2",
 };
 
 /* A connection with its statement cache. `tx` is what resource calls receive. */
@@ -1052,6 +1070,131 @@ static int sq_ctoken_set_status(struct store_tx *tx, int64_t merchant_id, const 
     return rc;
 }
 
+/* ---- the outbox ---- */
+
+static int sq_outbox_add(struct store_tx *tx, struct outbox_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_ADD);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->merchant_id);
+    sqlite3_bind_text(st, 2, r->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->order_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->url ? r->url : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->body ? r->body : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, r->created_at);
+    sqlite3_bind_int64(st, 8, r->due_at);
+    int rc = step_done(c, st);
+    if (rc == 0)
+        r->id = sqlite3_last_insert_rowid(c->db);
+    return rc;
+}
+
+/* Reads outbox rows from a prepared SELECT of the eleven outbox columns. */
+static int read_outbox_rows(struct conn *c, sqlite3_stmt *st, struct outbox_row *rows,
+                            size_t cap, size_t *n)
+{
+    *n = 0;
+    int rc;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct outbox_row *r = &rows[*n];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(st, 0);
+        r->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, r->kind, sizeof r->kind);
+        col_copy(st, 3, r->session_id, sizeof r->session_id);
+        col_copy(st, 4, r->order_id, sizeof r->order_id);
+        r->url = col_strdup(st, 5);
+        r->body = col_strdup(st, 6);
+        r->created_at = sqlite3_column_int64(st, 7);
+        r->due_at = sqlite3_column_int64(st, 8);
+        r->attempts = sqlite3_column_int(st, 9);
+        col_copy(st, 10, r->status, sizeof r->status);
+        (*n)++;
+        if (!r->url || !r->body) {
+            for (size_t i = 0; i < *n; i++)
+                outbox_row_free(&rows[i]);
+            *n = 0;
+            return finish(c, st, -1);
+        }
+    }
+    return finish(c, st, 0);
+}
+
+static int sq_outbox_due(struct store_tx *tx, int64_t now, struct outbox_row *rows, size_t cap,
+                         size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_DUE);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
+    return read_outbox_rows(c, st, rows, cap, n);
+}
+
+static int sq_outbox_record(struct store_tx *tx, int64_t id, const struct outbox_attempt *a,
+                            const char *status, int64_t next_due_at)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_RECORD);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, a ? 1 : 0);
+    sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, next_due_at);
+    if (step_done(c, st) != 0)
+        return -1;
+    if (!a)
+        return 0;
+    st = stmt(c, ST_OUTBOX_ATTEMPT);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, a->at);
+    sqlite3_bind_int(st, 3, a->http_status);
+    sqlite3_bind_text(st, 4, a->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, a->duration_ms);
+    return step_done(c, st);
+}
+
+static int sq_outbox_list(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                          const char *order_id, struct outbox_row *rows, size_t cap, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_LIST);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, session_id ? session_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, order_id ? order_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)cap);
+    return read_outbox_rows(c, st, rows, cap, n);
+}
+
+static int sq_outbox_attempts(struct store_tx *tx, int64_t event_id, struct outbox_attempt *out,
+                              size_t cap, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_ATTEMPTS);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
+    *n = 0;
+    while (*n < cap && sqlite3_step(st) == SQLITE_ROW) {
+        struct outbox_attempt *a = &out[(*n)++];
+        a->at = sqlite3_column_int64(st, 0);
+        a->http_status = sqlite3_column_int(st, 1);
+        col_copy(st, 2, a->error, sizeof a->error);
+        a->duration_ms = sqlite3_column_int64(st, 3);
+    }
+    return finish(c, st, 0);
+}
+
 /* ---- lifecycle ---- */
 
 static void sq_close(struct store *base)
@@ -1170,4 +1313,9 @@ static const struct store_ops sqlite_ops = {
     .ctoken_insert = sq_ctoken_insert,
     .ctoken_get = sq_ctoken_get,
     .ctoken_set_status = sq_ctoken_set_status,
+    .outbox_add = sq_outbox_add,
+    .outbox_due = sq_outbox_due,
+    .outbox_record = sq_outbox_record,
+    .outbox_list = sq_outbox_list,
+    .outbox_attempts = sq_outbox_attempts,
 };

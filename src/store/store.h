@@ -79,6 +79,26 @@ struct ctoken_row {
     char *body;
 };
 
+struct outbox_row {
+    int64_t id;
+    int64_t merchant_id;
+    char kind[24];           /* "authorization", "fraud_notification" */
+    char session_id[37];     /* "" when none */
+    char order_id[37];       /* "" when none */
+    char *url;               /* "" when there is nothing to call */
+    char *body;              /* JSON text POSTed to url */
+    int64_t created_at, due_at;   /* ms, Kasse's clock */
+    int attempts;
+    char status[16];         /* "pending", "delivered", "failed", "no_url" */
+};
+
+struct outbox_attempt {
+    int64_t at;
+    int http_status;         /* 0: no HTTP answer */
+    char error[256];
+    int64_t duration_ms;
+};
+
 struct idem_row {
     int64_t merchant_id;
     char *key;
@@ -161,6 +181,19 @@ struct store_ops {
                       struct ctoken_row *out);
     int (*ctoken_set_status)(struct store_tx *tx, int64_t merchant_id, const char *id,
                              const char *status);
+
+    /* The outbox (outbox/outbox.c). add sets row->id. due: up to cap pending events with
+     * due_at <= now, oldest first (*n filled; free each with outbox_row_free). list: the
+     * merchant's events for a session and/or order ("" = any), oldest first. */
+    int (*outbox_add)(struct store_tx *tx, struct outbox_row *row);
+    int (*outbox_due)(struct store_tx *tx, int64_t now, struct outbox_row *rows, size_t cap,
+                      size_t *n);
+    int (*outbox_record)(struct store_tx *tx, int64_t id, const struct outbox_attempt *a,
+                         const char *status, int64_t next_due_at);
+    int (*outbox_list)(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                       const char *order_id, struct outbox_row *rows, size_t cap, size_t *n);
+    int (*outbox_attempts)(struct store_tx *tx, int64_t event_id, struct outbox_attempt *out,
+                           size_t cap, size_t *n);
 };
 
 struct store {
@@ -295,6 +328,32 @@ static inline int store_ctoken_set_status(struct store_tx *tx, int64_t m, const 
 {
     return tx->ops->ctoken_set_status(tx, m, id, status);
 }
+static inline int store_outbox_add(struct store_tx *tx, struct outbox_row *row)
+{
+    return tx->ops->outbox_add(tx, row);
+}
+static inline int store_outbox_due(struct store_tx *tx, int64_t now, struct outbox_row *rows,
+                                   size_t cap, size_t *n)
+{
+    return tx->ops->outbox_due(tx, now, rows, cap, n);
+}
+static inline int store_outbox_record(struct store_tx *tx, int64_t id,
+                                      const struct outbox_attempt *a, const char *status,
+                                      int64_t next_due_at)
+{
+    return tx->ops->outbox_record(tx, id, a, status, next_due_at);
+}
+static inline int store_outbox_list(struct store_tx *tx, int64_t merchant_id,
+                                    const char *session_id, const char *order_id,
+                                    struct outbox_row *rows, size_t cap, size_t *n)
+{
+    return tx->ops->outbox_list(tx, merchant_id, session_id, order_id, rows, cap, n);
+}
+static inline int store_outbox_attempts(struct store_tx *tx, int64_t event_id,
+                                        struct outbox_attempt *out, size_t cap, size_t *n)
+{
+    return tx->ops->outbox_attempts(tx, event_id, out, cap, n);
+}
 static inline void store_log_async(struct store *s, struct reqlog_row *row)
 {
     s->ops->log_async(s, row);
@@ -311,5 +370,6 @@ void idem_row_free(struct idem_row *r);
 void auth_row_free(struct auth_row *r);
 void order_row_free(struct order_row *r);
 void ctoken_row_free(struct ctoken_row *r);
+void outbox_row_free(struct outbox_row *r);
 
 #endif

@@ -1,0 +1,34 @@
+/* outbox: callbacks to merchants, durable and at least once (design.md). Handlers never make
+ * outbound HTTP: they add an event in the same store transaction as the change that causes it
+ * (outbox_event), and one background thread (outbox_start) delivers due events with libcurl,
+ * records every attempt, and retries. */
+#ifndef KASSE_OUTBOX_H
+#define KASSE_OUTBOX_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "lib/kerr.h"
+#include "store/store.h"
+
+#define OUTBOX_MAX_ATTEMPTS 3
+#define OUTBOX_CONNECT_TIMEOUT_MS 2000
+#define OUTBOX_READ_TIMEOUT_MS 2000
+
+struct app;
+struct outbox;
+
+/* Adds an event inside the caller's transaction. url may be "" (nothing to call: for fraud
+ * decisions the order still changes when the event is due). body is copied. */
+int outbox_event(struct store_tx *tx, int64_t merchant_id, const char *kind,
+                 const char *session_id, const char *order_id, const char *url,
+                 const json_t *body, int64_t now_ms, int64_t due_ms, struct kerr *err);
+
+/* The delivery thread; outbox_stop finishes the attempt in progress and joins it. */
+struct outbox *outbox_start(struct app *app);
+void outbox_stop(struct outbox *o);
+
+/* The retry schedule: the delay before attempt n+1 after n failed attempts (1 s, 2 s, ...). */
+int64_t outbox_backoff_ms(int failed_attempts);
+
+#endif
