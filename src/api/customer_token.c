@@ -100,7 +100,9 @@ static int charge_fn(struct store_tx *tx, void *arg, struct kerr *err)
     }
     /* A charge is decided like an authorization, without a shopper: a token made with a
      * "+denied" identity fails the way Klarna fails a declined charge. */
-    const char *email = str(token, "email");
+    const char *email = str(json_object_get(token, "billing_address"), "email");
+    if (!email)
+        email = str(token, "email");
     if (email) {
         struct decision_input in = {.email = email, .signup_done = true};
         struct decision d;
@@ -141,6 +143,7 @@ static int charge_reply(void *arg, struct reply *out, struct kerr *err)
 struct country_ctx {
     struct req *r;
     char country[3];
+    char currency[4];
 };
 
 static int country_fn(struct store_tx *tx, void *arg, struct kerr *err)
@@ -153,6 +156,8 @@ static int country_fn(struct store_tx *tx, void *arg, struct kerr *err)
         return -1;
     snprintf(c->country, sizeof c->country, "%s",
              str(token, "purchase_country") ? str(token, "purchase_country") : "");
+    snprintf(c->currency, sizeof c->currency, "%s",
+             str(token, "purchase_currency") ? str(token, "purchase_currency") : "");
     json_decref(token);
     ctoken_row_free(&row);
     return 0;
@@ -166,6 +171,13 @@ int ctoken_create_order(struct req *r, struct reply *out, struct kerr *err)
     json_t *body = req_json_body(r, err);
     if (!body)
         return -1;
+    /* A currency the token's payment method does not take is Klarna's 403, not a bad value. */
+    const char *currency = str(body, "purchase_currency");
+    if (currency && strcasecmp(currency, cc.currency) != 0) {
+        json_decref(body);
+        return kerr_set(err, 403, "UNAVAILABLE_PAYMENT_METHOD",
+                        "The payment method is not available for this currency");
+    }
     json_t *amount = json_object_get(body, "order_amount");
     if (json_is_integer(amount) && json_integer_value(amount) < 1) {
         json_decref(body);
