@@ -146,12 +146,27 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
             copy_if(om_customer, customer, "date_of_birth");
             copy_if(om_customer, customer, "national_identification_number");
         }
-        bad = set(order, "customer", om_customer) ||
+        /* auto_capture: the order is created captured, with its one capture (contract 2.5). */
+        json_t *captures = json_array();
+        if (captures && captured) {
+            char capture_id[37], capture_ref[16];
+            snprintf(capture_ref, sizeof capture_ref, "%s-1", ref);
+            json_t *capture = ids_uuid4(capture_id) != 0 ? NULL
+                              : json_pack("{s:s, s:s, s:I, s:s, s:I}", "capture_id", capture_id,
+                                          "klarna_reference", capture_ref, "captured_amount",
+                                          (json_int_t)amount, "captured_at", created,
+                                          "refunded_amount", (json_int_t)0);
+            json_t *lines = json_object_get(req, "order_lines");
+            if (capture && lines)
+                json_object_set(capture, "order_lines", lines);
+            if (!capture || json_array_append_new(captures, capture) != 0)
+                bad = 1;
+        }
+        bad = bad || set(order, "customer", om_customer) ||
               set(order, "klarna_reference", json_string(ref)) ||
               set(order, "created_at", json_string(created)) ||
-              set(order, "expires_at", json_string(expires)) ||
-              set(order, "captures", json_array()) || set(order, "refunds", json_array()) ||
-              set(order, "shipping_info", json_array());
+              set(order, "expires_at", json_string(expires)) || set(order, "captures", captures) ||
+              set(order, "refunds", json_array()) || set(order, "shipping_info", json_array());
         json_t *ipm = json_pack("{s:s, s:s}", "type", methods[m].om_type, "description",
                                 methods[m].description);
         if (ipm && methods[m].installments)
