@@ -159,10 +159,12 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
             json_t *lines = json_object_get(req, "order_lines");
             if (capture && lines)
                 json_object_set(capture, "order_lines", lines);
-            if (!capture || json_array_append_new(captures, capture) != 0)
-                bad = 1;
+            if (!capture || json_array_append_new(captures, capture) != 0) {
+                json_decref(captures);
+                captures = NULL;       /* set() below fails on NULL: reported as bad */
+            }
         }
-        bad = bad || set(order, "customer", om_customer) ||
+        bad = set(order, "customer", om_customer) ||
               set(order, "klarna_reference", json_string(ref)) ||
               set(order, "created_at", json_string(created)) ||
               set(order, "expires_at", json_string(expires)) || set(order, "captures", captures) ||
