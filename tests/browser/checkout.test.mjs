@@ -284,15 +284,24 @@ test('360 px wide: the whole flow fits a small phone', T, async (t) => {
   const fits = () => frame.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   assert.equal(await fits(), true, 'inline widget has no horizontal scroll');
 
-  await c.page.getByRole('button', { name: 'Place order' }).click();
+  // Keyboard only: Enter on the merchant's button moves focus into the widget's first step.
+  await c.page.getByRole('button', { name: 'Place order' }).focus();
+  await c.page.keyboard.press('Enter');
   await c.widget.getByRole('button', { name: 'Continue' }).waitFor();
+  await c.page.waitForFunction(() => document.activeElement && document.activeElement.tagName === 'IFRAME');
+  assert.equal(await frame.evaluate(() => document.activeElement.getAttribute('name')), 'category',
+    'focus is on the preselected payment method');
   const box = await c.page.locator('iframe[title="Payment form"]').boundingBox();
   assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, 360, 740], 'the overlay covers the screen');
   assert.equal(await fits(), true, 'overlay has no horizontal scroll');
-  await c.widget.getByRole('button', { name: 'Continue' }).click();
-  // Keyboard only from here: type into the focused fields and submit with Enter.
-  await c.widget.getByLabel('Mobile phone').fill('+46701740615');
-  await c.widget.getByLabel('Mobile phone').press('Enter');
+  await c.page.keyboard.press('Tab');
+  await c.page.keyboard.press('Enter'); // Continue
+  await c.widget.getByLabel('Mobile phone').waitFor();
+  await c.page.keyboard.press('Tab'); // from the heading (e-mail is prefilled) to the e-mail field
+  assert.equal(await frame.evaluate(() => document.activeElement.id), 'email');
+  await c.page.keyboard.press('Tab');
+  await c.page.keyboard.type('+46701740615');
+  await c.page.keyboard.press('Enter');
   await c.widget.getByLabel('Six-digit code').waitFor();
   await c.page.keyboard.type('123456');
   await c.shot('code');

@@ -375,6 +375,9 @@
       return;
     }
     if (overlayInstance && overlayInstance !== inst) hideOverlay(overlayInstance);
+    // Shown now, inside the merchant's click handler, so focus may move into the widget.
+    showOverlay(inst);
+    try { inst.iframe.focus(); } catch (e) { /* not focusable yet */ }
     request(inst, {
       type: 'flow',
       kind: kind,
