@@ -19,7 +19,7 @@ DBG_OBJ  := $(patsubst src/%.c,build/dbg/%.o,$(SRC)) build/dbg/gen/web_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 
-.PHONY: all debug run test unit api contract bench deps clean fuzz fuzz-regress check-banned
+.PHONY: all debug run test unit api contract browser bench deps clean fuzz fuzz-regress check-banned
 all: build/kasse
 
 build/kasse: $(REL_OBJ) build/rel/main.o
@@ -77,7 +77,11 @@ api: build/kasse-debug node_modules/.installed
 contract: build/kasse-debug node_modules/.installed
 	KASSE_BIN=build/kasse-debug KASSE_CONTRACT=1 node --test --test-concurrency=1 tests/api/
 
-node_modules/.installed: package.json
+# The shopper's checkout in a real browser (Debian chromium driven by playwright-core).
+browser: build/kasse-debug node_modules/.installed
+	KASSE_BIN=build/kasse-debug node --test --test-concurrency=1 tests/browser/
+
+node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -108,7 +112,7 @@ fuzz-regress: $(FUZZ_BIN)
 	$$t -runs=0 fuzz/corpus/$$n > build/fuzz/$$n-regress.log 2>&1 || { cat build/fuzz/$$n-regress.log; exit 1; }; \
 	echo "fuzz-regress $$n: $$(ls fuzz/corpus/$$n | wc -l) corpus inputs replayed, no finding"; done
 
-test: deps check-banned unit fuzz-regress api contract
+test: deps check-banned unit fuzz-regress api contract browser
 
 bench: build/kasse
 	@KASSE_DEPS_BENCH=1 sh tools/deps.sh

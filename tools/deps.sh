@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing (as root, or through sudo).
 set -e
 need="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
-libcurl4-openssl-dev libcmocka-dev libqrencode-dev clang nodejs npm"
+libcurl4-openssl-dev libcmocka-dev libqrencode-dev clang chromium fonts-liberation nodejs npm"
 [ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux"
 missing=""
 for p in $need; do

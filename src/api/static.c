@@ -1,4 +1,7 @@
 /* static: serves the files embedded from web/ (badges now; the SDK and widget later). */
+#include <stdbool.h>
+#include <string.h>
+
 #include "api/api.h"
 #include "http/assets.h"
 
@@ -11,6 +14,9 @@ int static_get(struct req *r, struct reply *out, struct kerr *err)
     out->raw = a->data;
     out->raw_len = a->len;
     out->content_type = a->content_type;
-    reply_header(out, "Cache-Control", "public, max-age=3600");
+    /* The SDK and the widget change with Kasse: browsers revalidate them (ETag-less, so a
+     * fresh copy); badges may be cached. */
+    bool code = strncmp(r->path, "/kp/", 4) == 0;
+    reply_header(out, "Cache-Control", code ? "no-cache" : "public, max-age=3600");
     return 0;
 }
