@@ -25,6 +25,7 @@
 #include "lib/log.h"
 
 #define OUTBOX_POLL_MS 100
+#define OUTBOX_ATTEMPT_MAX_MS 10000
 #define OUTBOX_BATCH 16
 
 struct outbox {
@@ -70,11 +71,41 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+
 static int64_t monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libcurl calls this at least once a second during a transfer; it aborts the attempt when,
+ * after the connection is up, nothing has moved for OUTBOX_READ_TIMEOUT_MS. */
+struct read_watch {
+    CURL *curl;
+    int64_t start_ms, last_ms;
+    curl_off_t last_down, last_up;
+};
+
+static int read_watch_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct read_watch *w = arg;
+    int64_t now = monotonic_ms();
+    if (dlnow != w->last_down || ulnow != w->last_up) {
+        w->last_down = dlnow;
+        w->last_up = ulnow;
+        w->last_ms = now;
+    }
+    curl_off_t connect_us = 0;
+    if (curl_easy_getinfo(w->curl, CURLINFO_CONNECT_TIME_T, &connect_us) != CURLE_OK ||
+        connect_us == 0)
+        return 0;                /* still connecting: the connect timeout applies */
+    int64_t connected_ms = w->start_ms + (int64_t)(connect_us / 1000);
+    int64_t idle_since = w->last_ms > connected_ms ? w->last_ms : connected_ms;
+    return now - idle_since >= OUTBOX_READ_TIMEOUT_MS;
 }
 
 static void deliver(const struct outbox_row *e, struct outbox_attempt *a)
@@ -91,15 +122,24 @@ static void deliver(const struct outbox_row *e, struct outbox_attempt *a)
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, e->body);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)OUTBOX_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                     (long)(OUTBOX_CONNECT_TIMEOUT_MS + OUTBOX_READ_TIMEOUT_MS));
+    /* The read timeout: once connected, 2 s without a byte moving ends the attempt (libcurl
+     * has no read timeout of its own; see read_watch). A trickling receiver is cut at 10 s. */
+    struct read_watch watch = {.curl = curl, .start_ms = monotonic_ms()};
+    watch.last_ms = watch.start_ms;
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, read_watch_cb);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &watch);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)OUTBOX_ATTEMPT_MAX_MS);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     int64_t start = monotonic_ms();
     CURLcode rc = curl_easy_perform(curl);
     a->duration_ms = monotonic_ms() - start;
-    if (rc == CURLE_OK) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(a->error, sizeof a->error, "no answer within %d ms (read timeout)",
+                 OUTBOX_READ_TIMEOUT_MS);
+    } else if (rc == CURLE_OK) {
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         a->http_status = (int)status;
