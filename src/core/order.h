@@ -1,0 +1,78 @@
+/* order: Order Management's state machine and money rules (contract 5.4, 5.6). Pure: the
+ * caller loads the order, calls one of these inside its store transaction, checks
+ * order_invariants, and saves. Every amount is int64 minor units, every sum overflow-checked. */
+#ifndef KASSE_CORE_ORDER_H
+#define KASSE_CORE_ORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/kerr.h"
+
+enum order_status {
+    ORDER_AUTHORIZED, ORDER_PART_CAPTURED, ORDER_CAPTURED, ORDER_CANCELLED, ORDER_EXPIRED,
+    ORDER_CLOSED
+};
+
+enum order_fraud { ORDER_FRAUD_ACCEPTED, ORDER_FRAUD_PENDING, ORDER_FRAUD_REJECTED };
+
+#define ORDER_AUTH_DAYS 28               /* authorization window, and each extension */
+#define ORDER_MAX_LIFE_DAYS 180          /* extensions never go past creation + 180 days */
+#define ORDER_REJECTED_CAPTURE_HOURS 4   /* a rejected order may be captured this long */
+
+struct order_state {
+    enum order_status status;            /* as stored; see order_status_at for the clock */
+    enum order_fraud fraud;
+    int64_t fraud_decided_at;            /* ms; when REJECTED/ACCEPTED was decided (0: at creation) */
+    int64_t order_amount;                /* current authorized total */
+    int64_t original_order_amount;
+    int64_t captured_amount;
+    int64_t refunded_amount;
+    bool released;                       /* remaining authorization released */
+    int64_t created_at, expires_at;      /* ms, Kasse's clock */
+};
+
+/* One capture's money, for refund allocation and the per-capture invariant. */
+struct capture_money {
+    int64_t captured_amount;
+    int64_t refunded_amount;
+};
+
+const char *order_status_name(enum order_status s);            /* "AUTHORIZED", ... */
+int order_status_parse(const char *name, enum order_status *out);
+const char *order_fraud_name(enum order_fraud f);              /* "ACCEPTED", ... */
+int order_fraud_parse(const char *name, enum order_fraud *out);
+
+/* The status at now: AUTHORIZED or PART_CAPTURED orders past expires_at are EXPIRED; a
+ * REJECTED order not captured within 4 hours of the decision is CANCELLED (Klarna cancels it). */
+enum order_status order_status_at(const struct order_state *o, int64_t now);
+/* order_amount − captured_amount, or 0 once released, cancelled, expired or closed. */
+int64_t order_remaining(const struct order_state *o, int64_t now);
+
+/* Each operation checks the rule, and on success applies it to o (and to caps). On refusal it
+ * returns -1 with Klarna's error (403 CAPTURE_NOT_ALLOWED, REFUND_NOT_ALLOWED,
+ * CANCEL_NOT_ALLOWED, NOT_ALLOWED with Klarna's messages, or 400 BAD_VALUE for a bad amount)
+ * and leaves o and caps unchanged. */
+int order_capture(struct order_state *o, int64_t amount, int64_t now, struct kerr *err);
+/* Allocates the refund to captures oldest first (each capture's refunded ≤ its captured). */
+int order_refund(struct order_state *o, struct capture_money *caps, size_t n_caps,
+                 int64_t amount, int64_t now, struct kerr *err);
+int order_cancel(struct order_state *o, int64_t now, struct kerr *err);
+int order_release(struct order_state *o, int64_t now, struct kerr *err);
+int order_update_authorization(struct order_state *o, int64_t new_amount, int64_t now,
+                               struct kerr *err);
+/* expires_at = now + 28 days, capped at created_at + 180 days. */
+int order_extend_authorization(struct order_state *o, int64_t now, struct kerr *err);
+/* Operations that only need an order that can still change (customer details, merchant
+ * references, shipping info, acknowledge): refused for cancelled orders. */
+int order_check_updatable(const struct order_state *o, int64_t now, const char *what,
+                          struct kerr *err);
+
+/* The money invariants: 0 ≤ captured ≤ order_amount (≤ original or raised amount), refunded
+ * ≤ captured, every capture refunded ≤ captured, Σ captures = captured, Σ capture refunds =
+ * refunded. 0 when they hold; -1 (with err 500) when not: a bug, never a client error. */
+int order_invariants(const struct order_state *o, const struct capture_money *caps,
+                     size_t n_caps, struct kerr *err);
+
+#endif
