@@ -50,11 +50,32 @@ int shopper_load(struct req *r, struct reply *out, struct kerr *err);
 int shopper_identify(struct req *r, struct reply *out, struct kerr *err);
 int shopper_authorize(struct req *r, struct reply *out, struct kerr *err);
 
+/* ordermanagement.c: /ordermanagement/v1/orders/{order_id}/... (contract 5.1) */
+int om_get_order(struct req *r, struct reply *out, struct kerr *err);
+int om_acknowledge(struct req *r, struct reply *out, struct kerr *err);
+int om_update_authorization(struct req *r, struct reply *out, struct kerr *err);
+int om_cancel(struct req *r, struct reply *out, struct kerr *err);
+int om_extend_authorization(struct req *r, struct reply *out, struct kerr *err);
+int om_release(struct req *r, struct reply *out, struct kerr *err);
+int om_customer_details(struct req *r, struct reply *out, struct kerr *err);
+int om_merchant_references(struct req *r, struct reply *out, struct kerr *err);
+int om_shipping_info(struct req *r, struct reply *out, struct kerr *err);
+int om_capture(struct req *r, struct reply *out, struct kerr *err);
+int om_list_captures(struct req *r, struct reply *out, struct kerr *err);
+int om_get_capture(struct req *r, struct reply *out, struct kerr *err);
+int om_capture_shipping_info(struct req *r, struct reply *out, struct kerr *err);
+int om_trigger_send_out(struct req *r, struct reply *out, struct kerr *err);
+int om_due_date_options(struct req *r, struct reply *out, struct kerr *err);
+int om_extend_due_date(struct req *r, struct reply *out, struct kerr *err);
+int om_refund(struct req *r, struct reply *out, struct kerr *err);
+int om_get_refund(struct req *r, struct reply *out, struct kerr *err);
+
 /* control.c: Kasse's own endpoints (/kasse/v1) */
 int control_read_log(struct req *r, struct reply *out, struct kerr *err);
 int control_read_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_advance_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err);
+int control_list_orders(struct req *r, struct reply *out, struct kerr *err);
 
 /* static.c: files embedded from web/ */
 int static_get(struct req *r, struct reply *out, struct kerr *err);

@@ -13,6 +13,30 @@ const struct route routes_table[] = {
     {"POST", "/payments/v1/authorizations/{token}/customer-token",
      payments_create_customer_token, AUTH_MERCHANT, 0},
 
+    /* Order Management API v1 (contract 5.1) */
+#define OM "/ordermanagement/v1/orders/{order_id}"
+    {"GET", OM, om_get_order, AUTH_MERCHANT, 0},
+    {"POST", OM "/acknowledge", om_acknowledge, AUTH_MERCHANT, 0},
+    {"PATCH", OM "/authorization", om_update_authorization, AUTH_MERCHANT, 0},
+    {"POST", OM "/cancel", om_cancel, AUTH_MERCHANT, 0},
+    {"POST", OM "/extend-authorization-time", om_extend_authorization, AUTH_MERCHANT, 0},
+    {"POST", OM "/release-remaining-authorization", om_release, AUTH_MERCHANT, 0},
+    {"PATCH", OM "/customer-details", om_customer_details, AUTH_MERCHANT, 0},
+    {"PATCH", OM "/merchant-references", om_merchant_references, AUTH_MERCHANT, 0},
+    {"POST", OM "/shipping-info", om_shipping_info, AUTH_MERCHANT, 0},
+    {"POST", OM "/captures", om_capture, AUTH_MERCHANT, 0},
+    {"GET", OM "/captures", om_list_captures, AUTH_MERCHANT, 0},
+    {"GET", OM "/captures/{capture_id}", om_get_capture, AUTH_MERCHANT, 0},
+    {"POST", OM "/captures/{capture_id}/shipping-info", om_capture_shipping_info, AUTH_MERCHANT,
+     0},
+    {"POST", OM "/captures/{capture_id}/trigger-send-out", om_trigger_send_out, AUTH_MERCHANT, 0},
+    {"GET", OM "/captures/{capture_id}/extend-due-date-options", om_due_date_options,
+     AUTH_MERCHANT, 0},
+    {"PATCH", OM "/captures/{capture_id}/extend-due-date", om_extend_due_date, AUTH_MERCHANT, 0},
+    {"POST", OM "/refunds", om_refund, AUTH_MERCHANT, 0},
+    {"GET", OM "/refunds/{refund_id}", om_get_refund, AUTH_MERCHANT, 0},
+#undef OM
+
     /* Customer Token API (contract 3) */
     {"GET", "/customer-token/v1/tokens/{token}", ctoken_read, AUTH_MERCHANT, 0},
     {"POST", "/customer-token/v1/tokens/{token}/order", ctoken_create_order, AUTH_MERCHANT, 0},
@@ -24,6 +48,7 @@ const struct route routes_table[] = {
     /* Kasse control API */
     {"GET", "/kasse/v1/logs/{correlation_id}", control_read_log, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/callbacks", control_list_callbacks, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/orders", control_list_orders, AUTH_MERCHANT, 0},
     {"POST", "/kasse/v1/sessions/{session_id}/authorize", control_authorize_session,
      AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/clock", control_read_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},

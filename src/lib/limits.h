@@ -42,6 +42,16 @@
  * method ids, attachment.content_type, step_up_id): capped at LIMIT_STRING_DEFAULT [INF].
  * attachment.body (serialized EMD JSON) is bounded only by LIMIT_BODY_BYTES. */
 
+/* Order Management fields (contract 5.3, 5.7) */
+#define LIMIT_OM_QUANTITY_UNIT      10
+#define LIMIT_OM_NAME               100             /* names, street, e-mail, phone */
+#define LIMIT_OM_CITY               200             /* city, region */
+#define LIMIT_OM_SHIPPING_COMPANY   100
+#define LIMIT_OM_TRACKING_NUMBER    100
+#define LIMIT_OM_SHIPPING_INFO      500             /* entries per call */
+#define LIMIT_OM_CAPTURES           1000            /* captures per order */
+#define LIMIT_OM_REFUNDS            1000            /* refunds per order */
+
 /* Lifetimes (seconds) */
 #define LIFETIME_SESSION_S          (48 * 3600)
 #define LIFETIME_AUTH_TOKEN_S       (60 * 60)

@@ -36,7 +36,7 @@ enum stmt_id {
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_AUTH_INSERT, ST_AUTH_GET, ST_AUTH_LATEST, ST_AUTH_SET_STATE, ST_AUTH_SET_STATE_BODY,
     ST_AUTH_SUPERSEDE,
-    ST_ORDER_INSERT, ST_ORDER_GET, ST_ORDER_GET_ANY, ST_ORDER_UPDATE,
+    ST_ORDER_INSERT, ST_ORDER_GET, ST_ORDER_GET_ANY, ST_ORDER_UPDATE, ST_ORDER_LIST,
     ST_CTOKEN_INSERT, ST_CTOKEN_GET, ST_CTOKEN_SET_STATUS,
     ST_OUTBOX_ADD, ST_OUTBOX_DUE, ST_OUTBOX_RECORD, ST_OUTBOX_ATTEMPT, ST_OUTBOX_LIST,
     ST_OUTBOX_ATTEMPTS,
@@ -105,6 +105,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ORDER_UPDATE] = "UPDATE orders SET status = ?3, fraud_status = ?4, order_amount = ?5, "
                         "captured_amount = ?6, refunded_amount = ?7, expires_at = ?8, body = ?9 "
                         "WHERE id = ?1 AND merchant_id = ?2",
+    [ST_ORDER_LIST] = "SELECT id, merchant_id, session_id, status, fraud_status, order_amount, "
+                      "captured_amount, refunded_amount, created_at, expires_at, body FROM orders "
+                      "WHERE merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3 "
+                      "ORDER BY created_at DESC, id DESC LIMIT ?4",
     [ST_CTOKEN_INSERT] = "INSERT INTO customer_tokens(id, merchant_id, status, created_at, body) "
                          "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_CTOKEN_GET] = "SELECT id, merchant_id, status, created_at, body FROM customer_tokens "
@@ -997,6 +1001,46 @@ static int sq_order_get(struct store_tx *tx, int64_t merchant_id, const char *id
     return finish(c, st, rc);
 }
 
+static void read_order(sqlite3_stmt *st, struct order_row *out)
+{
+    memset(out, 0, sizeof *out);
+    col_copy(st, 0, out->id, sizeof out->id);
+    out->merchant_id = sqlite3_column_int64(st, 1);
+    col_copy(st, 2, out->session_id, sizeof out->session_id);
+    col_copy(st, 3, out->status, sizeof out->status);
+    col_copy(st, 4, out->fraud_status, sizeof out->fraud_status);
+    out->order_amount = sqlite3_column_int64(st, 5);
+    out->captured_amount = sqlite3_column_int64(st, 6);
+    out->refunded_amount = sqlite3_column_int64(st, 7);
+    out->created_at = sqlite3_column_int64(st, 8);
+    out->expires_at = sqlite3_column_int64(st, 9);
+    out->body = col_strdup(st, 10);
+}
+
+static int sq_order_list(struct store_tx *tx, int64_t merchant_id, int64_t from, int64_t to,
+                         struct order_row *rows, size_t cap, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_ORDER_LIST);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)cap);
+    *n = 0;
+    while (*n < cap && sqlite3_step(st) == SQLITE_ROW) {
+        read_order(st, &rows[*n]);
+        if (!rows[(*n)++].body) {
+            for (size_t i = 0; i < *n; i++)
+                order_row_free(&rows[i]);
+            *n = 0;
+            return finish(c, st, -1);
+        }
+    }
+    return finish(c, st, 0);
+}
+
 static int sq_order_update(struct store_tx *tx, const struct order_row *r)
 {
     struct conn *c = as_conn(tx);
@@ -1310,6 +1354,7 @@ static const struct store_ops sqlite_ops = {
     .order_insert = sq_order_insert,
     .order_get = sq_order_get,
     .order_update = sq_order_update,
+    .order_list = sq_order_list,
     .ctoken_insert = sq_ctoken_insert,
     .ctoken_get = sq_ctoken_get,
     .ctoken_set_status = sq_ctoken_set_status,

@@ -175,6 +175,9 @@ struct store_ops {
     int (*order_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
                      struct order_row *out);
     int (*order_update)(struct store_tx *tx, const struct order_row *row);
+    /* The merchant's orders created in [from, to), newest first, at most cap (*n filled). */
+    int (*order_list)(struct store_tx *tx, int64_t merchant_id, int64_t from, int64_t to,
+                      struct order_row *rows, size_t cap, size_t *n);
 
     int (*ctoken_insert)(struct store_tx *tx, const struct ctoken_row *row);
     int (*ctoken_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
@@ -313,6 +316,11 @@ static inline int store_order_get(struct store_tx *tx, int64_t m, const char *id
 static inline int store_order_update(struct store_tx *tx, const struct order_row *row)
 {
     return tx->ops->order_update(tx, row);
+}
+static inline int store_order_list(struct store_tx *tx, int64_t m, int64_t from, int64_t to,
+                                   struct order_row *rows, size_t cap, size_t *n)
+{
+    return tx->ops->order_list(tx, m, from, to, rows, cap, n);
 }
 static inline int store_ctoken_insert(struct store_tx *tx, const struct ctoken_row *row)
 {

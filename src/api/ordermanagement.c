@@ -1,0 +1,773 @@
+/* ordermanagement: Klarna's Order Management API v1 (contract 5) on the orders checkout makes.
+ *
+ * Every mutation is one store transaction (through api_write, so Klarna-Idempotency-Key works
+ * the same everywhere): load the order (merchant scoped), apply one core/order rule, check the
+ * money invariants inside the transaction (order_invariants; kept in release builds), save.
+ * Writes run one after another in the store, so parallel captures of one order can never
+ * over-capture: the loser of a race sees the new remaining amount and gets Klarna's 403.
+ *
+ * The row keeps the amounts and status as columns and the Klarna order object (contract 5.2) as
+ * its body; Kasse's own bookkeeping lives under "_kasse" in the body and is never shown. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "core/om_requests.h"
+#include "core/order.h"
+#include "lib/ids.h"
+#include "lib/jsonp.h"
+#include "lib/jsonw.h"
+#include "lib/limits.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static int no_such_order(const char *id, struct kerr *err)
+{
+    return kerr_set(err, 404, "NO_SUCH_ORDER", "Order %s cannot be found", id);
+}
+
+/* A malformed id is 400 (contract 12); an unknown one 404. */
+static int check_order_id(const char *id, struct kerr *err)
+{
+    if (!ids_is_uuid(id))
+        return kerr_set(err, 400, "INVALID_ORDER_ID", "Order ID must be a valid UUID.");
+    return 0;
+}
+
+/* ---- the loaded order ---- */
+
+struct om {
+    struct order_row row;
+    json_t *order;                 /* the stored body */
+    json_t *kasse;                 /* order["_kasse"] (borrowed) */
+    json_t *captures;              /* order["captures"] (borrowed) */
+    struct order_state st;
+    struct capture_money caps[LIMIT_OM_CAPTURES];
+    size_t n_caps;
+};
+
+static int64_t jint(const json_t *o, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+/* Reads the order state from the row's columns and body; a fraud review past its time is
+ * settled here too (the outbox settles it within 100 ms; reads must not wait for it). */
+static int om_load(struct store_tx *tx, int64_t merchant, const char *id, int64_t now,
+                   struct om *m, struct kerr *err)
+{
+    memset(m, 0, sizeof *m);
+    int rc = store_order_get(tx, merchant, id, &m->row);
+    if (rc < 0)
+        return kerr_internal(err, "order get");
+    if (rc == STORE_NOT_FOUND)
+        return no_such_order(id, err);
+    m->order = jsonp_parse(m->row.body, strlen(m->row.body), LIMIT_JSON_DEPTH, NULL, 0);
+    if (!json_is_object(m->order)) {
+        json_decref(m->order);
+        order_row_free(&m->row);
+        return kerr_internal(err, "stored order is not an object");
+    }
+    m->kasse = json_object_get(m->order, "_kasse");
+    if (!json_is_object(m->kasse)) {
+        m->kasse = json_object();
+        json_object_set_new(m->order, "_kasse", m->kasse);
+    }
+    m->captures = json_object_get(m->order, "captures");
+    if (!json_is_array(m->captures)) {
+        m->captures = json_array();
+        json_object_set_new(m->order, "captures", m->captures);
+    }
+    struct order_state *st = &m->st;
+    if (order_status_parse(m->row.status, &st->status) != 0 ||
+        order_fraud_parse(m->row.fraud_status, &st->fraud) != 0) {
+        json_decref(m->order);
+        order_row_free(&m->row);
+        return kerr_internal(err, "stored order has an unknown status");
+    }
+    st->order_amount = m->row.order_amount;
+    st->original_order_amount = jint(m->order, "original_order_amount");
+    st->captured_amount = m->row.captured_amount;
+    st->refunded_amount = m->row.refunded_amount;
+    st->released = json_is_true(json_object_get(m->kasse, "released"));
+    st->created_at = m->row.created_at;
+    st->expires_at = m->row.expires_at;
+    st->fraud_decided_at = jint(m->kasse, "fraud_decides_at");
+    if (st->fraud == ORDER_FRAUD_PENDING && st->fraud_decided_at &&
+        now >= st->fraud_decided_at) {
+        const char *result = str(m->kasse, "fraud_result");
+        st->fraud = result && strcmp(result, "ACCEPTED") == 0 ? ORDER_FRAUD_ACCEPTED
+                                                              : ORDER_FRAUD_REJECTED;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(m->captures, i, c) {
+        if (m->n_caps == LIMIT_OM_CAPTURES)
+            break;
+        m->caps[m->n_caps].captured_amount = jint(c, "captured_amount");
+        m->caps[m->n_caps].refunded_amount = jint(c, "refunded_amount");
+        m->n_caps++;
+    }
+    return 0;
+}
+
+static void om_free(struct om *m)
+{
+    json_decref(m->order);
+    order_row_free(&m->row);
+}
+
+static int set_int(json_t *o, const char *key, int64_t v)
+{
+    return json_object_set_new(o, key, json_integer(v));
+}
+
+/* Writes the state back: invariants first (inside the transaction, release builds too). */
+static int om_save(struct store_tx *tx, struct om *m, int64_t now, struct kerr *err)
+{
+    struct order_state *st = &m->st;
+    if (order_invariants(st, m->caps, m->n_caps, err) != 0)
+        return -1;
+    enum order_status status = order_status_at(st, now);
+    size_t i;
+    json_t *c;
+    json_array_foreach(m->captures, i, c) {
+        if (i < m->n_caps)
+            set_int(c, "refunded_amount", m->caps[i].refunded_amount);
+    }
+    char expires[32];
+    time_format_iso8601(st->expires_at, expires);
+    if (json_object_set_new(m->order, "status", json_string(order_status_name(status))) ||
+        json_object_set_new(m->order, "fraud_status", json_string(order_fraud_name(st->fraud))) ||
+        set_int(m->order, "order_amount", st->order_amount) ||
+        set_int(m->order, "captured_amount", st->captured_amount) ||
+        set_int(m->order, "refunded_amount", st->refunded_amount) ||
+        set_int(m->order, "remaining_authorized_amount", order_remaining(st, now)) ||
+        json_object_set_new(m->order, "expires_at", json_string(expires)) ||
+        json_object_set_new(m->kasse, "released", json_boolean(st->released)))
+        return kerr_internal(err, "order: out of memory");
+    char *text = jsonw_dumps(m->order, NULL);
+    if (!text)
+        return kerr_internal(err, "order: out of memory");
+    free(m->row.body);
+    m->row.body = text;
+    snprintf(m->row.status, sizeof m->row.status, "%s", order_status_name(status));
+    snprintf(m->row.fraud_status, sizeof m->row.fraud_status, "%s", order_fraud_name(st->fraud));
+    m->row.order_amount = st->order_amount;
+    m->row.captured_amount = st->captured_amount;
+    m->row.refunded_amount = st->refunded_amount;
+    m->row.expires_at = st->expires_at;
+    if (store_order_update(tx, &m->row) != 0)
+        return kerr_internal(err, "order update");
+    return 0;
+}
+
+/* The order as a client sees it at now. */
+static json_t *om_render(const struct om *m, int64_t now)
+{
+    json_t *o = json_deep_copy(m->order);
+    if (!o)
+        return NULL;
+    json_object_del(o, "_kasse");
+    char expires[32];
+    time_format_iso8601(m->st.expires_at, expires);
+    json_object_set_new(o, "status", json_string(order_status_name(order_status_at(&m->st, now))));
+    json_object_set_new(o, "fraud_status", json_string(order_fraud_name(m->st.fraud)));
+    set_int(o, "order_amount", m->st.order_amount);
+    set_int(o, "captured_amount", m->st.captured_amount);
+    set_int(o, "refunded_amount", m->st.refunded_amount);
+    set_int(o, "remaining_authorized_amount", order_remaining(&m->st, now));
+    json_object_set_new(o, "expires_at", json_string(expires));
+    return o;
+}
+
+static json_t *find_by(json_t *array, const char *key, const char *id)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(array, i, x) {
+        const char *v = str(x, key);
+        if (v && strcmp(v, id) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static int no_such_capture(const char *id, struct kerr *err)
+{
+    return kerr_set(err, 404, "NO_SUCH_CAPTURE", "Capture %s could not be found", id);
+}
+
+/* ---- reads ---- */
+
+enum om_read { READ_ORDER, READ_CAPTURES, READ_CAPTURE, READ_REFUND, READ_DUE_DATE_OPTIONS };
+
+struct read_ctx {
+    struct req *r;
+    enum om_read what;
+    json_t *reply;
+};
+
+/* Extend-due-date options [INF]: Klarna prices them per market; Kasse offers 14 and 28 more
+ * days for a fee in the order's currency's minor units, on pay-later (invoice) orders only. */
+static const struct {
+    int days;
+    int64_t fee;
+} due_date_options[] = {{14, 295}, {28, 495}};
+
+static bool is_invoice(const struct om *m)
+{
+    const char *type = str(json_object_get(m->order, "initial_payment_method"), "type");
+    return type && strcmp(type, "INVOICE") == 0;
+}
+
+static int read_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct read_ctx *c = arg;
+    struct req *r = c->r;
+    struct om m;
+    if (om_load(tx, r->merchant.id, r->params[0], r->received_ms, &m, err) != 0)
+        return -1;
+    int rc = 0;
+    json_t *order = om_render(&m, r->received_ms);
+    if (!order) {
+        rc = kerr_internal(err, "out of memory");
+    } else if (c->what == READ_ORDER) {
+        c->reply = json_incref(order);
+    } else if (c->what == READ_CAPTURES) {
+        c->reply = json_incref(json_object_get(order, "captures"));
+    } else if (c->what == READ_REFUND) {
+        json_t *refund = find_by(json_object_get(order, "refunds"), "refund_id", r->params[1]);
+        if (refund)
+            c->reply = json_incref(refund);
+        else
+            rc = kerr_set(err, 404, "NOT_FOUND", "Refund %s cannot be found for order %s",
+                          r->params[1], r->params[0]);
+    } else {
+        json_t *capture = find_by(json_object_get(order, "captures"), "capture_id",
+                                  r->params[1]);
+        if (!capture) {
+            rc = no_such_capture(r->params[1], err);
+        } else if (c->what == READ_CAPTURE) {
+            c->reply = json_incref(capture);
+        } else if (!is_invoice(&m)) {
+            rc = kerr_set(err, 403, "NOT_ALLOWED",
+                          "Due date can only be extended for pay later purchases");
+        } else {
+            json_t *options = json_array();
+            for (size_t i = 0; options && i < 2; i++)
+                json_array_append_new(options, json_pack("{s:I, s:i}", "amount",
+                                                         (json_int_t)due_date_options[i].fee,
+                                                         "number_of_days",
+                                                         due_date_options[i].days));
+            c->reply = json_pack("{s:s?, s:o}", "currency",
+                                 str(m.order, "purchase_currency"), "options", options);
+        }
+    }
+    json_decref(order);
+    om_free(&m);
+    if (rc == 0 && !c->reply)
+        rc = kerr_internal(err, "out of memory");
+    return rc;
+}
+
+static int om_read(struct req *r, struct reply *out, enum om_read what, struct kerr *err)
+{
+    if (check_order_id(r->params[0], err) != 0)
+        return -1;
+    struct read_ctx c = {.r = r, .what = what};
+    if (store_read(r->app->store, read_fn, &c, err) != 0)
+        return -1;
+    return reply_json(out, 200, c.reply);
+}
+
+int om_get_order(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_ORDER, err);
+}
+
+int om_list_captures(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_CAPTURES, err);
+}
+
+int om_get_capture(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_CAPTURE, err);
+}
+
+int om_get_refund(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_REFUND, err);
+}
+
+int om_due_date_options(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_DUE_DATE_OPTIONS, err);
+}
+
+/* ---- mutations ---- */
+
+enum om_op {
+    OP_ACKNOWLEDGE, OP_AUTHORIZATION, OP_CANCEL, OP_EXTEND, OP_RELEASE, OP_CUSTOMER_DETAILS,
+    OP_REFERENCES, OP_SHIPPING_INFO, OP_CAPTURE, OP_CAPTURE_SHIPPING_INFO, OP_SEND_OUT,
+    OP_EXTEND_DUE_DATE, OP_REFUND
+};
+
+struct op_ctx {
+    struct req *r;
+    enum om_op op;
+    json_t *body;
+    char new_id[37];               /* capture_id / refund_id made */
+    char transaction_id[37];
+};
+
+static int copy_field(json_t *dst, const json_t *src, const char *key)
+{
+    json_t *v = json_object_get(src, key);
+    return v ? json_object_set(dst, key, v) : 0;
+}
+
+static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *err)
+{
+    int64_t amount = jint(c->body, "captured_amount");
+    if (m->n_caps == LIMIT_OM_CAPTURES)
+        return kerr_set(err, 403, "CAPTURE_NOT_ALLOWED", "Capture not allowed");
+    if (order_capture(&m->st, amount, now, err) != 0)
+        return -1;
+    char at[32], ref[64];
+    time_format_iso8601(now, at);
+    snprintf(ref, sizeof ref, "%s-%zu", str(m->order, "klarna_reference"), m->n_caps + 1);
+    if (ids_uuid4(c->new_id) != 0 || ids_uuid4(c->transaction_id) != 0)
+        return kerr_internal(err, "random source");
+    json_t *capture = json_pack("{s:s, s:s, s:I, s:s, s:I}", "capture_id", c->new_id,
+                                "klarna_reference", ref, "captured_amount", (json_int_t)amount,
+                                "captured_at", at, "refunded_amount", (json_int_t)0);
+    if (!capture || copy_field(capture, c->body, "description") ||
+        copy_field(capture, c->body, "reference") ||
+        copy_field(capture, c->body, "order_lines") ||
+        copy_field(capture, m->order, "billing_address") ||
+        copy_field(capture, m->order, "shipping_address") ||
+        json_object_set_new(capture, "shipping_info",
+                            json_object_get(c->body, "shipping_info")
+                                ? json_incref(json_object_get(c->body, "shipping_info"))
+                                : json_array()) ||
+        json_array_append_new(m->captures, capture)) {
+        return kerr_internal(err, "capture: out of memory");
+    }
+    m->caps[m->n_caps].captured_amount = amount;
+    m->caps[m->n_caps].refunded_amount = 0;
+    m->n_caps++;
+    /* Capturing also acknowledges the order (contract 5.4). */
+    json_object_set_new(m->kasse, "acknowledged", json_true());
+    return 0;
+}
+
+static int do_refund(struct om *m, struct op_ctx *c, int64_t now, struct kerr *err)
+{
+    int64_t amount = jint(c->body, "refunded_amount");
+    json_t *refunds = json_object_get(m->order, "refunds");
+    if (!json_is_array(refunds)) {
+        refunds = json_array();
+        json_object_set_new(m->order, "refunds", refunds);
+    }
+    if (json_array_size(refunds) >= LIMIT_OM_REFUNDS)
+        return kerr_set(err, 403, "REFUND_NOT_ALLOWED", "Refund not allowed");
+    if (order_refund(&m->st, m->caps, m->n_caps, amount, now, err) != 0)
+        return -1;
+    char at[32];
+    time_format_iso8601(now, at);
+    if (ids_uuid4(c->new_id) != 0)
+        return kerr_internal(err, "random source");
+    json_t *refund = json_pack("{s:s, s:I, s:s}", "refund_id", c->new_id, "refunded_amount",
+                               (json_int_t)amount, "refunded_at", at);
+    if (!refund || copy_field(refund, c->body, "description") ||
+        copy_field(refund, c->body, "reference") ||
+        copy_field(refund, c->body, "order_lines") || json_array_append_new(refunds, refund))
+        return kerr_internal(err, "refund: out of memory");
+    return 0;
+}
+
+static int append_shipping(json_t *target, const json_t *body, struct kerr *err)
+{
+    json_t *list = json_object_get(target, "shipping_info");
+    if (!json_is_array(list)) {
+        list = json_array();
+        if (!list || json_object_set_new(target, "shipping_info", list))
+            return kerr_internal(err, "out of memory");
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(body, "shipping_info"), i, x) {
+        if (json_array_size(list) >= LIMIT_OM_SHIPPING_INFO)
+            return kerr_set(err, 403, "NOT_ALLOWED", "Too many shipping info entries");
+        json_array_append(list, x);
+    }
+    return 0;
+}
+
+static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct op_ctx *c = arg;
+    struct req *r = c->r;
+    int64_t now = r->received_ms;
+    struct om m;
+    if (om_load(tx, r->merchant.id, r->params[0], now, &m, err) != 0)
+        return -1;
+    int rc = -1;
+    json_t *capture = NULL;
+    if (c->op == OP_CAPTURE_SHIPPING_INFO || c->op == OP_SEND_OUT ||
+        c->op == OP_EXTEND_DUE_DATE) {
+        capture = find_by(m.captures, "capture_id", r->params[1]);
+        if (!capture) {
+            no_such_capture(r->params[1], err);
+            goto done;
+        }
+    }
+    switch (c->op) {
+    case OP_ACKNOWLEDGE:
+        rc = json_object_set_new(m.kasse, "acknowledged", json_true()) ? kerr_internal(err, "oom")
+                                                                        : 0;
+        break;
+    case OP_CAPTURE:
+        rc = do_capture(&m, c, now, err);
+        break;
+    case OP_REFUND:
+        rc = do_refund(&m, c, now, err);
+        break;
+    case OP_CANCEL:
+        rc = order_cancel(&m.st, now, err);
+        break;
+    case OP_RELEASE:
+        rc = order_release(&m.st, now, err);
+        break;
+    case OP_EXTEND:
+        rc = order_extend_authorization(&m.st, now, err);
+        break;
+    case OP_AUTHORIZATION:
+        rc = order_update_authorization(&m.st, jint(c->body, "order_amount"), now, err);
+        if (rc == 0) {
+            /* Sent lines replace the old ones; omitted, the old ones are deleted (5.4). */
+            json_t *lines = json_object_get(c->body, "order_lines");
+            rc = json_object_set_new(m.order, "order_lines",
+                                     lines ? json_incref(lines) : json_array())
+                     ? kerr_internal(err, "oom")
+                     : 0;
+        }
+        break;
+    case OP_CUSTOMER_DETAILS:
+        rc = order_check_updatable(&m.st, now, "Customer details", err);
+        if (rc == 0 && json_object_get(c->body, "shipping_address")) {
+            json_t *address = json_object_get(m.order, "shipping_address");
+            json_t *changes = json_object_get(c->body, "shipping_address");
+            if (!json_is_object(address)) {
+                address = json_object();
+                json_object_set_new(m.order, "shipping_address", address);
+            }
+            /* Present fields overwrite; "" clears (contract 5.4). */
+            const char *key;
+            json_t *v;
+            json_object_foreach(changes, key, v) {
+                if (json_is_string(v) && json_string_length(v) == 0)
+                    json_object_del(address, key);
+                else
+                    json_object_set(address, key, v);
+            }
+        }
+        break;
+    case OP_REFERENCES:
+        rc = order_check_updatable(&m.st, now, "Merchant references", err);
+        for (int k = 1; rc == 0 && k <= 2; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "merchant_reference%d", k);
+            json_t *v = json_object_get(c->body, key);
+            if (v && json_string_length(v) == 0)
+                json_object_del(m.order, key);
+            else if (v)
+                json_object_set(m.order, key, v);
+        }
+        break;
+    case OP_SHIPPING_INFO:
+        rc = order_check_updatable(&m.st, now, "Shipping info", err);
+        if (rc == 0)
+            rc = append_shipping(m.order, c->body, err);
+        break;
+    case OP_CAPTURE_SHIPPING_INFO:
+        rc = append_shipping(capture, c->body, err);
+        break;
+    case OP_SEND_OUT:
+        /* Kasse sends no customer communication; the request is recorded. */
+        rc = set_int(capture, "send_outs", jint(capture, "send_outs") + 1)
+                 ? kerr_internal(err, "oom")
+                 : 0;
+        break;
+    case OP_EXTEND_DUE_DATE: {
+        int64_t days = jint(c->body, "number_of_days");
+        bool offered = false;
+        for (size_t i = 0; i < 2; i++)
+            offered = offered || due_date_options[i].days == days;
+        if (!is_invoice(&m))
+            rc = kerr_set(err, 403, "NOT_ALLOWED",
+                          "Due date can only be extended for pay later purchases");
+        else if (!offered)
+            rc = kerr_bad_value(err, "number_of_days");
+        else
+            rc = set_int(capture, "due_date_extended_days",
+                         jint(capture, "due_date_extended_days") + days)
+                     ? kerr_internal(err, "oom")
+                     : 0;
+        break;
+    }
+    }
+    if (rc == 0)
+        rc = om_save(tx, &m, now, err);
+done:
+    om_free(&m);
+    return rc;
+}
+
+static int op_reply(void *arg, struct reply *out, struct kerr *err)
+{
+    (void)err;
+    struct op_ctx *c = arg;
+    struct req *r = c->r;
+    char location[600];
+    if (c->op == OP_CAPTURE) {
+        snprintf(location, sizeof location, "%s/ordermanagement/v1/orders/%s/captures/%s",
+                 r->app->public_url, r->params[0], c->new_id);
+        reply_header(out, "Location", location);
+        reply_header(out, "Capture-Id", c->new_id);
+        reply_header(out, "Transaction-Id", c->transaction_id);
+        return reply_empty(out, 201);
+    }
+    if (c->op == OP_REFUND) {
+        snprintf(location, sizeof location, "%s/ordermanagement/v1/orders/%s/refunds/%s",
+                 r->app->public_url, r->params[0], c->new_id);
+        reply_header(out, "Location", location);
+        reply_header(out, "Refund-Id", c->new_id);
+        return reply_empty(out, 201);
+    }
+    return reply_empty(out, 204);
+}
+
+static int om_mutate(struct req *r, struct reply *out, enum om_op op, int kind,
+                     struct kerr *err)
+{
+    if (check_order_id(r->params[0], err) != 0)
+        return -1;
+    struct op_ctx c = {.r = r, .op = op};
+    int rc = -1;
+    if (kind >= 0) {
+        c.body = req_json_body(r, err);
+        if (!c.body)
+            return -1;
+        if (om_validate((enum om_request)kind, c.body, err) != 0)
+            goto done;
+    }
+    rc = api_write(r, op_fn, &c, op_reply, out, err);
+done:
+    json_decref(c.body);
+    return rc;
+}
+
+#define NO_BODY (-1)
+
+int om_acknowledge(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_ACKNOWLEDGE, NO_BODY, err);
+}
+
+int om_update_authorization(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_AUTHORIZATION, OM_AUTHORIZATION, err);
+}
+
+int om_cancel(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_CANCEL, NO_BODY, err);
+}
+
+int om_extend_authorization(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_EXTEND, NO_BODY, err);
+}
+
+int om_release(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_RELEASE, NO_BODY, err);
+}
+
+int om_customer_details(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_CUSTOMER_DETAILS, OM_CUSTOMER_DETAILS, err);
+}
+
+int om_merchant_references(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_REFERENCES, OM_MERCHANT_REFERENCES, err);
+}
+
+int om_shipping_info(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_SHIPPING_INFO, OM_SHIPPING_INFO, err);
+}
+
+int om_capture(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_CAPTURE, OM_CAPTURE, err);
+}
+
+int om_capture_shipping_info(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_CAPTURE_SHIPPING_INFO, OM_SHIPPING_INFO, err);
+}
+
+int om_trigger_send_out(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_SEND_OUT, NO_BODY, err);
+}
+
+int om_extend_due_date(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_EXTEND_DUE_DATE, OM_EXTEND_DUE_DATE, err);
+}
+
+int om_refund(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_REFUND, OM_REFUND, err);
+}
+
+/* ---- GET /kasse/v1/orders: the merchant's orders, for people ---- */
+
+#define ORDERS_SCAN_MAX 10000
+#define ORDERS_PAGE_MAX 100
+
+struct list_ctx {
+    struct req *r;
+    int64_t from, to;
+    const char *status;            /* filter on the status at now, or NULL */
+    long limit, offset;
+    json_t *orders;
+    long total;
+};
+
+static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct list_ctx *c = arg;
+    struct order_row *rows = calloc(ORDERS_SCAN_MAX, sizeof *rows);
+    size_t n = 0;
+    if (!rows)
+        return kerr_internal(err, "out of memory");
+    if (store_order_list(tx, c->r->merchant.id, c->from, c->to, rows, ORDERS_SCAN_MAX, &n)) {
+        free(rows);
+        return kerr_internal(err, "order list");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct om m;
+        /* Re-read through om_load so the status is the one GET order shows at now. */
+        if (rc == 0 && om_load(tx, c->r->merchant.id, rows[i].id, c->r->received_ms, &m,
+                               err) != 0)
+            rc = -1;
+        if (rc == 0) {
+            const char *status = order_status_name(order_status_at(&m.st, c->r->received_ms));
+            if (!c->status || strcmp(c->status, status) == 0) {
+                if (c->total >= c->offset && c->total < c->offset + c->limit) {
+                    char created[32];
+                    time_format_iso8601(m.row.created_at, created);
+                    json_t *item = json_pack(
+                        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s}", "order_id",
+                        m.row.id, "status", status, "fraud_status", order_fraud_name(m.st.fraud),
+                        "order_amount", (json_int_t)m.st.order_amount, "captured_amount",
+                        (json_int_t)m.st.captured_amount, "refunded_amount",
+                        (json_int_t)m.st.refunded_amount, "remaining_authorized_amount",
+                        (json_int_t)order_remaining(&m.st, c->r->received_ms),
+                        "purchase_currency", str(m.order, "purchase_currency"),
+                        "klarna_reference", str(m.order, "klarna_reference"), "created_at",
+                        created);
+                    if (!item || json_array_append_new(c->orders, item) != 0)
+                        rc = kerr_internal(err, "out of memory");
+                }
+                c->total++;
+            }
+            om_free(&m);
+        }
+        order_row_free(&rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+/* Reads an optional query integer within [min, max]; -1 with a bad value when malformed. */
+static int query_long(const struct req *r, const char *name, long min, long max, long *out,
+                      struct kerr *err)
+{
+    const char *v = req_query(r, name);
+    if (!v)
+        return 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || x < min || x > max)
+        return kerr_bad_value(err, name);
+    *out = (long)x;
+    return 0;
+}
+
+/* created_after / created_before: ISO 8601 (as orders show them) or milliseconds. */
+static int query_time(const struct req *r, const char *name, int64_t *out, struct kerr *err)
+{
+    const char *v = req_query(r, name);
+    if (!v)
+        return 0;
+    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
+    char *end;
+    long long ms = strtoll(v, &end, 10);
+    if (*v && !*end) {
+        *out = ms;
+        return 0;
+    }
+    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+        return kerr_bad_value(err, name);
+    if (v[n] == 'T' && sscanf(v + n, "T%2d:%2d:%2d", &h, &mi, &s) < 2)
+        return kerr_bad_value(err, name);
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        s > 60)
+        return kerr_bad_value(err, name);
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = s};
+    *out = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
+int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
+{
+    struct list_ctx c = {.r = r, .from = 0, .to = INT64_MAX, .limit = 20, .offset = 0};
+    c.status = req_query(r, "status");
+    if (c.status) {
+        enum order_status s;
+        if (order_status_parse(c.status, &s) != 0)
+            return kerr_bad_value(err, "status");
+    }
+    if (query_long(r, "limit", 1, ORDERS_PAGE_MAX, &c.limit, err) ||
+        query_long(r, "offset", 0, ORDERS_SCAN_MAX, &c.offset, err) ||
+        query_time(r, "created_after", &c.from, err) ||
+        query_time(r, "created_before", &c.to, err))
+        return -1;
+    c.orders = json_array();
+    if (!c.orders)
+        return kerr_internal(err, "out of memory");
+    if (store_read(r->app->store, list_fn, &c, err) != 0) {
+        json_decref(c.orders);
+        return -1;
+    }
+    json_t *body = json_pack("{s:o, s:i, s:i, s:i}", "orders", c.orders, "total", (int)c.total,
+                             "limit", (int)c.limit, "offset", (int)c.offset);
+    return body ? reply_json(out, 200, body) : kerr_internal(err, "out of memory");
+}

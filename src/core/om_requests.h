@@ -1,0 +1,17 @@
+/* om_requests: validation of Order Management request bodies (contract 5.3). Pure. */
+#ifndef KASSE_CORE_OM_REQUESTS_H
+#define KASSE_CORE_OM_REQUESTS_H
+
+#include <jansson.h>
+
+#include "lib/kerr.h"
+
+enum om_request {
+    OM_CAPTURE, OM_REFUND, OM_AUTHORIZATION, OM_CUSTOMER_DETAILS, OM_MERCHANT_REFERENCES,
+    OM_SHIPPING_INFO, OM_EXTEND_DUE_DATE
+};
+
+/* 0, or -1 with 400 BAD_VALUE "Bad value: <path>" for the first bad field. */
+int om_validate(enum om_request kind, const json_t *body, struct kerr *err);
+
+#endif
