@@ -121,6 +121,7 @@ static int charge_fn(struct store_tx *tx, void *arg, struct kerr *err)
         .category = str(token, "payment_method_category"),
         .fraud_status = "ACCEPTED",
         .now_ms = r->received_ms,
+        .always_redirect = true,
     };
     rc = order_create(tx, &spec, &c->made, err);
 done:

@@ -226,7 +226,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     memcpy(out->order_id, row.id, sizeof out->order_id);
     snprintf(out->fraud_status, sizeof out->fraud_status, "%s", row.fraud_status);
     snprintf(out->category, sizeof out->category, "%s", methods[m].category);
-    if (target[0])
+    if (target[0] || spec->always_redirect)
         snprintf(out->redirect_url, sizeof out->redirect_url, "%s/kp/redirect/v1/%s",
                  spec->public_url, row.id);
     return 0;
@@ -278,7 +278,18 @@ int payments_order_redirect(struct req *r, struct reply *out, struct kerr *err)
         json_string_value(json_object_get(json_object_get(order, "_kasse"), "redirect_target"));
     int rc;
     if (!target || !target[0]) {
-        rc = kerr_set(err, 404, "NOT_FOUND", "This order has no confirmation URL");
+        /* No confirmation URL (a customer-token charge): a plain page says it is done. */
+        static const char done_page[] =
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<title>Order placed</title></head><body><h1>Order placed</h1>"
+            "<p>Your order is placed. You can close this page.</p></body></html>";
+        out->raw = done_page;
+        out->raw_len = sizeof done_page - 1;
+        out->content_type = "text/html; charset=utf-8";
+        reply_header(out, "Cache-Control", "no-store");
+        rc = 0;
+        out->status = 200;
     } else {
         reply_header(out, "Location", target);
         reply_header(out, "Cache-Control", "no-store");

@@ -4,6 +4,7 @@
 #define KASSE_API_ORDERS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "http/http.h"
@@ -19,6 +20,7 @@ struct order_spec {
     int64_t fraud_decides_at;      /* PENDING: when the review ends (ms), else 0 */
     const char *fraud_result;      /* PENDING: "ACCEPTED" or "REJECTED" */
     int64_t now_ms;
+    bool always_redirect;          /* customer-token orders: redirect_url is required there */
 };
 
 struct order_made {
