@@ -1,4 +1,6 @@
 // Request bodies from Klarna's documentation and builders for valid carts.
+import assert from 'node:assert/strict';
+import { assertJsonOk, assertCorrelation, UUID_RE } from './harness.mjs';
 
 export const clone = (o) => JSON.parse(JSON.stringify(o));
 
@@ -168,4 +170,127 @@ export function orderRequest(sessionBody, overrides = {}) {
 export function customerTokenRequest(sessionBody, overrides = {}) {
   return { purchase_country: sessionBody.purchase_country, purchase_currency: sessionBody.purchase_currency,
     locale: sessionBody.locale, description: 'Streaming subscription', intended_use: 'SUBSCRIPTION', ...overrides };
+}
+
+// ---------- Order Management (contract 5) ----------
+
+export const OM = '/ordermanagement/v1/orders';
+export const DAY_MS = 86400_000;
+
+/** An SE cart of `amount` (divisible by 5) in one line at 25 % VAT: tax = amount / 5. */
+export function omCart(amount = 8500, overrides = {}) {
+  return cart('SE', { order_amount: amount, order_tax_amount: amount / 5,
+    order_lines: [{ type: 'physical', reference: 'SKU-OM', name: 'Widget', quantity: 1, unit_price: amount,
+      tax_rate: 2500, total_amount: amount, total_discount_amount: 0, total_tax_amount: amount / 5 }], ...overrides });
+}
+
+/**
+ * Place an order on server `k` the way a merchant does: create a session, authorize it headlessly
+ * (`authorize` is the authorize body: billing_address, shipping_address, ...), create the order
+ * (`order` overrides fields of the create_order_request). Resolves to { order_id, fraud_status,
+ * session_id, body } or throws with the failing step's reply.
+ */
+export async function placeOrder(k, { body = omCart(), authorize = {}, order = {}, auth = 'a' } = {}) {
+  const s = await k.post('/payments/v1/sessions', body, { auth });
+  if (s.status !== 200) throw new Error(`session create → ${s.status}: ${s.text}`);
+  const a = await k.post(`/kasse/v1/sessions/${s.json.session_id}/authorize`, authorize, { auth });
+  if (a.status !== 200 || !a.json?.approved) throw new Error(`authorize → ${a.status}: ${a.text}`);
+  const o = await k.post(`/payments/v1/authorizations/${a.json.authorization_token}/order`,
+    orderRequest(body, order), { auth });
+  if (o.status !== 200) throw new Error(`create order → ${o.status}: ${o.text}`);
+  return { order_id: o.json.order_id, fraud_status: o.json.fraud_status, session_id: s.json.session_id, body };
+}
+
+/**
+ * The money invariants of an OM order object (contract 5.4):
+ * 0 ≤ captured ≤ order_amount; remaining = order_amount − captured while AUTHORIZED or
+ * PART_CAPTURED, 0 once CAPTURED (incl. released), CANCELLED, EXPIRED or CLOSED; 0 ≤ refunded ≤
+ * captured; per capture 0 ≤ refunded ≤ captured; Σ captures = captured; Σ capture refunds =
+ * Σ refunds = refunded; the status agrees with the amounts.
+ */
+export function orderInvariantErrors(o) {
+  const errs = [];
+  const chk = (ok, msg) => { if (!ok) errs.push(msg); };
+  const ints = ['order_amount', 'original_order_amount', 'captured_amount', 'refunded_amount', 'remaining_authorized_amount'];
+  for (const f of ints) chk(Number.isSafeInteger(o[f]), `${f} is not an integer: ${o[f]}`);
+  if (errs.length) return errs;
+  const caps = o.captures ?? [];
+  const refs = o.refunds ?? [];
+  chk(o.captured_amount >= 0 && o.captured_amount <= o.order_amount,
+    `0 ≤ captured (${o.captured_amount}) ≤ order_amount (${o.order_amount})`);
+  const open = o.status === 'AUTHORIZED' || o.status === 'PART_CAPTURED';
+  const want = open ? o.order_amount - o.captured_amount : 0;
+  chk(o.remaining_authorized_amount === want,
+    `remaining_authorized_amount ${o.remaining_authorized_amount} ≠ ${want} (status ${o.status}, order ${o.order_amount}, captured ${o.captured_amount})`);
+  chk(o.refunded_amount >= 0 && o.refunded_amount <= o.captured_amount,
+    `0 ≤ refunded (${o.refunded_amount}) ≤ captured (${o.captured_amount})`);
+  const sumCap = caps.reduce((s, c) => s + c.captured_amount, 0);
+  chk(sumCap === o.captured_amount, `Σ captures ${sumCap} ≠ captured_amount ${o.captured_amount}`);
+  caps.forEach((c, i) => chk(c.refunded_amount >= 0 && c.refunded_amount <= c.captured_amount,
+    `captures[${i}]: 0 ≤ refunded (${c.refunded_amount}) ≤ captured (${c.captured_amount})`));
+  const sumCapRef = caps.reduce((s, c) => s + c.refunded_amount, 0);
+  chk(sumCapRef === o.refunded_amount, `Σ capture refunded ${sumCapRef} ≠ refunded_amount ${o.refunded_amount}`);
+  const sumRef = refs.reduce((s, r) => s + r.refunded_amount, 0);
+  chk(sumRef === o.refunded_amount, `Σ refunds ${sumRef} ≠ refunded_amount ${o.refunded_amount}`);
+  if (o.status === 'AUTHORIZED') chk(o.captured_amount === 0, `AUTHORIZED with captured ${o.captured_amount}`);
+  if (o.status === 'PART_CAPTURED') chk(o.captured_amount > 0, 'PART_CAPTURED with nothing captured');
+  if (o.status === 'CAPTURED') chk(o.captured_amount > 0, 'CAPTURED with nothing captured');
+  if (o.status === 'CANCELLED') chk(o.captured_amount === 0, `CANCELLED with captured ${o.captured_amount}`);
+  return errs;
+}
+
+/**
+ * Order Management helpers bound to a server. Every order placed through `place` is remembered;
+ * `checkTouched()` (an afterEach hook) re-reads each one and asserts the invariants, so every
+ * test ends with its orders consistent.
+ */
+export function omClient(k) {
+  const touched = new Map(); // order_id → auth
+  const path = (id, sub = '') => `${OM}/${id}${sub}`;
+  const c = {
+    path,
+    touched,
+    async place(opts = {}) {
+      const o = await placeOrder(k, opts);
+      touched.set(o.order_id, opts.auth ?? 'a');
+      return o;
+    },
+    /** GET the order: 200, success Content-Type, invariants hold. */
+    async read(id, auth = 'a') {
+      const res = await k.get(path(id), { auth });
+      const o = assertJsonOk(res);
+      const errs = orderInvariantErrors(o);
+      assert.deepEqual(errs, [], `order invariants broken for ${id}:\n  ${errs.join('\n  ')}\n${res.text}`);
+      return o;
+    },
+    async checkTouched() {
+      const ids = [...touched];
+      touched.clear();
+      for (const [id, auth] of ids) await c.read(id, auth);
+    },
+    capture: (id, body, o = {}) => k.post(path(id, '/captures'), body, o),
+    refund: (id, body, o = {}) => k.post(path(id, '/refunds'), body, o),
+    /** 201, empty body, Location = --public-url + …/{kind}/{new id}, {Capture|Refund}-Id; returns the id. */
+    created(res, id, kind) {
+      assert.equal(res.status, 201, `expected 201, got ${res.status}: ${res.text}`);
+      assertCorrelation(res);
+      assert.equal(res.text, '', '201 has an empty body');
+      const hdr = kind === 'captures' ? 'capture-id' : 'refund-id';
+      const newId = res.headers[hdr];
+      assert.ok(newId, `missing ${hdr} header`);
+      if (kind === 'captures') assert.match(newId, UUID_RE, 'Capture-Id is a UUID');
+      assert.equal(res.headers.location, `${k.publicUrl}${path(id, `/${kind}/${newId}`)}`, 'Location');
+      if (kind === 'captures') assert.ok(res.headers['transaction-id'], 'missing Transaction-Id header');
+      return newId;
+    },
+    async captureOk(id, amount, extra = {}, o = {}) {
+      return c.created(await c.capture(id, { captured_amount: amount, ...extra }, o), id, 'captures');
+    },
+    async refundOk(id, amount, extra = {}, o = {}) {
+      return c.created(await c.refund(id, { refunded_amount: amount, ...extra }, o), id, 'refunds');
+    },
+    advance: async (s) => assertJsonOk(await k.post('/kasse/v1/clock', { advance_seconds: s })).now,
+    now: async () => assertJsonOk(await k.post('/kasse/v1/clock', { advance_seconds: 0 })).now,
+  };
+  return c;
 }

@@ -16,6 +16,12 @@
 //   - Klarna's spec documents no 401/405/413 responses. For those statuses (and only for
 //     them) Prism's warning "Unable to match the returned status code with those defined in
 //     the document" is accepted; every other response violation fails.
+//   - Order Management (/ordermanagement/...) goes through a third Prism proxy over
+//     ordermanagement.json, with two narrow allowances for that spec's gaps (see checkOmAllowance):
+//     400 (BAD_VALUE, INVALID_ORDER_ID) and 404 (NO_SUCH_ORDER) on operations that do not list
+//     them are accepted only if the body is the documented error envelope (checked here, since
+//     Prism cannot), and a 201/204 whose spec entry declares an `application/json` string body
+//     (refund create, PATCH authorization, PATCH customer-details, release) is accepted empty.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -29,6 +35,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const SPEC = path.resolve(repoRoot, '../shared/spec/openapi/payments.json');
 // Customer Token API (/customer-token/...): a second Prism proxy over its own spec file.
 export const SPEC_CT = path.resolve(repoRoot, '../shared/spec/openapi/customer-token.json');
+// Order Management API (/ordermanagement/...): a third Prism proxy over its own spec file.
+export const SPEC_OM = path.resolve(repoRoot, '../shared/spec/openapi/ordermanagement.json');
 export const KASSE_BIN = path.resolve(repoRoot, process.env.KASSE_BIN ?? 'build/kasse-debug');
 export const CONTRACT = process.env.KASSE_CONTRACT === '1';
 const PRISM_JS = path.resolve(repoRoot, 'node_modules/@stoplight/prism-cli/dist/index.js');
@@ -150,6 +158,7 @@ export async function startKasse(opts = {}) {
   if (CONTRACT && opts.contract !== false) {
     await srv.startPrism();
     await srv.startPrismCt();
+    await srv.startPrismOm();
   }
   return srv;
 }
@@ -162,6 +171,8 @@ export class Kasse {
     this.prismPort = null;
     this.prismCt = null;
     this.prismCtPort = null;
+    this.prismOm = null;
+    this.prismOmPort = null;
     this.stopped = null;
   }
 
@@ -195,6 +206,20 @@ export class Kasse {
     this.prismCt = c;
   }
 
+  /** Order Management paths (/ordermanagement/...) go through a third proxy over ordermanagement.json. */
+  async startPrismOm() {
+    this.prismOmPort = await freePort();
+    const c = spawnAndWait(process.execPath, [PRISM_JS, 'proxy', SPEC_OM, this.base,
+      '-h', '127.0.0.1', '-p', String(this.prismOmPort)], {
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, name: 'prism (ordermanagement)', timeoutMs: 30000,
+      pattern: /Prism is listening on/,
+    });
+    live.add(c.proc);
+    c.exited.then(() => live.delete(c.proc));
+    await c.ready;
+    this.prismOm = c;
+  }
+
   authHeader(auth) {
     if (auth === null || auth === undefined || auth === false) return undefined;
     if (typeof auth === 'string' && MERCHANTS[auth]) return basic(MERCHANTS[auth].user, MERCHANTS[auth].secret);
@@ -225,9 +250,12 @@ export class Kasse {
     const viaPrism = this.prism !== null && !opts.direct && opts.raw === undefined && urlPath.startsWith('/payments/');
     const viaPrismCt = this.prismCt !== null && !opts.direct && opts.raw === undefined
       && urlPath.startsWith('/customer-token/');
-    const port = viaPrism ? this.prismPort : viaPrismCt ? this.prismCtPort : this.port;
+    const viaPrismOm = this.prismOm !== null && !opts.direct && opts.raw === undefined
+      && urlPath.startsWith('/ordermanagement/');
+    const port = viaPrism ? this.prismPort : viaPrismCt ? this.prismCtPort : viaPrismOm ? this.prismOmPort : this.port;
     const res = await rawHttp({ port, method, path: urlPath, headers, body: payload, timeoutMs: opts.timeoutMs ?? 15000 });
-    res.via = viaPrism || viaPrismCt ? 'prism' : 'direct';
+    res.via = viaPrism || viaPrismCt || viaPrismOm ? 'prism' : 'direct';
+    if (viaPrismOm) checkViolations(method, urlPath, res, checkOmAllowance);
     if (viaPrismCt) checkViolations(method, urlPath, res);
     if (viaPrism) checkViolations(method, urlPath, res);
     delete res.headers['sl-violations'];
@@ -249,6 +277,10 @@ export class Kasse {
     if (this.prismCt) {
       this.prismCt.proc.kill('SIGTERM');
       await this.prismCt.exited;
+    }
+    if (this.prismOm) {
+      this.prismOm.proc.kill('SIGTERM');
+      await this.prismOm.exited;
     }
     this.proc.kill(signal);
     let timer;
@@ -322,19 +354,46 @@ export function rawHttp({ port, method, path: p, headers, body, timeoutMs = 1500
   });
 }
 
-function checkViolations(method, urlPath, res) {
+function checkViolations(method, urlPath, res, allowance = () => false) {
   const raw = res.headers['sl-violations'];
   if (!raw) return;
   let list;
   try { list = JSON.parse(raw); } catch { assert.fail(`unparseable sl-violations header: ${raw}`); }
   const bad = list.filter((v) => Array.isArray(v.location) && v.location[0] === 'response')
     .filter((v) => !(UNDOCUMENTED_STATUSES.has(res.status)
-      && /^Unable to match the returned status code/.test(v.message)));
+      && /^Unable to match the returned status code/.test(v.message)))
+    .filter((v) => !allowance(method, urlPath, res, v));
   if (bad.length) {
     assert.fail(`OpenAPI response violation(s) reported by Prism for ${method} ${urlPath} → ${res.status}:\n`
       + bad.map((v) => `  [${v.severity}] ${v.location.join('.')}: ${v.message}`).join('\n')
       + `\nresponse body: ${res.text.slice(0, 2000)}`);
   }
+}
+
+// Order Management spec gaps (ordermanagement.json), each accepted only in its exact form:
+//  1. Statuses Klarna returns but the spec does not list for that operation: 400 (BAD_VALUE for a
+//     bad amount, INVALID_ORDER_ID for a non-UUID id) anywhere, and 404 (NO_SUCH_ORDER) on
+//     operations that only list 204/403 (authorization, cancel, customer-details, ...). Prism
+//     cannot validate a body it has no schema for, so the error envelope
+//     {correlation_id, error_code, error_messages[]} is checked here instead.
+//  2. Operations whose 201/204 entry declares `application/json` {type: string} content (refund
+//     create, PATCH authorization, PATCH customer-details, release-remaining-authorization):
+//     Klarna answers them with no body (contract 5.1, 12), which Prism reports as media type "".
+//     Accepted only when the body really is empty and carries no Content-Type.
+const OM_UNLISTED_STATUSES = new Set([400, 404]);
+function checkOmAllowance(method, urlPath, res, v) {
+  if (OM_UNLISTED_STATUSES.has(res.status) && /^Unable to match the returned status code/.test(v.message)) {
+    const b = res.json;
+    const ok = b && typeof b === 'object' && !Array.isArray(b)
+      && typeof b.correlation_id === 'string' && typeof b.error_code === 'string'
+      && Array.isArray(b.error_messages) && b.error_messages.every((m) => typeof m === 'string');
+    return ok;
+  }
+  if ((res.status === 201 || res.status === 204) && res.text === '' && !res.headers['content-type']
+    && v.message === 'The received media type "" does not match the one specified in the current response: application/json') {
+    return true;
+  }
+  return false;
 }
 
 // ---------- assertions shared by the test files ----------
