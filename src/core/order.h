@@ -20,6 +20,8 @@ enum order_fraud { ORDER_FRAUD_ACCEPTED, ORDER_FRAUD_PENDING, ORDER_FRAUD_REJECT
 #define ORDER_AUTH_DAYS 28               /* authorization window, and each extension */
 #define ORDER_MAX_LIFE_DAYS 180          /* extensions never go past creation + 180 days */
 #define ORDER_REJECTED_CAPTURE_HOURS 4   /* a rejected order may be captured this long */
+#define ORDER_AMOUNT_MAX 200000000LL     /* captured_amount, refunded_amount, order_amount in
+                                            requests (contract 5.3) */
 
 struct order_state {
     enum order_status status;            /* as stored; see order_status_at for the clock */
@@ -44,8 +46,10 @@ int order_status_parse(const char *name, enum order_status *out);
 const char *order_fraud_name(enum order_fraud f);              /* "ACCEPTED", ... */
 int order_fraud_parse(const char *name, enum order_fraud *out);
 
-/* The status at now: AUTHORIZED or PART_CAPTURED orders past expires_at are EXPIRED; a
- * REJECTED order not captured within 4 hours of the decision is CANCELLED (Klarna cancels it). */
+/* The status at now: AUTHORIZED or PART_CAPTURED orders at or past expires_at are EXPIRED
+ * (CLOSED if everything captured was refunded); a REJECTED order not captured within 4 hours
+ * of the decision is CANCELLED (Klarna cancels it); when both deadlines passed, the earlier
+ * one decides. Other statuses are returned as stored. */
 enum order_status order_status_at(const struct order_state *o, int64_t now);
 /* order_amount − captured_amount, or 0 once released, cancelled, expired or closed. */
 int64_t order_remaining(const struct order_state *o, int64_t now);
@@ -53,25 +57,36 @@ int64_t order_remaining(const struct order_state *o, int64_t now);
 /* Each operation checks the rule, and on success applies it to o (and to caps). On refusal it
  * returns -1 with Klarna's error (403 CAPTURE_NOT_ALLOWED, REFUND_NOT_ALLOWED,
  * CANCEL_NOT_ALLOWED, NOT_ALLOWED with Klarna's messages, or 400 BAD_VALUE for a bad amount)
- * and leaves o and caps unchanged. */
+ * and leaves o and caps unchanged. Refusals and decisions are listed at the top of order.c.
+ * o->status is updated to the stored status after the operation (CLOSED when the money is
+ * settled); render order_status_at, never o->status, to a client. */
+/* Amount 1..ORDER_AMOUNT_MAX. On success the caller records the new capture
+ * ({amount, 0}) at the end of its capture list. */
 int order_capture(struct order_state *o, int64_t amount, int64_t now, struct kerr *err);
-/* Allocates the refund to captures oldest first (each capture's refunded ≤ its captured). */
+/* Allocates the refund to captures oldest first (caps in capture order, caps[0] the oldest;
+ * each capture's refunded ≤ its captured). Checks order_invariants first: an inconsistent
+ * order/caps pair is refused with 500 before anything is written. */
 int order_refund(struct order_state *o, struct capture_money *caps, size_t n_caps,
                  int64_t amount, int64_t now, struct kerr *err);
 int order_cancel(struct order_state *o, int64_t now, struct kerr *err);
 int order_release(struct order_state *o, int64_t now, struct kerr *err);
 int order_update_authorization(struct order_state *o, int64_t new_amount, int64_t now,
                                struct kerr *err);
-/* expires_at = now + 28 days, capped at created_at + 180 days. */
+/* expires_at = now + 28 days, capped at created_at + 180 days; never moved backwards (at the
+ * cap the call succeeds and changes nothing). */
 int order_extend_authorization(struct order_state *o, int64_t now, struct kerr *err);
 /* Operations that only need an order that can still change (customer details, merchant
- * references, shipping info, acknowledge): refused for cancelled orders. */
+ * references, shipping info, acknowledge): refused for cancelled orders with 403 NOT_ALLOWED
+ * "Can not update a cancelled order". what names the operation for the caller's own use;
+ * Klarna's message does not vary with it, so it is not part of the error. */
 int order_check_updatable(const struct order_state *o, int64_t now, const char *what,
                           struct kerr *err);
 
 /* The money invariants: 0 ≤ captured ≤ order_amount (≤ original or raised amount), refunded
  * ≤ captured, every capture refunded ≤ captured, Σ captures = captured, Σ capture refunds =
- * refunded. 0 when they hold; -1 (with err 500) when not: a bug, never a client error. */
+ * refunded; and the states that depend on money: CANCELLED has no captures, CLOSED is fully
+ * refunded, released has captures. 0 when they hold; -1 (with err 500, the broken invariant
+ * named in the log) when not: a bug, never a client error. */
 int order_invariants(const struct order_state *o, const struct capture_money *caps,
                      size_t n_caps, struct kerr *err);
 
