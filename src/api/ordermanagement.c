@@ -340,8 +340,13 @@ static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *
     int64_t amount = jint(c->body, "captured_amount");
     if (m->n_caps == LIMIT_OM_CAPTURES)
         return kerr_set(err, 403, "CAPTURE_NOT_ALLOWED", "Capture not allowed");
-    if (order_capture(&m->st, amount, now, err) != 0)
+    if (order_capture(&m->st, amount, now, err) != 0) {
+        /* Klarna names the order in this one (contract 5.4). */
+        if (err->status == 403 && order_status_at(&m->st, now) == ORDER_EXPIRED)
+            kerr_set(err, 403, "CAPTURE_NOT_ALLOWED", "Order %s is expired. Capture not possible.",
+                     m->row.id);
         return -1;
+    }
     char at[32], ref[64];
     time_format_iso8601(now, at);
     snprintf(ref, sizeof ref, "%s-%zu", str(m->order, "klarna_reference"), m->n_caps + 1);
