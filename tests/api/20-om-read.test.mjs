@@ -136,6 +136,12 @@ test('ids: a malformed order id (not a UUID) → 400 INVALID_ORDER_ID "Order ID 
   }
 });
 
+test('ids: UUIDs are case-insensitive on input (RFC 9562 §4) — the order id in upper case reads the same order', async () => {
+  const { order_id } = await om.place();
+  const o = assertJsonOk(await k.get(om.path(order_id.toUpperCase())));
+  assert.equal(o.order_id, order_id, 'the canonical (lower-case) id is returned');
+});
+
 test('ids: a session id or authorization token is not an order id → 404 NO_SUCH_ORDER', async () => {
   const { session_id } = await om.place();
   noSuchOrder(await k.get(om.path(session_id)), session_id);
@@ -241,6 +247,42 @@ test('unknown order: every mutating OM call → 404 NO_SUCH_ORDER', async () => 
     assert.match(res.json.error_messages[0], new RegExp(`^Order ${id} cannot be found`), `${m} ${sub}`);
   }
   notFound(await k.post(om.path(id, '/refunds'), { refunded_amount: 100 }), /^(NO_SUCH_ORDER|NOT_FOUND)$/, 'POST /refunds');
+});
+
+// ---------- methods, persistence ----------
+
+test('methods: a wrong method on an OM path → 405 METHOD_NOT_ALLOWED with an Allow header', async () => {
+  const { order_id } = await om.place();
+  const allowOf = (res) => (res.headers.allow ?? '').split(',').map((x) => x.trim().toUpperCase()).filter(Boolean);
+  for (const [m, sub, allowed] of [['DELETE', '', 'GET'], ['PUT', '/captures', 'POST'], ['GET', '/cancel', 'POST'],
+    ['POST', '/authorization', 'PATCH']]) {
+    const res = await k.request(m, om.path(order_id, sub), { direct: true });
+    assertError(res, 405, 'METHOD_NOT_ALLOWED');
+    assert.ok(allowOf(res).includes(allowed), `${m} ${sub}: Allow "${res.headers.allow}" lists ${allowed}`);
+  }
+});
+
+test('persistence: orders, captures and refunds survive a restart on the same --db, field for field', async () => {
+  const k1 = await startKasse({ testClock: true, contract: false });
+  const om1 = omClient(k1);
+  const { order_id } = await om1.place({ body: omCart(8500) });
+  const cid = await om1.captureOk(order_id, 3000, { description: 'part 1' });
+  await om1.refundOk(order_id, 500);
+  assert.equal((await k1.post(om1.path(order_id, '/shipping-info'), { shipping_info: [{ shipping_company: 'DHL' }] })).status, 204);
+  const before = await om1.read(order_id);
+  await k1.stopClean();
+  const k2 = await startKasse({ testClock: true, contract: false, dir: k1.dir });
+  try {
+    const om2 = omClient(k2);
+    assert.deepEqual(await om2.read(order_id), before);
+    assert.equal(assertJsonOk(await k2.get(om2.path(order_id, `/captures/${cid}`))).description, 'part 1');
+    await om2.captureOk(order_id, 5500);
+    assert.equal((await om2.read(order_id)).captures[1].klarna_reference, `${before.klarna_reference}-2`,
+      'the capture sequence continues after the restart');
+    await k2.stopClean();
+  } finally {
+    await k2.kill();
+  }
 });
 
 // ---------- contract self-test of the ordermanagement.json proxy ----------

@@ -146,6 +146,19 @@ test('captured_amount 0, negative, > 200000000, a string, a real, null or missin
   assert.equal((await om.read(order_id)).captured_amount, 0, 'nothing was captured');
 });
 
+test('capture: description or reference over 255 characters, a bad shipping_info or order line → 400 BAD_VALUE with the path; nothing captured', async () => {
+  const { order_id } = await om.place({ body: omCart(8500) });
+  const c = (extra) => om.capture(order_id, { captured_amount: 100, ...extra });
+  assertBadValue(await c({ description: 'x'.repeat(256) }), 'description');
+  assertBadValue(await c({ reference: 'x'.repeat(256) }), 'reference');
+  assertBadValue(await c({ shipping_info: [{ shipping_company: 'x'.repeat(101) }] }), 'shipping_info[0].shipping_company');
+  assertBadValue(await c({ shipping_info: [SHIP, { shipping_method: 'Teleport' }] }), 'shipping_info[1].shipping_method');
+  assertBadValue(await c({ order_lines: 'x' }), 'order_lines');
+  assertBadValue(await c({ order_lines: [{ name: 'no quantity', unit_price: 100, total_amount: 100 }] }), 'order_lines[0].quantity');
+  assert.equal((await om.read(order_id)).captured_amount, 0);
+  await om.captureOk(order_id, 100, { description: 'x'.repeat(255), reference: 'y'.repeat(255) });
+});
+
 test('captured_amount 200000000 (the maximum) on a smaller order → 403 CAPTURE_NOT_ALLOWED (a valid value, not allowed)', async () => {
   const { order_id } = await om.place({ body: omCart(8500) });
   notAllowed(await om.capture(order_id, { captured_amount: 200000000 }));

@@ -254,6 +254,31 @@ test('customer-details: PATCH {shipping_address} → 204; the order shows the ne
   for (const [f, v] of Object.entries(billing)) assert.equal(o.billing_address[f], v, `billing_address.${f}`);
 });
 
+test('customer-details: a field set to "" is cleared, the others kept', async () => {
+  const { order_id } = await om.place({ authorize: { billing_address: seAddress({ street_address2: 'c/o Test' }) } });
+  assertNoContent(await patch(order_id, '/customer-details', { shipping_address: seAddress({ street_address2: '' }) }));
+  const o = await om.read(order_id);
+  assert.ok(o.shipping_address.street_address2 === undefined || o.shipping_address.street_address2 === '',
+    `street_address2 not cleared: ${JSON.stringify(o.shipping_address)}`);
+  assert.equal(o.shipping_address.street_address, seAddress().street_address);
+});
+
+test('customer-details: billing_address cannot be updated → 403 NOT_ALLOWED "Billing address cannot be updated for user account order. Customer details cannot be updated." (contract 5.4); billing unchanged', async () => {
+  const billing = seAddress();
+  const { order_id } = await om.place({ authorize: { billing_address: billing } });
+  const res = await patch(order_id, '/customer-details', { billing_address: { ...billing, given_name: 'Mallory' } });
+  assertError(res, 403, 'NOT_ALLOWED', ['Billing address cannot be updated for user account order. Customer details cannot be updated.']);
+  assert.equal((await om.read(order_id)).billing_address.given_name, 'Alice');
+});
+
+test('customer-details: a shipping address field over its OM limit → 400 BAD_VALUE "Bad value: shipping_address.<field>"', async () => {
+  const { order_id } = await om.place();
+  assertBadValue(await patch(order_id, '/customer-details', { shipping_address: seAddress({ given_name: 'x'.repeat(101) }) }),
+    'shipping_address.given_name');
+  assertBadValue(await patch(order_id, '/customer-details', { shipping_address: seAddress({ postal_code: '12345678901' }) }),
+    'shipping_address.postal_code');
+});
+
 test('customer-details: a cancelled order → 403 NOT_ALLOWED', async () => {
   const { order_id } = await om.place();
   assertNoContent(await cancel(order_id));
