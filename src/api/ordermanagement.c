@@ -469,6 +469,10 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         break;
     case OP_CUSTOMER_DETAILS:
         rc = order_check_updatable(&m.st, now, "Customer details", err);
+        if (rc == 0 && json_object_get(c->body, "billing_address"))
+            rc = kerr_set(err, 403, "NOT_ALLOWED",
+                          "Billing address cannot be updated for user account order. "
+                          "Customer details cannot be updated.");
         if (rc == 0 && json_object_get(c->body, "shipping_address")) {
             json_t *address = json_object_get(m.order, "shipping_address");
             json_t *changes = json_object_get(c->body, "shipping_address");
@@ -731,7 +735,7 @@ static int query_time(const struct req *r, const char *name, int64_t *out, struc
     const char *v = req_query(r, name);
     if (!v)
         return 0;
-    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
+    int y, mo, d, h = 0, mi = 0, s = 0, n = 0, frac = 0;
     char *end;
     long long ms = strtoll(v, &end, 10);
     if (*v && !*end) {
@@ -740,14 +744,26 @@ static int query_time(const struct req *r, const char *name, int64_t *out, struc
     }
     if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
         return kerr_bad_value(err, name);
-    if (v[n] == 'T' && sscanf(v + n, "T%2d:%2d:%2d", &h, &mi, &s) < 2)
-        return kerr_bad_value(err, name);
+    if (v[n] == 'T') {
+        int m2 = 0;
+        if (sscanf(v + n, "T%2d:%2d:%2d%n", &h, &mi, &s, &m2) < 3)
+            return kerr_bad_value(err, name);
+        const char *p = v + n + m2;
+        if (*p == '.') {                  /* milliseconds, as orders show them */
+            int digits = 0;
+            for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+                if (digits < 3)
+                    frac = frac * 10 + (*p - '0');
+            for (; digits < 3; digits++)
+                frac *= 10;
+        }
+    }
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
         s > 60)
         return kerr_bad_value(err, name);
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
                     .tm_min = mi, .tm_sec = s};
-    *out = (int64_t)timegm(&tm) * 1000;
+    *out = (int64_t)timegm(&tm) * 1000 + frac;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "lib/ids.h"
 
 #define MAX_SEGMENTS 16
 
@@ -83,6 +84,12 @@ int router_match(struct req *r, char *allow, size_t allow_cap, struct kerr *err)
             (strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
             r->route = rt;
             memcpy(r->params, params, sizeof params);
+            /* UUIDs are case-insensitive on input (RFC 9562); Kasse stores them lowercase. */
+            for (int i = 0; i < HTTP_MAX_PARAMS && r->params[i]; i++)
+                if (ids_is_uuid(r->params[i]))
+                    for (char *c = r->params[i]; *c; c++)
+                        if (*c >= 'A' && *c <= 'F')
+                            *c = (char)(*c - 'A' + 'a');
             return 0;
         }
         path_known = true;
