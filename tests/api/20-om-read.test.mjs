@@ -7,7 +7,9 @@ import http from 'node:http';
 import {
   startKasse, Kasse, CONTRACT, assertJsonOk, assertError, assertCorrelation, UUID_RE, ISO_MS,
 } from './harness.mjs';
-import { SE_EXAMPLE, US_EXAMPLE, OM, DAY_MS, omCart, omClient, seAddress, email } from './fixtures.mjs';
+import {
+  SE_EXAMPLE, US_EXAMPLE, OM, DAY_MS, omCart, omClient, seAddress, email, subscriptionExample, customerTokenRequest,
+} from './fixtures.mjs';
 
 let k;
 let om;
@@ -121,6 +123,23 @@ test('GET order: +pend-reject-NN shopper → fraud_status REJECTED once NN minut
   assert.equal((await om.read(order_id)).fraud_status, 'PENDING');
   await om.advance(61);
   assert.equal((await om.read(order_id)).fraud_status, 'REJECTED');
+});
+
+test('GET order: an order placed with a customer token (POST /customer-token/v1/tokens/{id}/order) is managed by OM too', async () => {
+  const body = subscriptionExample('buy_and_tokenize');
+  const s = assertJsonOk(await k.post('/payments/v1/sessions', body));
+  const a = assertJsonOk(await k.post(`/kasse/v1/sessions/${s.session_id}/authorize`, {}));
+  const ct = assertJsonOk(await k.post(`/payments/v1/authorizations/${a.authorization_token}/customer-token`,
+    customerTokenRequest(body)));
+  const to = assertJsonOk(await k.post(`/customer-token/v1/tokens/${ct.token_id}/order`, {
+    purchase_currency: body.purchase_currency, locale: body.locale, order_amount: body.order_amount,
+    order_tax_amount: body.order_tax_amount, order_lines: body.order_lines }));
+  om.touched.set(to.order_id, 'a');
+  const o = await om.read(to.order_id);
+  assert.equal(o.status, 'AUTHORIZED');
+  assert.equal(o.order_amount, body.order_amount);
+  await om.captureOk(to.order_id, body.order_amount);
+  assert.equal((await om.read(to.order_id)).status, 'CAPTURED');
 });
 
 // ---------- ids ----------

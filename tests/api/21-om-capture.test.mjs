@@ -134,6 +134,26 @@ test('capture: an expired order (28 days + 1 s on Kasse\'s clock) → 403 CAPTUR
   assert.equal((await om.read(b.order_id)).status, 'EXPIRED');
 });
 
+test('capture: an order placed with auto_capture: true is CAPTURED at creation — one capture of the whole amount ("-1"), refundable', async () => {
+  const { order_id } = await om.place({ body: omCart(8500), order: { auto_capture: true } });
+  const o = await om.read(order_id);
+  assert.equal(o.status, 'CAPTURED');
+  assert.equal(o.captured_amount, 8500);
+  assert.equal(o.remaining_authorized_amount, 0);
+  assert.equal(o.captures.length, 1);
+  assert.equal(o.captures[0].captured_amount, 8500);
+  assert.equal(o.captures[0].klarna_reference, `${o.klarna_reference}-1`);
+  notAllowed(await om.capture(order_id, { captured_amount: 1 }));
+  await om.refundOk(order_id, 8500);
+});
+
+test('capture: auto_capture: false leaves the order AUTHORIZED', async () => {
+  const { order_id } = await om.place({ body: omCart(8500), order: { auto_capture: false } });
+  const o = await om.read(order_id);
+  assert.equal(o.status, 'AUTHORIZED');
+  assert.deepEqual(o.captures, []);
+});
+
 // ---------- amount validation ----------
 
 test('captured_amount 0, negative, > 200000000, a string, a real, null or missing → 400 BAD_VALUE "Bad value: captured_amount"', async () => {

@@ -124,6 +124,20 @@ test('idempotency: a refusal is not recorded — a 403 with key K, then a valid 
   assert.equal((await om.read(order_id)).captured_amount, 500);
 });
 
+test('idempotency: a capture key is replayed at 24 h − 1 s on Kasse\'s clock; after 24 h it executes anew', async () => {
+  const { order_id } = await om.place({ body: omCart(8500) });
+  const kk = key();
+  const first = await om.capture(order_id, { captured_amount: 100 }, idem(kk));
+  om.created(first, order_id, 'captures');
+  await om.advance(24 * 3600 - 1);
+  assertReplay(first, await om.capture(order_id, { captured_amount: 100 }, idem(kk)));
+  await om.advance(2);
+  const fresh = await om.capture(order_id, { captured_amount: 100 }, idem(kk));
+  om.created(fresh, order_id, 'captures');
+  assert.notEqual(fresh.headers['capture-id'], first.headers['capture-id']);
+  assert.equal((await om.read(order_id)).captured_amount, 200);
+});
+
 test('idempotency: scoped per merchant — B\'s capture with A\'s key on B\'s order executes independently', async () => {
   const a = await om.place({ body: omCart(8500), auth: 'a' });
   const b = await om.place({ body: omCart(8500), auth: 'b' });
