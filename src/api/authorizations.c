@@ -460,17 +460,7 @@ int payments_create_order(struct req *r, struct reply *out, struct kerr *err)
     if (!body)
         return -1;
     /* create_order_request carries the same cart fields, validated with the same rules. */
-    json_t *request = session_from_create(body, err);
-    if (request) {
-        json_t *capture = json_object_get(body, "auto_capture");
-        if (capture && !json_is_boolean(capture)) {
-            json_decref(request);
-            json_decref(body);
-            return kerr_bad_value(err, "auto_capture");
-        }
-        if (capture)
-            json_object_set(request, "auto_capture", capture);
-    }
+    json_t *request = order_request_from(body, err);
     json_decref(body);
     if (!request)
         return -1;

@@ -186,17 +186,7 @@ int ctoken_create_order(struct req *r, struct reply *out, struct kerr *err)
     }
     if (!json_object_get(body, "purchase_country"))
         json_object_set_new(body, "purchase_country", json_string(cc.country));
-    json_t *request = session_from_create(body, err);
-    if (request) {
-        json_t *capture = json_object_get(body, "auto_capture");
-        if (capture && !json_is_boolean(capture)) {
-            json_decref(request);
-            json_decref(body);
-            return kerr_bad_value(err, "auto_capture");
-        }
-        if (capture)
-            json_object_set(request, "auto_capture", capture);
-    }
+    json_t *request = order_request_from(body, err);
     json_decref(body);
     if (!request)
         return -1;

@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "api/orders.h"
+#include "core/session.h"
 #include "lib/ids.h"
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
@@ -230,6 +231,22 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
         snprintf(out->redirect_url, sizeof out->redirect_url, "%s/kp/redirect/v1/%s",
                  spec->public_url, row.id);
     return 0;
+}
+
+json_t *order_request_from(const json_t *body, struct kerr *err)
+{
+    json_t *capture = json_object_get(body, "auto_capture");
+    if (capture && !json_is_boolean(capture)) {
+        kerr_bad_value(err, "auto_capture");
+        return NULL;
+    }
+    json_t *request = session_from_create(body, err);
+    if (request && capture && json_object_set(request, "auto_capture", capture) != 0) {
+        json_decref(request);
+        kerr_internal(err, "out of memory");
+        return NULL;
+    }
+    return request;
 }
 
 json_t *order_reply_object(const struct order_made *made)

@@ -32,6 +32,9 @@ struct order_made {
 
 int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
                  struct kerr *err);
+/* A create-order or token-charge body as an order request: the cart validated with the session
+ * rules (400 Bad value: <path>), auto_capture (a boolean) carried along. NULL with err. */
+json_t *order_request_from(const json_t *body, struct kerr *err);
 /* {order_id, redirect_url?, fraud_status, authorized_payment_method} */
 json_t *order_reply_object(const struct order_made *made);
 json_t *order_authorized_payment_method(const char *category);
