@@ -499,19 +499,12 @@ static int cancel_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return rc;
 }
 
-static int cancel_reply(void *arg, struct reply *out, struct kerr *err)
-{
-    (void)arg;
-    (void)err;
-    return reply_empty(out, 204);
-}
-
 int payments_cancel_authorization(struct req *r, struct reply *out, struct kerr *err)
 {
     if (!ids_is_uuid(r->params[0]))
         return invalid_token(err);
     struct cancel_ctx c = {.r = r};
-    return api_write(r, cancel_fn, &c, cancel_reply, out, err);
+    return api_write(r, cancel_fn, &c, reply_no_content, out, err);
 }
 
 /* ---- POST /payments/v1/authorizations/{token}/customer-token ---- */

@@ -216,13 +216,6 @@ static int status_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return rc == 0 ? 0 : kerr_internal(err, "customer token update");
 }
 
-static int status_reply(void *arg, struct reply *out, struct kerr *err)
-{
-    (void)arg;
-    (void)err;
-    return reply_empty(out, 202);
-}
-
 int ctoken_update_status(struct req *r, struct reply *out, struct kerr *err)
 {
     json_t *body = req_json_body(r, err);
@@ -235,5 +228,5 @@ int ctoken_update_status(struct req *r, struct reply *out, struct kerr *err)
     if (!ok)
         return kerr_bad_value(err, "status");
     struct status_ctx c = {.r = r};
-    return api_write(r, status_fn, &c, status_reply, out, err);
+    return api_write(r, status_fn, &c, reply_accepted, out, err);
 }

@@ -296,13 +296,6 @@ done:
     return rc;
 }
 
-static int update_reply(void *arg, struct reply *out, struct kerr *err)
-{
-    (void)arg;
-    (void)err;
-    return reply_empty(out, 204);
-}
-
 int payments_update_session(struct req *r, struct reply *out, struct kerr *err)
 {
     const char *id = r->params[0];
@@ -313,7 +306,7 @@ int payments_update_session(struct req *r, struct reply *out, struct kerr *err)
         return -1;
     struct update_ctx u = {.merchant_id = r->merchant.id, .id = id, .now_ms = r->received_ms,
                            .update = update};
-    int rc = api_write(r, update_fn, &u, update_reply, out, err);
+    int rc = api_write(r, update_fn, &u, reply_no_content, out, err);
     json_decref(update);
     return rc;
 }

@@ -124,6 +124,9 @@ typedef int (*reply_fn)(void *arg, struct reply *out, struct kerr *err);
  * as the operation. Returns 0 with out filled, or -1 with err. */
 int api_write(struct req *r, store_tx_fn fn, void *arg, reply_fn build, struct reply *out,
               struct kerr *err);
+/* Ready-made reply builders for api_write: 204 No Content and 202 Accepted, empty bodies. */
+int reply_no_content(void *arg, struct reply *out, struct kerr *err);
+int reply_accepted(void *arg, struct reply *out, struct kerr *err);
 /* dispatch, before the handler: reads the key (400 if malformed) and replays a recorded reply.
  * 1: out filled from the record; 0: go on; -1: err. */
 int idempotency_begin(struct req *r, struct reply *out, struct kerr *err);

@@ -33,6 +33,20 @@ int reply_empty(struct reply *out, int status)
     return 0;
 }
 
+int reply_no_content(void *arg, struct reply *out, struct kerr *err)
+{
+    (void)arg;
+    (void)err;
+    return reply_empty(out, 204);
+}
+
+int reply_accepted(void *arg, struct reply *out, struct kerr *err)
+{
+    (void)arg;
+    (void)err;
+    return reply_empty(out, 202);
+}
+
 const char *req_header(const struct req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
