@@ -26,6 +26,8 @@
 
 #define OUTBOX_POLL_MS 100
 #define OUTBOX_ATTEMPT_MAX_MS 10000
+#define PRUNE_EVERY_MS (10LL * 60 * 1000)           /* housekeeping on this thread */
+#define IDEMPOTENCY_KEEP_MS (24LL * 3600 * 1000)
 #define OUTBOX_BATCH 16
 
 struct outbox {
@@ -258,9 +260,16 @@ static void process(struct outbox *o, const struct outbox_row *e)
         log_error("outbox: event %lld not recorded: %s", (long long)e->id, err.msg);
 }
 
+static int prune_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    int64_t before = *(int64_t *)arg;
+    return store_idem_prune(tx, before) == 0 ? 0 : kerr_internal(err, "idempotency prune");
+}
+
 static void *outbox_main(void *arg)
 {
     struct outbox *o = arg;
+    int64_t next_prune = 0;
     for (;;) {
         pthread_mutex_lock(&o->mu);
         if (!o->stopping) {
@@ -279,6 +288,13 @@ static void *outbox_main(void *arg)
             break;
         struct due_ctx d = {.now = clock_now_ms(&o->app->clock)};
         struct kerr err = {0};
+        /* Idempotency records live 24 hours on Kasse's clock; older ones are removed here. */
+        if (d.now >= next_prune) {
+            int64_t before = d.now - IDEMPOTENCY_KEEP_MS;
+            if (store_write(o->app->store, prune_fn, &before, &err) != 0)
+                log_error("store: idempotency prune: %s", err.msg);
+            next_prune = d.now + PRUNE_EVERY_MS;
+        }
         if (store_read(o->app->store, due_fn, &d, &err) != 0)
             continue;
         for (size_t i = 0; i < d.n; i++) {

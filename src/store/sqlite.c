@@ -32,7 +32,7 @@ enum stmt_id {
     ST_META_GET, ST_META_PUT,
     ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
     ST_SESSION_GET, ST_SESSION_GET_ANY, ST_SESSION_INSERT, ST_SESSION_UPDATE, ST_MERCHANT_BY_ID,
-    ST_LOG_INSERT, ST_LOG_GET,
+    ST_LOG_INSERT, ST_LOG_GET, ST_LOG_PRUNE, ST_IDEM_PRUNE,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_AUTH_INSERT, ST_AUTH_GET, ST_AUTH_LATEST, ST_AUTH_SET_STATE, ST_AUTH_SET_STATE_BODY,
     ST_AUTH_SUPERSEDE,
@@ -76,6 +76,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOG_GET] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us, "
                    "request_body, response_body FROM logs.request_log "
                    "WHERE correlation_id = ?1 AND merchant_id = ?2",
+    [ST_LOG_PRUNE] = "DELETE FROM request_log WHERE at < ?1",
+    [ST_IDEM_PRUNE] = "DELETE FROM idempotency WHERE created_at < ?1",
     [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body "
                     "FROM idempotency WHERE merchant_id = ?1 AND key = ?2 AND created_at >= ?3",
     [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(merchant_id, key, created_at, method, "
@@ -152,6 +154,8 @@ struct job {
 
 #define LOG_BATCH_ROWS 512
 #define LOG_BATCH_MS 50
+#define LOG_RETENTION_MS (30LL * 24 * 3600 * 1000)   /* request logs are kept 30 days */
+#define LOG_PRUNE_EVERY 4096                          /* rows written between prunes */
 
 struct log_node {
     struct reqlog_row row;       /* owned */
@@ -421,12 +425,16 @@ static int sq_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *
     return j.rc;
 }
 
+static int step_done(struct conn *c, sqlite3_stmt *st);
+
 /* ---- the logger thread ---- */
 
 static void *logger_main(void *arg)
 {
     struct sqlite_store *s = arg;
     struct conn *c = s->logger;
+    uint64_t since_prune = 0;
+    int64_t newest_at = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->log_head && !s->stopping)
@@ -454,6 +462,8 @@ static void *logger_main(void *arg)
         int began = exec_stmt(c, ST_BEGIN_IMMEDIATE) == 0;
         for (struct log_node *l = batch, *next; l; l = next) {
             next = l->next;
+            if (l->row.at_ms > newest_at)
+                newest_at = l->row.at_ms;
             if (began && log_insert(c, &l->row) != 0)
                 log_error("store: request log row not written: %s", sqlite3_errmsg(c->db));
             reqlog_row_free(&l->row);
@@ -462,6 +472,16 @@ static void *logger_main(void *arg)
         }
         if (began && exec_stmt(c, ST_COMMIT) != 0)
             exec_stmt(c, ST_ROLLBACK);
+        /* Retention: rows older than 30 days (on the clock they were logged with) go. */
+        since_prune += n;
+        if (since_prune >= LOG_PRUNE_EVERY && newest_at > LOG_RETENTION_MS) {
+            since_prune = 0;
+            sqlite3_stmt *st = stmt(c, ST_LOG_PRUNE);
+            if (st) {
+                sqlite3_bind_int64(st, 1, newest_at - LOG_RETENTION_MS);
+                step_done(c, st);
+            }
+        }
 
         pthread_mutex_lock(&s->mu);
         s->log_written += n;
@@ -840,6 +860,16 @@ static int sq_idem_get(struct store_tx *tx, int64_t merchant_id, const char *key
         }
     }
     return finish(c, st, rc);
+}
+
+static int sq_idem_prune(struct store_tx *tx, int64_t before)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_IDEM_PRUNE);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, before);
+    return step_done(c, st);
 }
 
 static int sq_idem_put(struct store_tx *tx, const struct idem_row *r)
@@ -1346,6 +1376,7 @@ static const struct store_ops sqlite_ops = {
     .reqlog_get = sq_reqlog_get,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
+    .idem_prune = sq_idem_prune,
     .auth_insert = sq_auth_insert,
     .auth_get = sq_auth_get,
     .auth_latest = sq_auth_latest,

@@ -157,6 +157,7 @@ struct store_ops {
     int (*idem_get)(struct store_tx *tx, int64_t merchant_id, const char *key,
                     int64_t not_before, struct idem_row *out);
     int (*idem_put)(struct store_tx *tx, const struct idem_row *row);   /* insert or replace */
+    int (*idem_prune)(struct store_tx *tx, int64_t before);   /* records created before */
 
     int (*auth_insert)(struct store_tx *tx, const struct auth_row *row);
     int (*auth_get)(struct store_tx *tx, int64_t merchant_id, const char *token,
@@ -275,6 +276,10 @@ static inline int store_idem_get(struct store_tx *tx, int64_t merchant_id, const
                                  int64_t not_before, struct idem_row *out)
 {
     return tx->ops->idem_get(tx, merchant_id, key, not_before, out);
+}
+static inline int store_idem_prune(struct store_tx *tx, int64_t before)
+{
+    return tx->ops->idem_prune(tx, before);
 }
 static inline int store_idem_put(struct store_tx *tx, const struct idem_row *row)
 {

@@ -297,6 +297,54 @@ static void test_log_queue_and_flush(void **state)
     store_close(s);
 }
 
+static int idem_put_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct idem_row row = {.merchant_id = *(int64_t *)arg, .key = "k1", .created_at = 1000,
+                           .method = "POST", .path = "/x", .status = 201, .headers = "[]",
+                           .body = ""};
+    return store_idem_put(tx, &row) ? kerr_internal(err, "put") : 0;
+}
+
+static int idem_prune_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    (void)arg;
+    return store_idem_prune(tx, 2000) ? kerr_internal(err, "prune") : 0;
+}
+
+struct idem_get_args {
+    int64_t merchant;
+    int rc;
+};
+
+static int idem_get_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    (void)err;
+    struct idem_get_args *g = arg;
+    struct idem_row row;
+    g->rc = store_idem_get(tx, g->merchant, "k1", 0, &row);
+    if (g->rc == 0)
+        idem_row_free(&row);
+    return 0;
+}
+
+/* Rule: idempotency records are found while young and removed by the 24-hour prune. */
+static void test_idempotency_record_and_prune(void **state)
+{
+    (void)state;
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "alice");
+    assert_int_equal(store_write(s, idem_put_fn, &a, &err), 0);
+    struct idem_get_args g = {.merchant = a};
+    assert_int_equal(store_read(s, idem_get_fn, &g, &err), 0);
+    assert_int_equal(g.rc, 0);
+    assert_int_equal(store_write(s, idem_prune_fn, NULL, &err), 0);
+    assert_int_equal(store_read(s, idem_get_fn, &g, &err), 0);
+    assert_int_equal(g.rc, STORE_NOT_FOUND);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_queue_and_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_record_and_prune, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
