@@ -9,6 +9,14 @@
 int payments_create_session(struct req *r, struct reply *out, struct kerr *err);
 int payments_read_session(struct req *r, struct reply *out, struct kerr *err);
 int payments_update_session(struct req *r, struct reply *out, struct kerr *err);
+/* Inside a transaction: loads the merchant's live session (404 NOT_FOUND "Invalid session id"
+ * when unknown or expired, 404 SESSION_COMPLETED when complete), applies update with the update
+ * rules (nothing when NULL or empty) and saves it. *session is the result (new reference).
+ * The one way sessions change: the update API, the SDK's load/authorize data, the headless
+ * helper. */
+int session_update_in_tx(struct store_tx *tx, int64_t merchant_id, const char *id,
+                         int64_t now_ms, const json_t *update, json_t **session,
+                         struct kerr *err);
 
 /* authorizations.c: the decision path shared by the headless helper and the shopper's widget */
 struct authorize_in {

@@ -45,30 +45,6 @@ static json_t *parse_stored(const char *text)
     return jsonp_parse(text, strlen(text), LIMIT_JSON_DEPTH, NULL, 0);
 }
 
-/* Loads the merchant's session inside a transaction: 404 when unknown or expired. */
-static int load_session(struct store_tx *tx, int64_t merchant, const char *id, int64_t now,
-                        struct session_row *row, json_t **body, struct kerr *err)
-{
-    if (!ids_is_uuid(id))
-        return invalid_session(err);
-    int rc = store_session_get(tx, merchant, id, row);
-    if (rc < 0)
-        return kerr_internal(err, "session get");
-    if (rc == STORE_NOT_FOUND)
-        return invalid_session(err);
-    if (now >= row->expires_at) {
-        session_row_free(row);
-        return invalid_session(err);
-    }
-    *body = parse_stored(row->body);
-    if (!json_is_object(*body)) {
-        json_decref(*body);
-        session_row_free(row);
-        return kerr_internal(err, "stored session is not an object");
-    }
-    return 0;
-}
-
 /* What the authorization keeps for create-order matching (contract 10.5). */
 static json_t *snapshot_of(const json_t *session)
 {
@@ -114,38 +90,12 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
                       struct authorize_out *out, struct kerr *err)
 {
     memset(out, 0, sizeof *out);
-    struct session_row row;
-    json_t *session = NULL, *merged = NULL, *snap = NULL, *auth_body = NULL;
-    if (load_session(tx, in->merchant->id, in->session_id, in->now_ms, &row, &session, err) != 0)
-        return -1;
+    json_t *session = NULL, *snap = NULL, *auth_body = NULL;
     int rc = -1;
-    char *text = NULL;
-    if (strcmp(row.status, "incomplete") != 0) {
-        kerr_set(err, 404, "SESSION_COMPLETED", "Session has already been completed");
-        goto done;
-    }
     /* The shopper's data updates the session with the update rules (contract 6.4). */
-    if (in->data && json_object_size(in->data)) {
-        merged = session_apply_update(session, in->data, err);
-        if (!merged)
-            goto done;
-        text = jsonw_dumps(merged, NULL);
-        if (!text) {
-            kerr_internal(err, "out of memory");
-            goto done;
-        }
-        free(row.body);
-        row.body = text;
-        text = NULL;
-        row.updated_at = in->now_ms;
-        if (store_session_update(tx, &row) != 0) {
-            kerr_internal(err, "session update");
-            goto done;
-        }
-        json_decref(session);
-        session = merged;
-        merged = NULL;
-    }
+    if (session_update_in_tx(tx, in->merchant->id, in->session_id, in->now_ms, in->data,
+                             &session, err) != 0)
+        return -1;
     /* The category must be one the session offers. */
     json_t *cats = categories_for(in->merchant->categories, str(session, "purchase_country"),
                                   "");
@@ -237,12 +187,9 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
     }
     rc = 0;
 done:
-    free(text);
     json_decref(snap);
     json_decref(auth_body);
-    json_decref(merged);
     json_decref(session);
-    session_row_free(&row);
     return rc;
 }
 

@@ -248,19 +248,21 @@ struct update_ctx {
     const json_t *update;
 };
 
-static int update_fn(struct store_tx *tx, void *arg, struct kerr *err)
+int session_update_in_tx(struct store_tx *tx, int64_t merchant_id, const char *id,
+                         int64_t now_ms, const json_t *update, json_t **session,
+                         struct kerr *err)
 {
-    struct update_ctx *u = arg;
+    *session = NULL;
     struct session_row row;
-    int rc = store_session_get(tx, u->merchant_id, u->id, &row);
+    int rc = store_session_get(tx, merchant_id, id, &row);
     if (rc < 0)
         return kerr_internal(err, "session get");
     if (rc == STORE_NOT_FOUND)
         return invalid_session(err);
     rc = -1;
-    json_t *stored = NULL, *merged = NULL;
+    json_t *stored = NULL;
     char *text = NULL;
-    if (u->now_ms >= row.expires_at) {
+    if (now_ms >= row.expires_at) {
         invalid_session(err);
         goto done;
     }
@@ -273,26 +275,45 @@ static int update_fn(struct store_tx *tx, void *arg, struct kerr *err)
         kerr_internal(err, "stored session is not an object");
         goto done;
     }
-    merged = session_apply_update(stored, u->update, err);
+    if (!update || json_object_size(update) == 0) {   /* nothing to change */
+        *session = stored;
+        stored = NULL;
+        rc = 0;
+        goto done;
+    }
+    json_t *merged = session_apply_update(stored, update, err);
     if (!merged)
         goto done;
     text = jsonw_dumps(merged, NULL);
     if (!text) {
+        json_decref(merged);
         kerr_internal(err, "out of memory");
         goto done;
     }
     free(row.body);
     row.body = text;
     text = NULL;
-    row.updated_at = u->now_ms;
+    row.updated_at = now_ms;
     rc = store_session_update(tx, &row);
-    if (rc != 0)
+    if (rc != 0) {
+        json_decref(merged);
         rc = rc == STORE_NOT_FOUND ? invalid_session(err) : kerr_internal(err, "session update");
+        goto done;
+    }
+    *session = merged;
 done:
     free(text);
     json_decref(stored);
-    json_decref(merged);
     session_row_free(&row);
+    return rc;
+}
+
+static int update_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct update_ctx *u = arg;
+    json_t *session;
+    int rc = session_update_in_tx(tx, u->merchant_id, u->id, u->now_ms, u->update, &session, err);
+    json_decref(session);
     return rc;
 }
 

@@ -121,32 +121,13 @@ struct load_ctx {
 static int load_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct load_ctx *c = arg;
-    struct session_row row;
-    int rc = store_session_get(tx, c->r->merchant.id, c->r->shopper_session, &row);
-    if (rc != 0)
-        return rc < 0 ? kerr_internal(err, "session get")
-                      : kerr_set(err, 404, "NOT_FOUND", "Invalid session id");
-    json_t *stored = jsonp_parse(row.body, strlen(row.body), LIMIT_JSON_DEPTH, NULL, 0);
-    json_t *merged = stored ? session_apply_update(stored, c->data, err) : NULL;
-    char *text = merged ? jsonw_dumps(merged, NULL) : NULL;
-    rc = -1;
-    if (text && strcmp(row.status, "incomplete") == 0) {
-        free(row.body);
-        row.body = text;
-        text = NULL;
-        row.updated_at = c->r->received_ms;
-        rc = store_session_update(tx, &row) == 0 ? 0 : kerr_internal(err, "session update");
-    } else if (merged) {
-        rc = kerr_set(err, 404, "SESSION_COMPLETED", "Session has already been completed");
-    }
-    if (rc == 0)
-        c->show_form = decision_shows_form(str(json_object_get(merged, "billing_address"),
-                                               "email"));
-    free(text);
-    json_decref(merged);
-    json_decref(stored);
-    session_row_free(&row);
-    return rc;
+    json_t *session;
+    if (session_update_in_tx(tx, c->r->merchant.id, c->r->shopper_session, c->r->received_ms,
+                             c->data, &session, err) != 0)
+        return -1;
+    c->show_form = decision_shows_form(str(json_object_get(session, "billing_address"), "email"));
+    json_decref(session);
+    return 0;
 }
 
 static int load_reply(void *arg, struct reply *out, struct kerr *err)
