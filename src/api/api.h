@@ -38,6 +38,14 @@ struct authorize_out {
 
 int authorize_session(struct store_tx *tx, const struct authorize_in *in,
                       struct authorize_out *out, struct kerr *err);
+struct authorize_ctx {
+    struct authorize_in in;
+    struct authorize_out out;
+};
+/* api_write's operation and reply for an authorize_ctx: the decision path, then the callback
+ * object with status 200. */
+int authorize_tx(struct store_tx *tx, void *arg, struct kerr *err);
+int authorize_reply(void *arg, struct reply *out, struct kerr *err);
 /* {approved, show_form, authorization_token?} as the SDK's authorize() callback gets it. */
 json_t *authorize_callback_object(const struct authorize_out *out);
 int control_authorize_session(struct req *r, struct reply *out, struct kerr *err);

@@ -210,34 +210,31 @@ json_t *authorize_callback_object(const struct authorize_out *out)
     return json_pack("{s:b, s:b}", "approved", 0, "show_form", 0);
 }
 
-/* ---- POST /kasse/v1/sessions/{id}/authorize (headless) ---- */
+/* ---- one transaction and one reply for every way of authorizing ---- */
 
-struct headless_ctx {
-    struct authorize_in in;
-    struct authorize_out out;
-};
-
-static int headless_fn(struct store_tx *tx, void *arg, struct kerr *err)
+int authorize_tx(struct store_tx *tx, void *arg, struct kerr *err)
 {
-    struct headless_ctx *h = arg;
-    return authorize_session(tx, &h->in, &h->out, err);
+    struct authorize_ctx *c = arg;
+    return authorize_session(tx, &c->in, &c->out, err);
 }
 
-static int headless_reply(void *arg, struct reply *out, struct kerr *err)
+int authorize_reply(void *arg, struct reply *out, struct kerr *err)
 {
-    struct headless_ctx *h = arg;
-    json_t *body = authorize_callback_object(&h->out);
+    struct authorize_ctx *c = arg;
+    json_t *body = authorize_callback_object(&c->out);
     if (!body)
         return kerr_internal(err, "out of memory");
     return reply_json(out, 200, body);
 }
+
+/* ---- POST /kasse/v1/sessions/{id}/authorize (headless) ---- */
 
 int control_authorize_session(struct req *r, struct reply *out, struct kerr *err)
 {
     json_t *body = req_json_body(r, err);
     if (!body)
         return -1;
-    struct headless_ctx h = {0};
+    struct authorize_ctx h = {0};
     json_t *data = NULL;
     h.in.merchant = &r->merchant;
     h.in.session_id = r->params[0];
@@ -269,7 +266,7 @@ int control_authorize_session(struct req *r, struct reply *out, struct kerr *err
         goto done;
     }
     h.in.data = data;
-    rc = api_write(r, headless_fn, &h, headless_reply, out, err);
+    rc = api_write(r, authorize_tx, &h, authorize_reply, out, err);
 done:
     json_decref(data);
     json_decref(body);

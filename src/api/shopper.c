@@ -196,24 +196,6 @@ int shopper_identify(struct req *r, struct reply *out, struct kerr *err)
 
 /* ---- POST /kp/shopper/v1/authorize ---- */
 
-struct shopper_auth_ctx {
-    struct authorize_in in;
-    struct authorize_out out;
-};
-
-static int shopper_auth_fn(struct store_tx *tx, void *arg, struct kerr *err)
-{
-    struct shopper_auth_ctx *c = arg;
-    return authorize_session(tx, &c->in, &c->out, err);
-}
-
-static int shopper_auth_reply(void *arg, struct reply *out, struct kerr *err)
-{
-    struct shopper_auth_ctx *c = arg;
-    json_t *o = authorize_callback_object(&c->out);
-    return o ? reply_json(out, 200, o) : kerr_internal(err, "out of memory");
-}
-
 int shopper_authorize(struct req *r, struct reply *out, struct kerr *err)
 {
     json_t *body = req_json_body(r, err);
@@ -230,7 +212,7 @@ int shopper_authorize(struct req *r, struct reply *out, struct kerr *err)
         rc = kerr_bad_value(err, "otp");
         goto done;
     }
-    struct shopper_auth_ctx c = {0};
+    struct authorize_ctx c = {0};
     c.in.merchant = &r->merchant;
     c.in.session_id = r->shopper_session;
     c.in.now_ms = r->received_ms;
@@ -240,7 +222,7 @@ int shopper_authorize(struct req *r, struct reply *out, struct kerr *err)
     c.in.phone = str(body, "phone");
     c.in.signup_done = json_is_true(json_object_get(body, "signup_done"));
     c.in.data = data;
-    rc = api_write(r, shopper_auth_fn, &c, shopper_auth_reply, out, err);
+    rc = api_write(r, authorize_tx, &c, authorize_reply, out, err);
     if (rc != 0 && err->status == 400 && err->path[0] &&
         strcmp(err->path, "payment_method_category") != 0 && strcmp(err->path, "otp") != 0) {
         rc = reply_json(out, 200, invalid_fields(err, true));
