@@ -121,7 +121,9 @@ bench: build/kasse
 deps:
 	@sh tools/deps.sh
 
-run: deps build/kasse
+run:
+	@KASSE_DEPS_PROFILE=run sh tools/deps.sh
+	@$(MAKE) --no-print-directory build/kasse
 	@sh tools/run.sh
 
 clean:

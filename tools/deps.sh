@@ -2,16 +2,21 @@
 # Installs the Debian packages Kasse needs to build, test and benchmark, if any are missing.
 # Runs apt-get only when something is missing (as root, or through sudo).
 set -e
+# Profiles: "run" (build and serve), "test" (the default: also what make test needs: cmocka,
+# clang for the fuzzers, Node for the black-box tests, chromium for the browser tests), and
+# KASSE_DEPS_BENCH=1 adds the benchmark's tools.
 need="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
-libcurl4-openssl-dev libcmocka-dev libqrencode-dev clang chromium fonts-liberation nodejs npm"
-[ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux"
+libcurl4-openssl-dev libqrencode-dev"
+[ "${KASSE_DEPS_PROFILE:-test}" = test ] &&
+    need="$need libcmocka-dev clang chromium fonts-liberation nodejs npm"
+[ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux nodejs npm curl"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # node and npm may come from elsewhere than Debian (as on the project's machines): accept them.
-case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//');; esac
-case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//');; esac
+case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//g');; esac
+case "$missing" in *npm*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//g');; esac
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"
 sudo=""
