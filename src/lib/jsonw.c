@@ -6,6 +6,8 @@
  * '"' and '\\' escaped, reals with 12 significant digits. */
 #include "lib/jsonw.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,18 @@ static int put(struct buf *b, const char *s, size_t n)
     return buf_append(b, s, n);
 }
 
+/* True when any of the 8 bytes of w is a control character, '"' or '\\' (bytes ≥ 0x80 are
+ * UTF-8 and pass). The classic "has zero byte" test on w, w ^ '"'x8 and w ^ '\\'x8. */
+static bool plain8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    uint64_t low = (w - ones * 0x20) & ~w & highs;          /* byte < 0x20 */
+    uint64_t q = (quote - ones) & ~quote & highs;
+    uint64_t bs = (slash - ones) & ~slash & highs;
+    return (low | q | bs) == 0;
+}
+
 static int put_string(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";   /* jansson's case */
@@ -24,6 +38,16 @@ static int put_string(struct buf *b, const char *s, size_t n)
         return -1;
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
+        /* Most text needs no escape: skip it eight bytes at a time. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!plain8(w))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

@@ -45,6 +45,33 @@ static void test_matches_jansson_compact(void **state)
         same_as_jansson(docs[i]);
 }
 
+/* Rule: escapes are found wherever they sit relative to the eight-byte fast path. */
+static void test_escapes_at_every_position(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\n', 0x01, 0x1f, (char)0xc3};
+    for (size_t len = 1; len <= 40; len++)
+        for (size_t pos = 0; pos < len; pos++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                char text[48];
+                memset(text, 'a', len);
+                text[pos] = specials[k];
+                if ((unsigned char)specials[k] == 0xc3) {   /* keep valid UTF-8: "é" */
+                    if (pos + 1 >= len)
+                        continue;
+                    text[pos + 1] = (char)0xa9;
+                }
+                json_t *v = json_stringn(text, len);
+                assert_non_null(v);
+                char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                char *got = jsonw_dumps(v, NULL);
+                assert_string_equal(got, want);
+                free(want);
+                free(got);
+                json_decref(v);
+            }
+}
+
 /* Rule: reals are written with a decimal point or exponent, so they read back as reals. */
 static void test_reals_stay_reals(void **state)
 {
@@ -92,6 +119,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_jansson_compact),
+        cmocka_unit_test(test_escapes_at_every_position),
         cmocka_unit_test(test_reals_stay_reals),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_append_bounded),
