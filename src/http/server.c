@@ -179,7 +179,10 @@ static int gate(struct req *r, struct kerr *err)
         unsigned long long n = strtoull(len, &end, 10);
         if (*len < '0' || *len > '9' || *end)
             return kerr_set(err, 400, "BAD_REQUEST", "Invalid Content-Length header");
-        if (n > LIMIT_BODY_BYTES)
+        /* Past the drain limit the 413 goes out at once and the connection closes; below it
+         * the body is read and dropped first, so the client (still sending) reliably gets
+         * the 413 instead of a reset connection. */
+        if (n > LIMIT_BODY_DRAIN_BYTES)
             return kerr_set(err, 413, "REQUEST_TOO_LARGE",
                             "Request body larger than %d bytes", LIMIT_BODY_BYTES);
     }

@@ -7,6 +7,8 @@
 /* HTTP */
 #define LIMIT_JWT_BYTES             8192            /* client_token; longer is rejected unparsed */
 #define LIMIT_BODY_BYTES            (1024 * 1024)   /* 1 MiB; larger → 413 */
+#define LIMIT_BODY_DRAIN_BYTES      (8 * 1024 * 1024) /* up to this, a too-large body is read
+                                                     * and dropped before the 413 */
 #define LIMIT_URL_BYTES             2048
 #define LIMIT_CONNECTION_MEMORY     (16 * 1024)     /* header block + MHD buffers per connection */
 #define LIMIT_CONNECTIONS           1024
