@@ -625,6 +625,15 @@ static int step_done(struct conn *c, sqlite3_stmt *st)
     return finish(c, st, rc == SQLITE_DONE ? 0 : -1);
 }
 
+/* An UPDATE of one keyed row: 0, STORE_NOT_FOUND when no row matched (this merchant's), -1. */
+static int step_one_change(struct conn *c, sqlite3_stmt *st)
+{
+    int rc = step_done(c, st);
+    if (rc == 0 && sqlite3_changes(c->db) != 1)
+        rc = STORE_NOT_FOUND;
+    return rc;
+}
+
 static int sq_meta_get(struct store_tx *tx, const char *key, uint8_t *out, size_t cap, size_t *len)
 {
     struct conn *c = as_conn(tx);
@@ -798,10 +807,7 @@ static int sq_session_update(struct store_tx *tx, const struct session_row *r)
     sqlite3_bind_int64(st, 4, r->updated_at);
     sqlite3_bind_int64(st, 5, r->expires_at);
     sqlite3_bind_text(st, 6, r->body, -1, SQLITE_STATIC);
-    int rc = step_done(c, st);
-    if (rc == 0 && sqlite3_changes(c->db) != 1)
-        rc = STORE_NOT_FOUND;
-    return rc;
+    return step_one_change(c, st);
 }
 
 static int sq_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *correlation_id,
@@ -957,10 +963,7 @@ static int sq_auth_set_state(struct store_tx *tx, int64_t merchant_id, const cha
     sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
     if (body)
         sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
-    int rc = step_done(c, st);
-    if (rc == 0 && sqlite3_changes(c->db) != 1)
-        rc = STORE_NOT_FOUND;
-    return rc;
+    return step_one_change(c, st);
 }
 
 static int sq_auth_supersede(struct store_tx *tx, int64_t merchant_id, const char *session_id,
@@ -1001,6 +1004,8 @@ static int sq_order_insert(struct store_tx *tx, const struct order_row *r)
     return step_done(c, st);
 }
 
+static void read_order(sqlite3_stmt *st, struct order_row *out);
+
 static int sq_order_get(struct store_tx *tx, int64_t merchant_id, const char *id,
                         struct order_row *out)
 {
@@ -1013,18 +1018,7 @@ static int sq_order_get(struct store_tx *tx, int64_t merchant_id, const char *id
         sqlite3_bind_int64(st, 2, merchant_id);
     int rc = step_row(c, st);
     if (rc == 0) {
-        memset(out, 0, sizeof *out);
-        col_copy(st, 0, out->id, sizeof out->id);
-        out->merchant_id = sqlite3_column_int64(st, 1);
-        col_copy(st, 2, out->session_id, sizeof out->session_id);
-        col_copy(st, 3, out->status, sizeof out->status);
-        col_copy(st, 4, out->fraud_status, sizeof out->fraud_status);
-        out->order_amount = sqlite3_column_int64(st, 5);
-        out->captured_amount = sqlite3_column_int64(st, 6);
-        out->refunded_amount = sqlite3_column_int64(st, 7);
-        out->created_at = sqlite3_column_int64(st, 8);
-        out->expires_at = sqlite3_column_int64(st, 9);
-        out->body = col_strdup(st, 10);
+        read_order(st, out);
         if (!out->body)
             rc = -1;
     }
@@ -1085,10 +1079,7 @@ static int sq_order_update(struct store_tx *tx, const struct order_row *r)
     sqlite3_bind_int64(st, 7, r->refunded_amount);
     sqlite3_bind_int64(st, 8, r->expires_at);
     sqlite3_bind_text(st, 9, r->body, -1, SQLITE_STATIC);
-    int rc = step_done(c, st);
-    if (rc == 0 && sqlite3_changes(c->db) != 1)
-        rc = STORE_NOT_FOUND;
-    return rc;
+    return step_one_change(c, st);
 }
 
 static int sq_ctoken_insert(struct store_tx *tx, const struct ctoken_row *r)
@@ -1138,10 +1129,7 @@ static int sq_ctoken_set_status(struct store_tx *tx, int64_t merchant_id, const 
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, merchant_id);
     sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-    int rc = step_done(c, st);
-    if (rc == 0 && sqlite3_changes(c->db) != 1)
-        rc = STORE_NOT_FOUND;
-    return rc;
+    return step_one_change(c, st);
 }
 
 /* ---- the outbox ---- */
