@@ -221,10 +221,7 @@ int authorize_tx(struct store_tx *tx, void *arg, struct kerr *err)
 int authorize_reply(void *arg, struct reply *out, struct kerr *err)
 {
     struct authorize_ctx *c = arg;
-    json_t *body = authorize_callback_object(&c->out);
-    if (!body)
-        return kerr_internal(err, "out of memory");
-    return reply_json(out, 200, body);
+    return reply_json(out, 200, authorize_callback_object(&c->out), err);
 }
 
 /* ---- POST /kasse/v1/sessions/{id}/authorize (headless) ---- */
@@ -390,10 +387,7 @@ done:
 static int order_reply(void *arg, struct reply *out, struct kerr *err)
 {
     struct order_ctx *c = arg;
-    json_t *body = order_reply_object(&c->made);
-    if (!body)
-        return kerr_internal(err, "out of memory");
-    return reply_json(out, 200, body);
+    return reply_json(out, 200, order_reply_object(&c->made), err);
 }
 
 int payments_create_order(struct req *r, struct reply *out, struct kerr *err)
@@ -473,15 +467,6 @@ static bool tokenizing(const char *intent)
     return false;
 }
 
-static const char *om_payment_type(const char *category)
-{
-    if (category && strcmp(category, "pay_now") == 0)
-        return "DIRECT_DEBIT";
-    if (category && strcmp(category, "pay_over_time") == 0)
-        return "FIXED_AMOUNT";
-    return "INVOICE";
-}
-
 static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct ctoken_ctx *c = arg;
@@ -544,7 +529,7 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
         customer = json_object_get(snap, "customer");
     c->stored = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "token_id", c->token_id, "status",
-        "ACTIVE", "payment_method_type", om_payment_type(str(body, "payment_method_category")),
+        "ACTIVE", "payment_method_type", order_om_payment_type(str(body, "payment_method_category")),
         "payment_method_category", str(body, "payment_method_category"), "description",
         str(c->request, "description"), "intended_use", "SUBSCRIPTION", "purchase_country",
         str(c->request, "purchase_country"), "purchase_currency",
@@ -607,7 +592,7 @@ static int ctoken_reply(void *arg, struct reply *out, struct kerr *err)
             json_object_set(read, "gender", v);
     }
     json_object_set_new(reply, "customer", read);
-    return reply_json(out, 200, reply);
+    return reply_json(out, 200, reply, err);
 }
 
 /* Validates customer_token_creation_request (contract 2.7). */

@@ -22,9 +22,7 @@ static json_t *clock_body(const struct app *app)
 int control_read_clock(struct req *r, struct reply *out, struct kerr *err)
 {
     json_t *body = clock_body(r->app);
-    if (!body)
-        return kerr_internal(err, "out of memory");
-    return reply_json(out, 200, body);
+    return reply_json(out, 200, body, err);
 }
 
 int control_advance_clock(struct req *r, struct reply *out, struct kerr *err)
@@ -40,9 +38,7 @@ int control_advance_clock(struct req *r, struct reply *out, struct kerr *err)
     if (clock_advance(&r->app->clock, n) != 0)
         return kerr_bad_value(err, "advance_seconds");
     json_t *reply = clock_body(r->app);
-    if (!reply)
-        return kerr_internal(err, "out of memory");
-    return reply_json(out, 200, reply);
+    return reply_json(out, 200, reply, err);
 }
 
 struct log_ctx {
@@ -97,9 +93,7 @@ int control_read_log(struct req *r, struct reply *out, struct kerr *err)
     for (int i = 0; i < 3; i++)
         free(text[i]);
     reqlog_row_free(&l.row);
-    if (!body)
-        return kerr_internal(err, "request log: cannot build the reply");
-    return reply_json(out, 200, body);
+    return reply_json(out, 200, body, err);
 }
 
 /* ---- GET /kasse/v1/callbacks?session_id=&order_id= : deliveries and their attempts ---- */
@@ -174,5 +168,5 @@ int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err)
         return -1;
     }
     json_t *body = json_pack("{s:o}", "callbacks", c.list);
-    return body ? reply_json(out, 200, body) : kerr_internal(err, "out of memory");
+    return reply_json(out, 200, body, err);
 }

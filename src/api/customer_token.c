@@ -68,7 +68,7 @@ int ctoken_read(struct req *r, struct reply *out, struct kerr *err)
     struct read_ctx c = {.r = r};
     if (store_read(r->app->store, read_fn, &c, err) != 0)
         return -1;
-    return reply_json(out, 200, c.reply);
+    return reply_json(out, 200, c.reply, err);
 }
 
 /* ---- POST /customer-token/v1/tokens/{id}/order ---- */
@@ -133,10 +133,7 @@ done:
 static int charge_reply(void *arg, struct reply *out, struct kerr *err)
 {
     struct charge_ctx *c = arg;
-    json_t *body = order_reply_object(&c->made);
-    if (!body)
-        return kerr_internal(err, "out of memory");
-    return reply_json(out, 200, body);
+    return reply_json(out, 200, order_reply_object(&c->made), err);
 }
 
 /* customer_token_order (contract 3.3): a cart in the token's market, validated by the session

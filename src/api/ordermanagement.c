@@ -285,7 +285,7 @@ static int om_read(struct req *r, struct reply *out, enum om_read what, struct k
     struct read_ctx c = {.r = r, .what = what};
     if (store_read(r->app->store, read_fn, &c, err) != 0)
         return -1;
-    return reply_json(out, 200, c.reply);
+    return reply_json(out, 200, c.reply, err);
 }
 
 int om_get_order(struct req *r, struct reply *out, struct kerr *err)
@@ -790,5 +790,5 @@ int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
     }
     json_t *body = json_pack("{s:o, s:i, s:i, s:i}", "orders", c.orders, "total", (int)c.total,
                              "limit", (int)c.limit, "offset", (int)c.offset);
-    return body ? reply_json(out, 200, body) : kerr_internal(err, "out of memory");
+    return reply_json(out, 200, body, err);
 }

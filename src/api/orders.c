@@ -39,6 +39,11 @@ static size_t method_index(const char *category)
     return 0;
 }
 
+const char *order_om_payment_type(const char *category)
+{
+    return methods[method_index(category)].om_type;
+}
+
 json_t *order_authorized_payment_method(const char *category)
 {
     size_t m = method_index(category);

@@ -38,5 +38,7 @@ json_t *order_request_from(const json_t *body, struct kerr *err);
 /* {order_id, redirect_url?, fraud_status, authorized_payment_method} */
 json_t *order_reply_object(const struct order_made *made);
 json_t *order_authorized_payment_method(const char *category);
+/* Order Management's payment method type for a category ("INVOICE", "FIXED_AMOUNT", ...). */
+const char *order_om_payment_type(const char *category);
 
 #endif

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "core/authorization.h"
 #include "core/categories.h"
+#include "core/market.h"
 #include "core/session.h"
 #include "lib/ids.h"
 #include "lib/jsonp.h"
@@ -20,19 +21,6 @@
 static int invalid_session(struct kerr *err)
 {
     return kerr_set(err, 404, "NOT_FOUND", "Invalid session id");
-}
-
-/* Klarna's API region for a purchase country (contract 8: NA host US/CA/MX, OC host AU/NZ). */
-static const char *region_of(const char *country)
-{
-    static const char *const na[] = {"US", "CA", "MX"}, *const oc[] = {"AU", "NZ"};
-    for (size_t i = 0; i < 3; i++)
-        if (strcasecmp(country, na[i]) == 0)
-            return "na";
-    for (size_t i = 0; i < 2; i++)
-        if (strcasecmp(country, oc[i]) == 0)
-            return "oc";
-    return "eu";
 }
 
 static const char *str_field(const json_t *o, const char *key)
@@ -64,7 +52,7 @@ static char *client_token_for(const struct req *r, const char *session_id, const
          json_object_set_new_nocheck(claims, "environment", json_string("playground")) ||
          json_object_set_new_nocheck(claims, "merchant_name", json_string(r->merchant.name)) ||
          json_object_set_new_nocheck(claims, "session_type", json_string("PAYMENTS")) ||
-         json_object_set_new_nocheck(claims, "region", json_string(region_of(country))) ||
+         json_object_set_new_nocheck(claims, "region", json_string(market_region(country))) ||
          json_object_set_new_nocheck(
              claims, "order_amount",
              json_integer(json_integer_value(json_object_get(session, "order_amount")))) ||
@@ -104,7 +92,7 @@ static int create_reply(void *arg, struct reply *out, struct kerr *err)
         json_decref(reply);
         return kerr_internal(err, "out of memory");
     }
-    return reply_json(out, 200, reply);
+    return reply_json(out, 200, reply, err);
 }
 
 int payments_create_session(struct req *r, struct reply *out, struct kerr *err)
@@ -229,7 +217,7 @@ int payments_read_session(struct req *r, struct reply *out, struct kerr *err)
         kerr_internal(err, "out of memory");
         goto done;
     }
-    rc = reply_json(out, 200, session);
+    rc = reply_json(out, 200, session, err);
     session = NULL;
 done:
     json_decref(session);

@@ -80,7 +80,7 @@ int shopper_read_session(struct req *r, struct reply *out, struct kerr *err)
         json_decref(reply);
         return kerr_internal(err, "out of memory");
     }
-    return reply_json(out, 200, reply);
+    return reply_json(out, 200, reply, err);
 }
 
 static bool offered(const struct req *r, const json_t *session, const char *category)
@@ -134,7 +134,7 @@ static int load_reply(void *arg, struct reply *out, struct kerr *err)
 {
     struct load_ctx *c = arg;
     json_t *o = json_pack("{s:b}", "show_form", c->show_form);
-    return o ? reply_json(out, 200, o) : kerr_internal(err, "out of memory");
+    return reply_json(out, 200, o, err);
 }
 
 int shopper_load(struct req *r, struct reply *out, struct kerr *err)
@@ -161,14 +161,15 @@ int shopper_load(struct req *r, struct reply *out, struct kerr *err)
     }
     if (!data || json_object_size(data) == 0) {
         json_t *o = json_pack("{s:b}", "show_form", show);
-        rc = o ? reply_json(out, 200, o) : kerr_internal(err, "out of memory");
+        rc = reply_json(out, 200, o, err);
         goto done;
     }
     struct load_ctx c = {.r = r, .data = data};
     rc = api_write(r, load_fn, &c, load_reply, out, err);
     if (rc != 0 && err->status == 400 && err->path[0]) {
-        rc = reply_json(out, 200, invalid_fields(err, false));
+        json_t *fields = invalid_fields(err, false);
         kerr_clear(err);
+        rc = reply_json(out, 200, fields, err);
     }
 done:
     json_decref(body);
@@ -191,7 +192,7 @@ int shopper_identify(struct req *r, struct reply *out, struct kerr *err)
     /* Like the playground, no code is really sent: any six digits but 999999 pass. */
     json_t *o = json_pack("{s:b, s:b}", "code_sent", 1, "signup_required",
                           d.outcome == DECISION_SIGNUP_NEEDED);
-    return o ? reply_json(out, 200, o) : kerr_internal(err, "out of memory");
+    return reply_json(out, 200, o, err);
 }
 
 /* ---- POST /kp/shopper/v1/authorize ---- */
@@ -225,8 +226,9 @@ int shopper_authorize(struct req *r, struct reply *out, struct kerr *err)
     rc = api_write(r, authorize_tx, &c, authorize_reply, out, err);
     if (rc != 0 && err->status == 400 && err->path[0] &&
         strcmp(err->path, "payment_method_category") != 0 && strcmp(err->path, "otp") != 0) {
-        rc = reply_json(out, 200, invalid_fields(err, true));
+        json_t *fields = invalid_fields(err, true);
         kerr_clear(err);
+        rc = reply_json(out, 200, fields, err);
     }
 done:
     json_decref(body);

@@ -70,3 +70,17 @@ bool market_locale_ok(const struct market *m, const char *locale)
             return true;
     return false;
 }
+
+/* Klarna's API regions (contract 1.1, 8): North America serves US, CA and MX, Oceania AU and
+ * NZ, Europe the rest. */
+const char *market_region(const char *country)
+{
+    static const char *const na[] = {"US", "CA", "MX"}, *const oc[] = {"AU", "NZ"};
+    for (size_t i = 0; country && i < 3; i++)
+        if (strcasecmp(country, na[i]) == 0)
+            return "na";
+    for (size_t i = 0; country && i < 2; i++)
+        if (strcasecmp(country, oc[i]) == 0)
+            return "oc";
+    return "eu";
+}

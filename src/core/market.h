@@ -25,5 +25,7 @@ const struct market *market_at(size_t i);
 bool market_currency_ok(const struct market *m, const char *currency);
 /* True when locale (any case, e.g. "EN-se") is one of the market's locales. */
 bool market_locale_ok(const struct market *m, const char *locale);
+/* "eu", "na" or "oc": the Klarna region that serves a country. */
+const char *market_region(const char *country);
 
 #endif

@@ -17,8 +17,10 @@ void reply_header(struct reply *out, const char *name, const char *value)
     out->n_headers++;
 }
 
-int reply_json(struct reply *out, int status, json_t *body)
+int reply_json(struct reply *out, int status, json_t *body, struct kerr *err)
 {
+    if (!body)                      /* building it failed: out of memory */
+        return kerr_internal(err, "cannot build the reply");
     out->status = status;
     json_decref(out->json);
     out->json = body;

@@ -144,9 +144,22 @@ static void categories_per_market(void **state)
     }
 }
 
+/* Rule (contract 1.1): North America serves US, CA, MX; Oceania AU, NZ; Europe the rest. */
+static void region_follows_klarnas_hosts(void **state)
+{
+    (void)state;
+    assert_string_equal(market_region("US"), "na");
+    assert_string_equal(market_region("mx"), "na");
+    assert_string_equal(market_region("AU"), "oc");
+    assert_string_equal(market_region("nz"), "oc");
+    assert_string_equal(market_region("SE"), "eu");
+    assert_string_equal(market_region(NULL), "eu");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(region_follows_klarnas_hosts),
         cmocka_unit_test(rule2_every_country_currency_and_locales),
         cmocka_unit_test(rule2_foreign_currency_rejected),
         cmocka_unit_test(rule2_locale_mismatch),
