@@ -3,6 +3,7 @@
 #define KASSE_API_H
 
 #include "core/decision.h"
+#include "core/hpp.h"
 #include "http/http.h"
 
 /* payments.c: Klarna Payments sessions (/payments/v1/sessions) */
@@ -49,6 +50,24 @@ int authorize_reply(void *arg, struct reply *out, struct kerr *err);
 /* {approved, show_form, authorization_token?} as the SDK's authorize() callback gets it. */
 json_t *authorize_callback_object(const struct authorize_out *out);
 int control_authorize_session(struct req *r, struct reply *out, struct kerr *err);
+/* The session snapshot an authorization kept for create-order matching (its cart, addresses,
+ * customer, merchant_urls and references), as a new object. */
+json_t *authorization_snapshot(struct store_tx *tx, int64_t merchant_id, const char *token,
+                               struct kerr *err);
+/* Places the order of a valid authorization token (create-order and the hosted page's
+ * place-order modes): matching against the authorized snapshot, the order (api/orders.c), the
+ * token consumed, the session complete and its other HPP sessions disabled. */
+struct order_made;
+struct place_order_in {
+    const struct merchant *merchant;
+    const char *public_url;
+    const char *token;
+    const json_t *request;                /* the validated order request */
+    int64_t now_ms;
+    const char *hpp_session_id;           /* the HPP session placing it, or NULL */
+};
+int authorization_place_order(struct store_tx *tx, const struct place_order_in *in,
+                              struct order_made *made, struct kerr *err);
 int payments_create_order(struct req *r, struct reply *out, struct kerr *err);
 int payments_cancel_authorization(struct req *r, struct reply *out, struct kerr *err);
 int payments_create_customer_token(struct req *r, struct reply *out, struct kerr *err);
@@ -85,6 +104,49 @@ int om_due_date_options(struct req *r, struct reply *out, struct kerr *err);
 int om_extend_due_date(struct req *r, struct reply *out, struct kerr *err);
 int om_refund(struct req *r, struct reply *out, struct kerr *err);
 int om_get_refund(struct req *r, struct reply *out, struct kerr *err);
+
+/* hpp.c: the Hosted Payment Page API (/hpp/v1/sessions), and what the hosted page shares */
+int hpp_create_session(struct req *r, struct reply *out, struct kerr *err);
+int hpp_read_session(struct req *r, struct reply *out, struct kerr *err);
+int hpp_disable_session(struct req *r, struct reply *out, struct kerr *err);
+int hpp_distribute_session(struct req *r, struct reply *out, struct kerr *err);
+int control_list_messages(struct req *r, struct reply *out, struct kerr *err);
+/* An HPP session loaded in a transaction: the row, its parsed body {request, allowed, outcome?,
+ * customer?, distribution_token} and its status. */
+struct hpp_state {
+    struct hpp_row row;
+    json_t *body;
+    enum hpp_status status;
+    bool body_dirty;              /* body changed: hpp_change saves it even without a move */
+};
+/* By id, scoped to the merchant (404 "HPP session not found"), or by the page's key, any
+ * merchant (404 "Payment page not found"). */
+int hpp_load(struct store_tx *tx, int64_t merchant_id, const char *id, struct hpp_state *s,
+             struct kerr *err);
+int hpp_load_page(struct store_tx *tx, const char *page_id, struct hpp_state *s,
+                  struct kerr *err);
+void hpp_state_free(struct hpp_state *s);
+/* Applies ev (core/hpp.c's machine), saves the row, and on a move writes the status callback in
+ * the same transaction. *changed (may be NULL): whether the status moved. */
+int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int64_t now,
+               bool *changed, struct kerr *err);
+/* SessionResponseV1, as GET answers and status callbacks carry it. */
+json_t *hpp_session_object(const struct hpp_state *s);
+/* A KP session was completed (an order placed or a token made): its other HPP sessions that are
+ * not final become DISABLED, each with its callback. except_id: the one that completed it. */
+int hpp_kp_completed(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
+                     const char *except_id, int64_t now, struct kerr *err);
+
+/* hpp_page.c: the hosted page (public; the page id is the shopper's only key) */
+int hpp_page_get(struct req *r, struct reply *out, struct kerr *err);
+int hpp_page_qr(struct req *r, struct reply *out, struct kerr *err);
+int hpp_page_distribution(struct req *r, struct reply *out, struct kerr *err);
+int hpp_shopper_state(struct req *r, struct reply *out, struct kerr *err);
+int hpp_shopper_open(struct req *r, struct reply *out, struct kerr *err);
+int hpp_shopper_identify(struct req *r, struct reply *out, struct kerr *err);
+int hpp_shopper_authorize(struct req *r, struct reply *out, struct kerr *err);
+int hpp_shopper_back(struct req *r, struct reply *out, struct kerr *err);
+int hpp_shopper_cancel(struct req *r, struct reply *out, struct kerr *err);
 
 /* control.c: Kasse's own endpoints (/kasse/v1) */
 int control_read_log(struct req *r, struct reply *out, struct kerr *err);

@@ -313,9 +313,26 @@ static int load_auth(struct store_tx *tx, int64_t merchant, const char *token, i
     return 0;
 }
 
-/* Marks the session complete (an order was placed or a token made for "tokenize"). */
+json_t *authorization_snapshot(struct store_tx *tx, int64_t merchant_id, const char *token,
+                               struct kerr *err)
+{
+    struct auth_row auth;
+    json_t *body;
+    enum auth_state state;
+    if (load_auth(tx, merchant_id, token, 0, &auth, &body, &state, err))
+        return NULL;
+    json_t *snap = json_deep_copy(json_object_get(body, "snapshot"));
+    json_decref(body);
+    auth_row_free(&auth);
+    if (!snap)
+        kerr_internal(err, "authorization snapshot");
+    return snap;
+}
+
+/* Marks the session complete (an order was placed or a token made for "tokenize"); its HPP
+ * sessions but except_hpp (the one that completed it, or NULL) can no longer be paid. */
 static int complete_session(struct store_tx *tx, int64_t merchant, const char *session_id,
-                            int64_t now, struct kerr *err)
+                            const char *except_hpp, int64_t now, struct kerr *err)
 {
     struct session_row row;
     int rc = store_session_get(tx, merchant, session_id, &row);
@@ -327,7 +344,9 @@ static int complete_session(struct store_tx *tx, int64_t merchant, const char *s
     row.updated_at = now;
     rc = store_session_update(tx, &row);
     session_row_free(&row);
-    return rc == 0 ? 0 : kerr_internal(err, "session update");
+    if (rc != 0)
+        return kerr_internal(err, "session update");
+    return hpp_kp_completed(tx, merchant, session_id, except_hpp, now, err);
 }
 
 /* ---- POST /payments/v1/authorizations/{token}/order ---- */
@@ -338,50 +357,61 @@ struct order_ctx {
     struct order_made made;
 };
 
-static int order_fn(struct store_tx *tx, void *arg, struct kerr *err)
+int authorization_place_order(struct store_tx *tx, const struct place_order_in *in,
+                              struct order_made *made, struct kerr *err)
 {
-    struct order_ctx *c = arg;
-    struct req *r = c->r;
     struct auth_row auth;
     json_t *body;
     enum auth_state state;
-    if (load_auth(tx, r->merchant.id, r->params[0], r->received_ms, &auth, &body, &state, err))
+    if (load_auth(tx, in->merchant->id, in->token, in->now_ms, &auth, &body, &state, err))
         return -1;
     int rc = -1;
     if (auth_usable(state, err) != 0)
         goto done;
     json_t *snap = json_object_get(body, "snapshot");
-    if (matching_check(snap, c->request, err) != 0)
+    if (matching_check(snap, in->request, err) != 0)
         goto done;
     const char *fraud = str(body, "fraud_status");
     bool pending = fraud && strcmp(fraud, "PENDING") == 0;
     json_int_t minutes = json_integer_value(json_object_get(body, "pending_minutes"));
     struct order_spec spec = {
-        .merchant = &r->merchant,
-        .public_url = r->app->public_url,
+        .merchant = in->merchant,
+        .public_url = in->public_url,
         .session_id = auth.session_id,
-        .request = c->request,
+        .request = in->request,
         .authorized = snap,
         .category = str(body, "payment_method_category"),
         .fraud_status = pending ? "PENDING" : "ACCEPTED",
-        .fraud_decides_at = pending ? r->received_ms + minutes * 60 * 1000 : 0,
+        .fraud_decides_at = pending ? in->now_ms + minutes * 60 * 1000 : 0,
         .fraud_result =
             json_is_true(json_object_get(body, "pending_accept")) ? "ACCEPTED" : "REJECTED",
-        .now_ms = r->received_ms,
+        .now_ms = in->now_ms,
     };
-    if (order_create(tx, &spec, &c->made, err) != 0)
+    if (order_create(tx, &spec, made, err) != 0)
         goto done;
     /* One order per session: the token is consumed, the session complete. */
-    if (store_auth_set_state(tx, r->merchant.id, auth.token, "consumed", NULL) != 0 ||
-        store_auth_supersede(tx, r->merchant.id, auth.session_id, auth.token) != 0) {
+    if (store_auth_set_state(tx, in->merchant->id, auth.token, "consumed", NULL) != 0 ||
+        store_auth_supersede(tx, in->merchant->id, auth.session_id, auth.token) != 0) {
         kerr_internal(err, "authorization update");
         goto done;
     }
-    rc = complete_session(tx, r->merchant.id, auth.session_id, r->received_ms, err);
+    rc = complete_session(tx, in->merchant->id, auth.session_id, in->hpp_session_id,
+                          in->now_ms, err);
 done:
     json_decref(body);
     auth_row_free(&auth);
     return rc;
+}
+
+static int order_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct order_ctx *c = arg;
+    struct place_order_in in = {.merchant = &c->r->merchant,
+                                .public_url = c->r->app->public_url,
+                                .token = c->r->params[0],
+                                .request = c->request,
+                                .now_ms = c->r->received_ms};
+    return authorization_place_order(tx, &in, &c->made, err);
 }
 
 static int order_reply(void *arg, struct reply *out, struct kerr *err)
@@ -563,8 +593,9 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
         goto done;
     }
     /* A "tokenize" session ends with its token: no order follows. */
-    rc = only_token ? complete_session(tx, r->merchant.id, auth.session_id, r->received_ms, err)
-                    : 0;
+    rc = only_token
+             ? complete_session(tx, r->merchant.id, auth.session_id, NULL, r->received_ms, err)
+             : 0;
 done:
     json_decref(body);
     auth_row_free(&auth);

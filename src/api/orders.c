@@ -230,6 +230,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
             return event ? -1 : kerr_internal(err, "order: out of memory");
     }
     memcpy(out->order_id, row.id, sizeof out->order_id);
+    snprintf(out->klarna_reference, sizeof out->klarna_reference, "%s", ref);
     snprintf(out->fraud_status, sizeof out->fraud_status, "%s", row.fraud_status);
     snprintf(out->category, sizeof out->category, "%s", methods[m].category);
     if (target[0] || spec->always_redirect)

@@ -25,6 +25,7 @@ struct order_spec {
 
 struct order_made {
     char order_id[37];
+    char klarna_reference[16];
     char fraud_status[16];
     char category[32];
     char redirect_url[512];        /* "" when no confirmation URL was given */

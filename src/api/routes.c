@@ -42,12 +42,33 @@ const struct route routes_table[] = {
     {"POST", "/customer-token/v1/tokens/{token}/order", ctoken_create_order, AUTH_MERCHANT, 0},
     {"PATCH", "/customer-token/v1/tokens/{token}/status", ctoken_update_status, AUTH_MERCHANT, 0},
 
+    /* Hosted Payment Page API v1 (contract 4.1) */
+    {"POST", "/hpp/v1/sessions", hpp_create_session, AUTH_MERCHANT, 0},
+    {"GET", "/hpp/v1/sessions/{session_id}", hpp_read_session, AUTH_MERCHANT, 0},
+    {"DELETE", "/hpp/v1/sessions/{session_id}", hpp_disable_session, AUTH_MERCHANT, 0},
+    {"POST", "/hpp/v1/sessions/{session_id}/distribution", hpp_distribute_session,
+     AUTH_MERCHANT, 0},
+
+    /* The hosted page (public: its UUIDv4 page id is the key) and what it calls */
+    {"GET", "/hpp/payments/{page_id}", hpp_page_get, AUTH_PUBLIC, 0},
+    {"GET", "/hpp/payments/{page_id}/qr", hpp_page_qr, AUTH_PUBLIC, 0},
+    {"GET", "/hpp/distributions/{page_id}", hpp_page_distribution, AUTH_PUBLIC, 0},
+    {"GET", "/hpp/v1/page.js", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/hpp/v1/page.css", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/hpp/shopper/v1/{page_id}", hpp_shopper_state, AUTH_PUBLIC, 0},
+    {"POST", "/hpp/shopper/v1/{page_id}/open", hpp_shopper_open, AUTH_PUBLIC, 0},
+    {"POST", "/hpp/shopper/v1/{page_id}/identify", hpp_shopper_identify, AUTH_PUBLIC, 0},
+    {"POST", "/hpp/shopper/v1/{page_id}/authorize", hpp_shopper_authorize, AUTH_PUBLIC, 0},
+    {"POST", "/hpp/shopper/v1/{page_id}/back", hpp_shopper_back, AUTH_PUBLIC, 0},
+    {"POST", "/hpp/shopper/v1/{page_id}/cancel", hpp_shopper_cancel, AUTH_PUBLIC, 0},
+
     /* The browser's stop on the way from create-order to the merchant's confirmation page */
     {"GET", "/kp/redirect/v1/{order_id}", payments_order_redirect, AUTH_PUBLIC, 0},
 
     /* Kasse control API */
     {"GET", "/kasse/v1/logs/{correlation_id}", control_read_log, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/callbacks", control_list_callbacks, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/messages", control_list_messages, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/orders", control_list_orders, AUTH_MERCHANT, 0},
     {"POST", "/kasse/v1/sessions/{session_id}/authorize", control_authorize_session,
      AUTH_MERCHANT, 0},

@@ -65,6 +65,7 @@ struct reply {
     int status;
     json_t *json;                 /* owned; NULL for an empty body */
     const void *raw;              /* static bytes (assets); used when json is NULL */
+    void *owned;                  /* or malloc'ed bytes the reply owns (QR images), raw_len long */
     size_t raw_len;
     const char *content_type;     /* for raw bodies */
     struct {

@@ -88,10 +88,17 @@ static enum MHD_Result queue(struct req *r, struct reply *out)
             free(text);
     } else {
         log_request(r, out->status, NULL, 0);
-        if (out->raw)
+        if (out->raw || out->owned)
             content_type = out->content_type;
-        resp = MHD_create_response_from_buffer(out->raw ? out->raw_len : 0, (void *)out->raw,
-                                               MHD_RESPMEM_PERSISTENT);
+        if (out->owned) {
+            resp = MHD_create_response_from_buffer(out->raw_len, out->owned,
+                                                   MHD_RESPMEM_MUST_FREE);
+            if (resp)
+                out->owned = NULL;
+        } else {
+            resp = MHD_create_response_from_buffer(out->raw ? out->raw_len : 0,
+                                                   (void *)out->raw, MHD_RESPMEM_PERSISTENT);
+        }
     }
     if (!resp)
         return MHD_NO;
@@ -136,6 +143,7 @@ static enum MHD_Result dispatch(struct req *r)
     int replayed = idempotency_begin(r, &out, &err);
     if (replayed < 0 || (replayed == 0 && r->route->handler(r, &out, &err) != 0)) {
         json_decref(out.json);
+        free(out.owned);
         if (err.status >= 500)
             log_error("%s %s → %d %s (%s)", r->method, r->path, err.status, err.code,
                       r->correlation_id);
@@ -143,6 +151,7 @@ static enum MHD_Result dispatch(struct req *r)
     }
     enum MHD_Result ok = queue(r, &out);
     json_decref(out.json);
+    free(out.owned);
     return ok;
 }
 

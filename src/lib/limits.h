@@ -54,9 +54,14 @@
 #define LIMIT_OM_CAPTURES           1000            /* captures per order */
 #define LIMIT_OM_REFUNDS            1000            /* refunds per order */
 
+/* Hosted Payment Page (contract 4) [INF: Klarna names no limits] */
+#define LIMIT_HPP_BACKGROUND_IMAGES 10
+#define LIMIT_HPP_PHONE             20              /* distribution contact_information.phone */
+#define LIMIT_HPP_PER_KP_SESSION    100             /* HPP sessions on one KP session */
 /* Lifetimes (seconds) */
 #define LIFETIME_SESSION_S          (48 * 3600)
 #define LIFETIME_AUTH_TOKEN_S       (60 * 60)
+#define LIFETIME_HPP_MARGIN_S       (60 * 60)       /* HPP expires this long before its KP session */
 
 /* Request log: bodies kept per request */
 #define LIMIT_LOG_BODY_BYTES        (64 * 1024)

@@ -38,6 +38,15 @@ struct outbox {
     int stopping;
 };
 
+const struct outbox_policy *outbox_policy_for(const char *kind)
+{
+    static const struct outbox_policy standard = {OUTBOX_CONNECT_TIMEOUT_MS,
+                                                  OUTBOX_READ_TIMEOUT_MS, OUTBOX_ATTEMPT_MAX_MS,
+                                                  OUTBOX_MAX_ATTEMPTS};
+    static const struct outbox_policy hpp_status = {3000, 3000, 3000, 4};
+    return kind && strcmp(kind, "hpp_status") == 0 ? &hpp_status : &standard;
+}
+
 int64_t outbox_backoff_ms(int failed_attempts)
 {
     if (failed_attempts < 1)
@@ -85,6 +94,7 @@ static int64_t monotonic_ms(void)
  * after the connection is up, nothing has moved for OUTBOX_READ_TIMEOUT_MS. */
 struct read_watch {
     CURL *curl;
+    int read_ms;
     int64_t start_ms, last_ms;
     curl_off_t last_down, last_up;
 };
@@ -107,10 +117,11 @@ static int read_watch_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
         return 0;                /* still connecting: the connect timeout applies */
     int64_t connected_ms = w->start_ms + (int64_t)(connect_us / 1000);
     int64_t idle_since = w->last_ms > connected_ms ? w->last_ms : connected_ms;
-    return now - idle_since >= OUTBOX_READ_TIMEOUT_MS;
+    return now - idle_since >= w->read_ms;
 }
 
-static void deliver(const struct outbox_row *e, struct outbox_attempt *a)
+static void deliver(const struct outbox_row *e, const struct outbox_policy *p,
+                    struct outbox_attempt *a)
 {
     CURL *curl = curl_easy_init();
     if (!curl) {
@@ -123,15 +134,15 @@ static void deliver(const struct outbox_row *e, struct outbox_attempt *a)
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, e->body);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)OUTBOX_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_ms);
     /* The read timeout: once connected, 2 s without a byte moving ends the attempt (libcurl
      * has no read timeout of its own; see read_watch). A trickling receiver is cut at 10 s. */
-    struct read_watch watch = {.curl = curl, .start_ms = monotonic_ms()};
+    struct read_watch watch = {.curl = curl, .read_ms = p->read_ms, .start_ms = monotonic_ms()};
     watch.last_ms = watch.start_ms;
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, read_watch_cb);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &watch);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)OUTBOX_ATTEMPT_MAX_MS);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)p->attempt_max_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
@@ -140,7 +151,9 @@ static void deliver(const struct outbox_row *e, struct outbox_attempt *a)
     a->duration_ms = monotonic_ms() - start;
     if (rc == CURLE_ABORTED_BY_CALLBACK) {
         snprintf(a->error, sizeof a->error, "no answer within %d ms (read timeout)",
-                 OUTBOX_READ_TIMEOUT_MS);
+                 p->read_ms);
+    } else if (rc == CURLE_OPERATION_TIMEDOUT && a->duration_ms >= p->attempt_max_ms) {
+        snprintf(a->error, sizeof a->error, "no answer within %d ms", p->attempt_max_ms);
     } else if (rc == CURLE_OK) {
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -241,14 +254,15 @@ static void process(struct outbox *o, const struct outbox_row *e)
         rec.status = "no_url";
         rec.next_due = e->due_at;
     } else {
+        const struct outbox_policy *policy = outbox_policy_for(e->kind);
         a.at = clock_now_ms(&o->app->clock);
-        deliver(e, &a);
+        deliver(e, policy, &a);
         rec.a = &a;
         int attempts = e->attempts + 1;
         if (a.http_status >= 200 && a.http_status < 300) {
             rec.status = "delivered";
             rec.next_due = e->due_at;
-        } else if (attempts >= OUTBOX_MAX_ATTEMPTS) {
+        } else if (attempts >= policy->max_attempts) {
             rec.status = "failed";
             rec.next_due = e->due_at;
         } else {

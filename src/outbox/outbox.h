@@ -15,6 +15,17 @@
 #define OUTBOX_CONNECT_TIMEOUT_MS 2000
 #define OUTBOX_READ_TIMEOUT_MS 2000
 
+/* How one kind of event is delivered. Authorization callbacks and fraud notifications: 2 s to
+ * connect, 2 s without a byte once connected, 3 attempts (contract 6.5). HPP status callbacks
+ * ("hpp_status"): an answer within 3 s, up to 3 retries, so 4 attempts (contract 4.7). */
+struct outbox_policy {
+    int connect_ms;
+    int read_ms;               /* once connected, this long without a byte ends the attempt */
+    int attempt_max_ms;        /* one attempt never takes longer */
+    int max_attempts;
+};
+const struct outbox_policy *outbox_policy_for(const char *kind);
+
 struct app;
 struct outbox;
 

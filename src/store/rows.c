@@ -59,3 +59,15 @@ void outbox_row_free(struct outbox_row *r)
     free(r->body);
     r->url = r->body = NULL;
 }
+
+void hpp_row_free(struct hpp_row *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+void message_row_free(struct message_row *r)
+{
+    free(r->body);
+    r->body = NULL;
+}

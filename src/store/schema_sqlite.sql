@@ -99,3 +99,28 @@ CREATE TABLE outbox_attempts (
     duration_ms  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX outbox_attempts_event ON outbox_attempts(event_id);
+-- migration 5
+-- Hosted Payment Page sessions (api/hpp.c): one row per HPP session, pointing at a KP session;
+-- page_id (UUIDv4) is the shopper's only key to the hosted page. body holds the validated
+-- request (merchant_urls, options) and the outcome. messages: what distribution would have
+-- sent by SMS or e-mail, for people and tests to read (GET /kasse/v1/messages).
+CREATE TABLE hpp_sessions (
+    id             TEXT PRIMARY KEY,
+    page_id        TEXT NOT NULL UNIQUE,
+    merchant_id    INTEGER NOT NULL REFERENCES merchants(id),
+    kp_session_id  TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    body           TEXT NOT NULL
+) STRICT;
+CREATE INDEX hpp_sessions_kp ON hpp_sessions(merchant_id, kp_session_id);
+CREATE TABLE messages (
+    id             INTEGER PRIMARY KEY,
+    merchant_id    INTEGER NOT NULL REFERENCES merchants(id),
+    hpp_session_id TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    created_at     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX messages_session ON messages(merchant_id, hpp_session_id);

@@ -40,6 +40,8 @@ enum stmt_id {
     ST_CTOKEN_INSERT, ST_CTOKEN_GET, ST_CTOKEN_SET_STATUS,
     ST_OUTBOX_ADD, ST_OUTBOX_DUE, ST_OUTBOX_RECORD, ST_OUTBOX_ATTEMPT, ST_OUTBOX_LIST,
     ST_OUTBOX_ATTEMPTS,
+    ST_HPP_INSERT, ST_HPP_GET, ST_HPP_GET_ANY, ST_HPP_BY_PAGE, ST_HPP_UPDATE, ST_HPP_FOR_KP,
+    ST_MESSAGE_ADD, ST_MESSAGE_LIST,
     ST_COUNT
 };
 
@@ -133,6 +135,23 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "ORDER BY id LIMIT ?4",
     [ST_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
                            "WHERE event_id = ?1 ORDER BY id LIMIT ?2",
+#define HPP_COLS "id, page_id, merchant_id, kp_session_id, status, created_at, updated_at, " \
+                 "expires_at, body"
+    [ST_HPP_INSERT] = "INSERT INTO hpp_sessions(" HPP_COLS ") "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_HPP_GET] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = ?1 AND merchant_id = ?2",
+    [ST_HPP_GET_ANY] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = ?1",
+    [ST_HPP_BY_PAGE] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE page_id = ?1",
+    [ST_HPP_UPDATE] = "UPDATE hpp_sessions SET status = ?3, updated_at = ?4, body = ?5 "
+                      "WHERE id = ?1 AND merchant_id = ?2",
+    [ST_HPP_FOR_KP] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE merchant_id = ?1 AND "
+                      "kp_session_id = ?2 ORDER BY created_at, id LIMIT ?3",
+#undef HPP_COLS
+    [ST_MESSAGE_ADD] = "INSERT INTO messages(merchant_id, hpp_session_id, body, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4)",
+    [ST_MESSAGE_LIST] = "SELECT id, merchant_id, hpp_session_id, body, created_at FROM messages "
+                        "WHERE merchant_id = ?1 AND (?2 = '' OR hpp_session_id = ?2) "
+                        "ORDER BY id LIMIT ?3",
 };
 
 /* A connection with its statement cache. `tx` is what resource calls receive. */
@@ -1257,6 +1276,157 @@ static int sq_outbox_attempts(struct store_tx *tx, int64_t event_id, struct outb
     return finish(c, st, 0);
 }
 
+/* ---- Hosted Payment Page sessions and their messages ---- */
+
+static int sq_hpp_insert(struct store_tx *tx, const struct hpp_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_HPP_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->page_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->merchant_id);
+    sqlite3_bind_text(st, 4, r->kp_session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->created_at);
+    sqlite3_bind_int64(st, 7, r->updated_at);
+    sqlite3_bind_int64(st, 8, r->expires_at);
+    sqlite3_bind_text(st, 9, r->body, -1, SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+/* Fills out from the current row of a SELECT of the nine hpp_sessions columns. */
+static int read_hpp(sqlite3_stmt *st, struct hpp_row *out)
+{
+    memset(out, 0, sizeof *out);
+    col_copy(st, 0, out->id, sizeof out->id);
+    col_copy(st, 1, out->page_id, sizeof out->page_id);
+    out->merchant_id = sqlite3_column_int64(st, 2);
+    col_copy(st, 3, out->kp_session_id, sizeof out->kp_session_id);
+    col_copy(st, 4, out->status, sizeof out->status);
+    out->created_at = sqlite3_column_int64(st, 5);
+    out->updated_at = sqlite3_column_int64(st, 6);
+    out->expires_at = sqlite3_column_int64(st, 7);
+    out->body = col_strdup(st, 8);
+    return out->body ? 0 : -1;
+}
+
+static int hpp_get_one(struct conn *c, sqlite3_stmt *st, struct hpp_row *out)
+{
+    int rc = step_row(c, st);
+    if (rc == 0)
+        rc = read_hpp(st, out);
+    return finish(c, st, rc);
+}
+
+static int sq_hpp_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                      struct hpp_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, merchant_id ? ST_HPP_GET : ST_HPP_GET_ANY);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (merchant_id)
+        sqlite3_bind_int64(st, 2, merchant_id);
+    return hpp_get_one(c, st, out);
+}
+
+static int sq_hpp_by_page(struct store_tx *tx, const char *page_id, struct hpp_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_HPP_BY_PAGE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, page_id, -1, SQLITE_STATIC);
+    return hpp_get_one(c, st, out);
+}
+
+static int sq_hpp_update(struct store_tx *tx, const struct hpp_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_HPP_UPDATE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+    sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->updated_at);
+    sqlite3_bind_text(st, 5, r->body, -1, SQLITE_STATIC);
+    return step_one_change(c, st);
+}
+
+static int sq_hpp_for_kp(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
+                         struct hpp_row *rows, size_t cap, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_HPP_FOR_KP);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, kp_session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
+    *n = 0;
+    int rc;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (read_hpp(st, &rows[*n]) != 0) {
+            for (size_t i = 0; i <= *n; i++)
+                hpp_row_free(&rows[i]);
+            *n = 0;
+            return finish(c, st, -1);
+        }
+        (*n)++;
+    }
+    return finish(c, st, 0);
+}
+
+static int sq_message_add(struct store_tx *tx, struct message_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MESSAGE_ADD);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, r->merchant_id);
+    sqlite3_bind_text(st, 2, r->hpp_session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->created_at);
+    int rc = step_done(c, st);
+    if (rc == 0)
+        r->id = sqlite3_last_insert_rowid(c->db);
+    return rc;
+}
+
+static int sq_message_list(struct store_tx *tx, int64_t merchant_id, const char *hpp_session_id,
+                           struct message_row *rows, size_t cap, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_MESSAGE_LIST);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, hpp_session_id ? hpp_session_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
+    *n = 0;
+    while (*n < cap && sqlite3_step(st) == SQLITE_ROW) {
+        struct message_row *m = &rows[*n];
+        memset(m, 0, sizeof *m);
+        m->id = sqlite3_column_int64(st, 0);
+        m->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, m->hpp_session_id, sizeof m->hpp_session_id);
+        m->body = col_strdup(st, 3);
+        m->created_at = sqlite3_column_int64(st, 4);
+        (*n)++;
+        if (!m->body) {
+            for (size_t i = 0; i < *n; i++)
+                message_row_free(&rows[i]);
+            *n = 0;
+            return finish(c, st, -1);
+        }
+    }
+    return finish(c, st, 0);
+}
+
 /* ---- lifecycle ---- */
 
 static void sq_close(struct store *base)
@@ -1382,4 +1552,11 @@ static const struct store_ops sqlite_ops = {
     .outbox_record = sq_outbox_record,
     .outbox_list = sq_outbox_list,
     .outbox_attempts = sq_outbox_attempts,
+    .hpp_insert = sq_hpp_insert,
+    .hpp_get = sq_hpp_get,
+    .hpp_by_page = sq_hpp_by_page,
+    .hpp_update = sq_hpp_update,
+    .hpp_for_kp = sq_hpp_for_kp,
+    .message_add = sq_message_add,
+    .message_list = sq_message_list,
 };

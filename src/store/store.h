@@ -92,6 +92,24 @@ struct outbox_row {
     char status[16];         /* "pending", "delivered", "failed", "no_url" */
 };
 
+struct hpp_row {
+    char id[37];             /* the HPP session id (UUIDv7) */
+    char page_id[37];        /* the hosted page's key (UUIDv4) */
+    int64_t merchant_id;
+    char kp_session_id[37];
+    char status[16];         /* WAITING, IN_PROGRESS, ... (core/hpp.h) */
+    int64_t created_at, updated_at, expires_at;   /* ms, Kasse's clock */
+    char *body;              /* {request, outcome?, customer?} */
+};
+
+struct message_row {
+    int64_t id;
+    int64_t merchant_id;
+    char hpp_session_id[37];
+    char *body;              /* the message as GET /kasse/v1/messages shows it */
+    int64_t created_at;
+};
+
 struct outbox_attempt {
     int64_t at;
     int http_status;         /* 0: no HTTP answer */
@@ -185,6 +203,20 @@ struct store_ops {
                       struct ctoken_row *out);
     int (*ctoken_set_status)(struct store_tx *tx, int64_t merchant_id, const char *id,
                              const char *status);
+
+    /* Hosted Payment Page sessions. get: merchant_id 0 = any merchant. by_page: the public
+     * page's key (any merchant). for_kp: the merchant's HPP sessions on one KP session. */
+    int (*hpp_insert)(struct store_tx *tx, const struct hpp_row *row);
+    int (*hpp_get)(struct store_tx *tx, int64_t merchant_id, const char *id, struct hpp_row *out);
+    int (*hpp_by_page)(struct store_tx *tx, const char *page_id, struct hpp_row *out);
+    int (*hpp_update)(struct store_tx *tx, const struct hpp_row *row);   /* status, updated_at, body */
+    int (*hpp_for_kp)(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
+                      struct hpp_row *rows, size_t cap, size_t *n);
+    /* Distribution messages: add sets row->id; list is the merchant's, for one HPP session ("" =
+     * any), oldest first. */
+    int (*message_add)(struct store_tx *tx, struct message_row *row);
+    int (*message_list)(struct store_tx *tx, int64_t merchant_id, const char *hpp_session_id,
+                        struct message_row *rows, size_t cap, size_t *n);
 
     /* The outbox (outbox/outbox.c). add sets row->id. due: up to cap pending events with
      * due_at <= now, oldest first (*n filled; free each with outbox_row_free). list: the
@@ -367,6 +399,37 @@ static inline int store_outbox_attempts(struct store_tx *tx, int64_t event_id,
 {
     return tx->ops->outbox_attempts(tx, event_id, out, cap, n);
 }
+static inline int store_hpp_insert(struct store_tx *tx, const struct hpp_row *row)
+{
+    return tx->ops->hpp_insert(tx, row);
+}
+static inline int store_hpp_get(struct store_tx *tx, int64_t m, const char *id,
+                                struct hpp_row *out)
+{
+    return tx->ops->hpp_get(tx, m, id, out);
+}
+static inline int store_hpp_by_page(struct store_tx *tx, const char *page_id, struct hpp_row *out)
+{
+    return tx->ops->hpp_by_page(tx, page_id, out);
+}
+static inline int store_hpp_update(struct store_tx *tx, const struct hpp_row *row)
+{
+    return tx->ops->hpp_update(tx, row);
+}
+static inline int store_hpp_for_kp(struct store_tx *tx, int64_t m, const char *kp_session_id,
+                                   struct hpp_row *rows, size_t cap, size_t *n)
+{
+    return tx->ops->hpp_for_kp(tx, m, kp_session_id, rows, cap, n);
+}
+static inline int store_message_add(struct store_tx *tx, struct message_row *row)
+{
+    return tx->ops->message_add(tx, row);
+}
+static inline int store_message_list(struct store_tx *tx, int64_t m, const char *hpp_session_id,
+                                     struct message_row *rows, size_t cap, size_t *n)
+{
+    return tx->ops->message_list(tx, m, hpp_session_id, rows, cap, n);
+}
 static inline void store_log_async(struct store *s, struct reqlog_row *row)
 {
     s->ops->log_async(s, row);
@@ -384,5 +447,7 @@ void auth_row_free(struct auth_row *r);
 void order_row_free(struct order_row *r);
 void ctoken_row_free(struct ctoken_row *r);
 void outbox_row_free(struct outbox_row *r);
+void hpp_row_free(struct hpp_row *r);
+void message_row_free(struct message_row *r);
 
 #endif
