@@ -212,14 +212,15 @@ static bool logo_url_ok(const char *s)
 
 json_t *hpp_create_request(const json_t *body, struct kerr *err)
 {
-    if (jv_check(body, create_rules, 0, err) != 0)
-        return NULL;
+    /* payment_session_url is the first field: its form is judged before the others. */
     char kp[37];
-    if (hpp_kp_session_id(json_string_value(json_object_get(body, "payment_session_url")), kp) !=
-        0) {
+    const char *url = json_string_value(json_object_get(body, "payment_session_url"));
+    if (url && hpp_kp_session_id(url, kp) != 0) {
         kerr_bad_value(err, "payment_session_url");
         return NULL;
     }
+    if (jv_check(body, create_rules, 0, err) != 0)
+        return NULL;
     json_t *req = jv_filter(body, create_rules);
     json_t *options = req ? json_object_get(req, "options") : NULL;
     if (req && !options) {
@@ -290,14 +291,16 @@ int hpp_kp_session_id(const char *url, char out[37])
     const char *path = strchr(scheme + 3, '/');
     if (!path || path == scheme + 3)
         return -1;
+    /* The path ends in /payments/v1/sessions/{id}; a prefix (a region, a proxy) may stand
+     * before it. */
     size_t n = strlen(path), t = sizeof tail - 1;
-    if (n != t + 36 || strncmp(path + n - 36 - t, tail, t) != 0)
+    if (n < t + 36 || strncmp(path + n - 36 - t, tail, t) != 0)
         return -1;
     /* the host: no spaces, no user info, no query */
     for (const char *p = scheme + 3; p < path; p++)
         if (*p <= ' ' || *p == '@' || *p == '?' || *p == '#' || *p == 0x7f)
             return -1;
-    const char *id = path + t;
+    const char *id = path + n - 36;
     for (int i = 0; i < 36; i++) {
         char c = id[i];
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
@@ -406,6 +409,7 @@ int hpp_url_fill(const char *tmpl, const struct hpp_fill *f, char *out, size_t c
     };
     if (cap == 0)
         return -1;
+    out[0] = '\0';
     size_t o = 0;
     for (const char *p = tmpl; *p;) {
         const char *value = NULL;
@@ -419,12 +423,16 @@ int hpp_url_fill(const char *tmpl, const struct hpp_fill *f, char *out, size_t c
             }
         }
         if (skip) {
-            if (put_encoded(value, out, &o, cap) != 0)
+            if (put_encoded(value, out, &o, cap) != 0) {
+                out[o] = '\0';
                 return -1;
+            }
             p += skip;
         } else {
-            if (o + 1 >= cap)
+            if (o + 1 >= cap) {
+                out[o] = '\0';
                 return -1;
+            }
             out[o++] = *p++;
         }
     }
@@ -535,7 +543,7 @@ static enum lang lang_of(const char *locale)
     for (int i = 0; locale && i < LANG_COUNT; i++)
         if (strncasecmp(locale, codes[i], 2) == 0 && (locale[2] == '\0' || locale[2] == '-'))
             return (enum lang)i;
-    if (locale && strncasecmp(locale, "no", 2) == 0)
+    if (locale && strncasecmp(locale, "no", 2) == 0 && (locale[2] == '\0' || locale[2] == '-'))
         return NB;
     return EN;
 }
