@@ -21,7 +21,6 @@
 #include "lib/limits.h"
 #include "outbox/outbox.h"
 
-#define HPP_KP_SIBLINGS_MAX 64
 #define MESSAGES_MAX 200
 
 static const char *str(const json_t *o, const char *key)
@@ -166,11 +165,11 @@ int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int6
 int hpp_kp_completed(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
                      const char *except_id, int64_t now, struct kerr *err)
 {
-    struct hpp_row *rows = calloc(HPP_KP_SIBLINGS_MAX, sizeof *rows);
+    struct hpp_row *rows = calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");
-    if (store_hpp_for_kp(tx, merchant_id, kp_session_id, rows, HPP_KP_SIBLINGS_MAX, &n) != 0) {
+    if (store_hpp_for_kp(tx, merchant_id, kp_session_id, rows, LIMIT_HPP_PER_KP_SESSION, &n) != 0) {
         free(rows);
         return kerr_internal(err, "hpp list");
     }
@@ -193,6 +192,28 @@ int hpp_kp_completed(struct store_tx *tx, int64_t merchant_id, const char *kp_se
 }
 
 /* ---- POST /hpp/v1/sessions ---- */
+
+/* Several HPP sessions may point at one KP session (contract 4.10), up to a limit, so that
+ * completing the KP session reaches every one of them. */
+static int check_room(struct store_tx *tx, int64_t merchant_id, const char *kp_id,
+                      struct kerr *err)
+{
+    struct hpp_row *rows = calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);
+    size_t n = 0;
+    if (!rows)
+        return kerr_internal(err, "out of memory");
+    int rc = store_hpp_for_kp(tx, merchant_id, kp_id, rows, LIMIT_HPP_PER_KP_SESSION, &n);
+    for (size_t i = 0; i < n; i++)
+        hpp_row_free(&rows[i]);
+    free(rows);
+    if (rc != 0)
+        return kerr_internal(err, "hpp list");
+    if (n >= LIMIT_HPP_PER_KP_SESSION)
+        return kerr_set(err, 400, "BAD_VALUE",
+                        "Too many HPP sessions for this payment session (at most %d)",
+                        LIMIT_HPP_PER_KP_SESSION);
+    return 0;
+}
 
 struct create_ctx {
     struct req *r;
@@ -234,7 +255,7 @@ static int create_fn(struct store_tx *tx, void *arg, struct kerr *err)
         goto done;
     }
     allowed = hpp_allowed_categories(c->request, offered, err);
-    if (!allowed)
+    if (!allowed || check_room(tx, r->merchant.id, kp.id, err) != 0)
         goto done;
     struct hpp_state *s = &c->made;
     char token[37];
