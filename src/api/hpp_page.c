@@ -648,16 +648,24 @@ int hpp_page_get(struct req *r, struct reply *out, struct kerr *err)
     return 0;
 }
 
-int hpp_page_qr(struct req *r, struct reply *out, struct kerr *err)
+/* The redirect_url of the page named in the path, or 404. */
+static int page_link(struct req *r, char *url, size_t cap, struct kerr *err)
 {
     struct exists_ctx c = {.page_id = r->params[0]};
     if (store_read(r->app->store, exists_fn, &c, err) != 0)
         return -1;
     if (!c.found)
         return kerr_set(err, 404, "NOT_FOUND", "Payment page not found");
-    char url[512];
-    page_url(r, &c.s, url, sizeof url);
+    page_url(r, &c.s, url, cap);
     hpp_state_free(&c.s);
+    return 0;
+}
+
+int hpp_page_qr(struct req *r, struct reply *out, struct kerr *err)
+{
+    char url[512];
+    if (page_link(r, url, sizeof url, err) != 0)
+        return -1;
     unsigned char *png;
     size_t len;
     if (qr_png(url, QR_SCALE, QR_MARGIN, &png, &len) != 0)
@@ -672,14 +680,9 @@ int hpp_page_qr(struct req *r, struct reply *out, struct kerr *err)
 
 int hpp_page_distribution(struct req *r, struct reply *out, struct kerr *err)
 {
-    struct exists_ctx c = {.page_id = r->params[0]};
-    if (store_read(r->app->store, exists_fn, &c, err) != 0)
-        return -1;
-    if (!c.found)
-        return kerr_set(err, 404, "NOT_FOUND", "Payment page not found");
     char url[512];
-    page_url(r, &c.s, url, sizeof url);
-    hpp_state_free(&c.s);
+    if (page_link(r, url, sizeof url, err) != 0)
+        return -1;
     /* url is the public URL (configuration) and a UUID: escaped all the same. */
     struct buf b;
     buf_init(&b, 16384);
