@@ -229,7 +229,9 @@ static int state_fn(struct store_tx *tx, void *arg, struct kerr *err)
         kerr_set(err, 410, "SESSION_EXPIRED", "This payment page has expired");
         goto done;
     }
-    if (c->ev == HPP_EV_OPEN && hpp_change(tx, &s, HPP_EV_OPEN, c->r->received_ms, NULL, err))
+    /* Opening a completed page (a second tab, the back button) shows its outcome. */
+    if (c->ev == HPP_EV_OPEN && s.status != HPP_COMPLETED &&
+        hpp_change(tx, &s, HPP_EV_OPEN, c->r->received_ms, NULL, err))
         goto done;
     c->reply = state_object(tx, c->r, &s, err);
     rc = c->reply ? 0 : -1;

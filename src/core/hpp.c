@@ -118,8 +118,7 @@ static const struct jv_rule merchant_url_rules[] = {
 };
 
 static const struct jv_rule background_rules[] = {
-    {.name = "url", .type = JV_STRING, .flags = JV_REQUIRED, .max_len = LIMIT_MERCHANT_URL,
-     .pattern = JV_PAT_HTTP_URL},
+    {.name = "url", .type = JV_STRING, .flags = JV_REQUIRED, .max_len = LIMIT_MERCHANT_URL},
     {.name = "width", .type = JV_INT, .flags = JV_MIN | JV_MAX, .min = 1, .max = 100000},
     END
 };
@@ -205,9 +204,10 @@ static json_t *category_id(const char *v)
     return json_string(id);
 }
 
+/* Images: http(s) URLs or data:image/ URLs. */
 static bool logo_url_ok(const char *s)
 {
-    return jv_pattern_ok(JV_PAT_HTTP_URL, s) || strncasecmp(s, "data:image/", 11) == 0;
+    return s && (jv_pattern_ok(JV_PAT_HTTP_URL, s) || strncasecmp(s, "data:image/", 11) == 0);
 }
 
 json_t *hpp_create_request(const json_t *body, struct kerr *err)
@@ -240,6 +240,16 @@ json_t *hpp_create_request(const json_t *body, struct kerr *err)
         kerr_bad_value(err, "options.logo_url");
         goto bad;
     }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(options, "background_images"), i, v) {
+        if (!logo_url_ok(json_string_value(json_object_get(v, "url")))) {
+            char path[64];
+            snprintf(path, sizeof path, "options.background_images[%zu].url", i);
+            kerr_bad_value(err, path);
+            goto bad;
+        }
+    }
     /* One or the other: both at once is refused (contract 4.4). */
     if (one && many) {
         kerr_bad_value(err, "options.payment_method_categories");
@@ -257,8 +267,6 @@ json_t *hpp_create_request(const json_t *body, struct kerr *err)
         }
         json_object_set_new(options, "payment_method_category", id);
     }
-    size_t i;
-    json_t *v;
     json_array_foreach(many, i, v) {
         json_t *id = category_id(json_string_value(v));
         if (!id) {

@@ -294,3 +294,96 @@ export function omClient(k) {
   };
   return c;
 }
+
+// ---------- Hosted Payment Page (contract 4, docs/hpp.md) ----------
+
+export const HPP = '/hpp/v1/sessions';
+/** Klarna's playground host: HPP accepts a payment_session_url on any host (docs/hpp.md). */
+export const KLARNA_PLAYGROUND = 'https://api.playground.klarna.com';
+export const HPP_CREATE_FIELDS = ['distribution_module', 'distribution_url', 'expires_at',
+  'manual_identification_check_url', 'qr_code_url', 'redirect_url', 'session_id', 'session_url'];
+export const HPP_CUSTOMER_FIELDS = ['date_of_birth', 'family_name', 'given_name',
+  'national_identification_number', 'title'];
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** The payment_session_url of a KP session id (Klarna's playground host unless `base`). */
+export function paymentSessionUrl(id, base = KLARNA_PLAYGROUND) {
+  return `${base}/payments/v1/sessions/${id}`;
+}
+
+/** GET a path straight from Kasse and keep the body as bytes (images): { status, headers, body }. */
+export async function getBytes(k, urlPath, headers = {}) {
+  const res = await fetch(`${k.base}${urlPath}`, { headers, redirect: 'manual', signal: AbortSignal.timeout(15000) });
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** The page id (the last path segment of redirect_url). */
+export function pageIdOf(redirectUrl) {
+  const m = new URL(redirectUrl).pathname.match(/^\/hpp\/payments\/([^/]+)$/);
+  assert.ok(m, `redirect_url is not {public}/hpp/payments/{page_id}: ${redirectUrl}`);
+  return m[1];
+}
+
+/** The shopper's authorize body for the approved SE playground identity, code 123456. */
+export function hppAuthorizeBody(overrides = {}) {
+  return { payment_method_category: 'klarna', email: 'customer@email.se', phone: '+46701740615',
+    otp: '123456', signup_done: false, ...overrides };
+}
+
+/**
+ * HPP helpers bound to a server: KP session, HPP create/read/disable/distribute (merchant API,
+ * Basic auth) and the hosted page's shopper calls (no credentials: the page id is the key).
+ */
+export function hppClient(k) {
+  const shopper = (pageId, sub = '') => `/hpp/shopper/v1/${pageId}${sub}`;
+  const h = {
+    shopper,
+    /** Create a KP session (default SE_EXAMPLE) → its session_id. */
+    async kpSession(body = SE_EXAMPLE, auth = 'a') {
+      return assertJsonOk(await k.post('/payments/v1/sessions', body, { auth })).session_id;
+    },
+    /** POST /hpp/v1/sessions; `kp` is a KP session id (its playground URL is sent). */
+    create({ kp, body = {}, auth = 'a', headers } = {}) {
+      const b = { ...(kp ? { payment_session_url: paymentSessionUrl(kp) } : {}), ...body };
+      return k.post(HPP, b, { auth, headers });
+    },
+    /**
+     * Create a KP session (unless `kp` is given) and an HPP session on it; asserts 201.
+     * Resolves to the 201 body plus { kp, page_id }.
+     */
+    async createOk({ kp, kpBody = SE_EXAMPLE, merchant_urls, options, extra = {}, auth = 'a', headers } = {}) {
+      const kpId = kp ?? await h.kpSession(kpBody, auth);
+      const body = { ...extra };
+      if (merchant_urls) body.merchant_urls = merchant_urls;
+      if (options) body.options = options;
+      const res = await h.create({ kp: kpId, body, auth, headers });
+      const s = assertJsonOk(res, 201);
+      return { ...s, kp: kpId, page_id: pageIdOf(s.redirect_url) };
+    },
+    read: (id, auth = 'a') => k.get(`${HPP}/${id}`, { auth }),
+    async readOk(id, auth = 'a') { return assertJsonOk(await h.read(id, auth)); },
+    disable: (id, auth = 'a', headers) => k.del(`${HPP}/${id}`, { auth, headers }),
+    distribute: (id, body, auth = 'a', headers) => k.post(`${HPP}/${id}/distribution`, body, { auth, headers }),
+    async messages(id, auth = 'a') {
+      const res = await k.get(`/kasse/v1/messages?session_id=${encodeURIComponent(id)}`, { auth });
+      const b = assertJsonOk(res);
+      assert.ok(Array.isArray(b.messages), `messages: ${res.text}`);
+      return b.messages;
+    },
+    state: (pageId) => k.get(shopper(pageId), { auth: null }),
+    open: (pageId) => k.post(shopper(pageId, '/open'), undefined, { auth: null }),
+    identify: (pageId, body = { email: 'customer@email.se', phone: '+46701740615' }) =>
+      k.post(shopper(pageId, '/identify'), body, { auth: null }),
+    authorize: (pageId, body = hppAuthorizeBody()) => k.post(shopper(pageId, '/authorize'), body, { auth: null }),
+    back: (pageId) => k.post(shopper(pageId, '/back'), undefined, { auth: null }),
+    cancel: (pageId) => k.post(shopper(pageId, '/cancel'), undefined, { auth: null }),
+    /** open → identify → authorize with the approved identity; resolves to the outcome body. */
+    async pay(pageId, body = hppAuthorizeBody()) {
+      assertJsonOk(await h.open(pageId));
+      assertJsonOk(await h.identify(pageId, { email: body.email, phone: body.phone }));
+      return assertJsonOk(await h.authorize(pageId, body));
+    },
+    advance: async (s) => assertJsonOk(await k.post('/kasse/v1/clock', { advance_seconds: s })).now,
+  };
+  return h;
+}

@@ -22,6 +22,15 @@
 //     them are accepted only if the body is the documented error envelope (checked here, since
 //     Prism cannot), and a 201/204 whose spec entry declares an `application/json` string body
 //     (refund create, PATCH authorization, PATCH customer-details, release) is accepted empty.
+//   - Hosted Payment Page (/hpp/v1/...) goes through a fourth Prism proxy over hpp.json. That spec
+//     declares no response body for any error status (400, 401, 403, 404, 503) nor for the 201/204
+//     of disable and distribution, so Prism checks nothing there; checkHppResponse does instead:
+//     an error status the operation lists must carry the error envelope {correlation_id,
+//     error_code, error_messages[]}, and a listed 2xx without content must have an empty body.
+//     No hpp.json violation is allowed beyond the global 401/405/413 rule (hpp.json lists 401;
+//     405 and 413 are Kasse's HTTP layer). The hosted page and its shopper calls
+//     (/hpp/payments/..., /hpp/shopper/..., /hpp/distributions/...) are Kasse's, not Klarna's
+//     API, and go straight to Kasse.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -37,6 +46,8 @@ export const SPEC = path.resolve(repoRoot, '../shared/spec/openapi/payments.json
 export const SPEC_CT = path.resolve(repoRoot, '../shared/spec/openapi/customer-token.json');
 // Order Management API (/ordermanagement/...): a third Prism proxy over its own spec file.
 export const SPEC_OM = path.resolve(repoRoot, '../shared/spec/openapi/ordermanagement.json');
+// Hosted Payment Page API (/hpp/v1/...): a fourth Prism proxy over its own spec file.
+export const SPEC_HPP = path.resolve(repoRoot, '../shared/spec/openapi/hpp.json');
 export const KASSE_BIN = path.resolve(repoRoot, process.env.KASSE_BIN ?? 'build/kasse-debug');
 export const CONTRACT = process.env.KASSE_CONTRACT === '1';
 const PRISM_JS = path.resolve(repoRoot, 'node_modules/@stoplight/prism-cli/dist/index.js');
@@ -159,6 +170,7 @@ export async function startKasse(opts = {}) {
     await srv.startPrism();
     await srv.startPrismCt();
     await srv.startPrismOm();
+    await srv.startPrismHpp();
   }
   return srv;
 }
@@ -173,6 +185,8 @@ export class Kasse {
     this.prismCtPort = null;
     this.prismOm = null;
     this.prismOmPort = null;
+    this.prismHpp = null;
+    this.prismHppPort = null;
     this.stopped = null;
   }
 
@@ -220,6 +234,20 @@ export class Kasse {
     this.prismOm = c;
   }
 
+  /** Hosted Payment Page API paths (/hpp/v1/...) go through a fourth proxy over hpp.json. */
+  async startPrismHpp() {
+    this.prismHppPort = await freePort();
+    const c = spawnAndWait(process.execPath, [PRISM_JS, 'proxy', SPEC_HPP, this.base,
+      '-h', '127.0.0.1', '-p', String(this.prismHppPort)], {
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, name: 'prism (hpp)', timeoutMs: 30000,
+      pattern: /Prism is listening on/,
+    });
+    live.add(c.proc);
+    c.exited.then(() => live.delete(c.proc));
+    await c.ready;
+    this.prismHpp = c;
+  }
+
   authHeader(auth) {
     if (auth === null || auth === undefined || auth === false) return undefined;
     if (typeof auth === 'string' && MERCHANTS[auth]) return basic(MERCHANTS[auth].user, MERCHANTS[auth].secret);
@@ -252,9 +280,16 @@ export class Kasse {
       && urlPath.startsWith('/customer-token/');
     const viaPrismOm = this.prismOm !== null && !opts.direct && opts.raw === undefined
       && urlPath.startsWith('/ordermanagement/');
-    const port = viaPrism ? this.prismPort : viaPrismCt ? this.prismCtPort : viaPrismOm ? this.prismOmPort : this.port;
+    const viaPrismHpp = this.prismHpp !== null && !opts.direct && opts.raw === undefined
+      && urlPath.startsWith('/hpp/v1/');
+    const port = viaPrism ? this.prismPort : viaPrismCt ? this.prismCtPort : viaPrismOm ? this.prismOmPort
+      : viaPrismHpp ? this.prismHppPort : this.port;
     const res = await rawHttp({ port, method, path: urlPath, headers, body: payload, timeoutMs: opts.timeoutMs ?? 15000 });
-    res.via = viaPrism || viaPrismCt || viaPrismOm ? 'prism' : 'direct';
+    res.via = viaPrism || viaPrismCt || viaPrismOm || viaPrismHpp ? 'prism' : 'direct';
+    if (viaPrismHpp) {
+      checkViolations(method, urlPath, res);
+      checkHppResponse(method, urlPath, res);
+    }
     if (viaPrismOm) checkViolations(method, urlPath, res, checkOmAllowance);
     if (viaPrismCt) checkViolations(method, urlPath, res);
     if (viaPrism) checkViolations(method, urlPath, res);
@@ -281,6 +316,10 @@ export class Kasse {
     if (this.prismOm) {
       this.prismOm.proc.kill('SIGTERM');
       await this.prismOm.exited;
+    }
+    if (this.prismHpp) {
+      this.prismHpp.proc.kill('SIGTERM');
+      await this.prismHpp.exited;
     }
     this.proc.kill(signal);
     let timer;
@@ -394,6 +433,38 @@ function checkOmAllowance(method, urlPath, res, v) {
     return true;
   }
   return false;
+}
+
+// Hosted Payment Page spec gaps (hpp.json): every error response and the 201/204 of disable and
+// distribution are declared without content, so Prism validates no body for them. For a status
+// the operation lists without content, the harness checks the body itself: an error status
+// (>= 400) must carry Klarna's error envelope, a 2xx must be empty. Statuses the operation does
+// not list are Prism's violation already (checkViolations). Not an allowance: it only adds checks.
+let hppSpec;
+function hppOperation(method, urlPath) {
+  hppSpec ??= JSON.parse(fs.readFileSync(SPEC_HPP, 'utf8'));
+  const p = urlPath.split('?')[0];
+  for (const [tmpl, item] of Object.entries(hppSpec.paths)) {
+    const re = new RegExp('^' + tmpl.replace(/\{[^}]+\}/g, '[^/]+') + '$');
+    if (re.test(p)) return item[method.toLowerCase()] ?? null;
+  }
+  return null;
+}
+export function isErrorEnvelope(b) {
+  return !!b && typeof b === 'object' && !Array.isArray(b)
+    && typeof b.correlation_id === 'string' && typeof b.error_code === 'string'
+    && Array.isArray(b.error_messages) && b.error_messages.every((m) => typeof m === 'string');
+}
+function checkHppResponse(method, urlPath, res) {
+  const op = hppOperation(method, urlPath);
+  const entry = op?.responses?.[String(res.status)];
+  if (!entry || entry.content) return;
+  if (res.status >= 400) {
+    assert.ok(isErrorEnvelope(res.json), `hpp.json: ${method} ${urlPath} → ${res.status} lists no body schema; `
+      + `the body must be the error envelope {correlation_id, error_code, error_messages[]}: ${res.text.slice(0, 2000)}`);
+  } else if (res.status >= 200 && res.status < 300) {
+    assert.equal(res.text, '', `hpp.json: ${method} ${urlPath} → ${res.status} declares no content; body must be empty`);
+  }
 }
 
 // ---------- assertions shared by the test files ----------
