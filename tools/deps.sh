@@ -8,7 +8,7 @@ set -e
 need="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
 libcurl4-openssl-dev libqrencode-dev"
 [ "${KASSE_DEPS_PROFILE:-test}" = test ] &&
-    need="$need libcmocka-dev clang chromium fonts-liberation nodejs npm"
+    need="$need libcmocka-dev clang chromium fonts-liberation zbar-tools nodejs npm"
 [ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux nodejs npm curl"
 missing=""
 for p in $need; do
