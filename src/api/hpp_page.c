@@ -692,8 +692,8 @@ int hpp_page_distribution(struct req *r, struct reply *out, struct kerr *err)
                          "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                          "<title>Pay with Klarna</title><link rel=\"icon\" href=\"data:,\">"
-                         "<link rel=\"stylesheet\" "
-                         "href=\"/hpp/v1/page.css\"></head><body><main class=\"dist\">"
+                         "<link rel=\"stylesheet\" href=\"/kasse/assets/ui/kasse-ui.css\">"
+                         "<link rel=\"stylesheet\" href=\"/hpp/v1/page.css\"></head><body><main class=\"dist\">"
                          "<h1>Scan to pay</h1><img width=\"296\" height=\"296\" src=\"");
     for (int pass = 0; pass < 3 && !bad; pass++) {
         for (const char *p = url; *p && !bad; p++) {

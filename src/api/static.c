@@ -14,9 +14,10 @@ int static_get(struct req *r, struct reply *out, struct kerr *err)
     out->raw = a->data;
     out->raw_len = a->len;
     out->content_type = a->content_type;
-    /* The SDK and the widget change with Kasse: browsers revalidate them (ETag-less, so a
-     * fresh copy); badges may be cached. */
-    bool code = strncmp(r->path, "/kp/", 4) == 0 || strncmp(r->path, "/hpp/", 5) == 0;
+    /* The SDK, the widget, the hosted page and their shared UI files change with Kasse:
+     * browsers revalidate them (ETag-less, so a fresh copy); badges may be cached. */
+    bool code = strncmp(r->path, "/kp/", 4) == 0 || strncmp(r->path, "/hpp/", 5) == 0 ||
+                strncmp(r->path, "/kasse/assets/ui/", 17) == 0;
     reply_header(out, "Cache-Control", code ? "no-cache" : "public, max-age=3600");
     return 0;
 }

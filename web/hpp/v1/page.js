@@ -21,6 +21,9 @@
   'use strict';
 
   var $ = function (id) { return document.getElementById(id); };
+  // Helpers shared with the KP widget (/kasse/assets/ui/kasse-ui.js, loaded first).
+  var ui = window.KasseUI;
+  var fieldError = ui.fieldError;
 
   var TEXTS = {
     en: {
@@ -164,60 +167,31 @@
     retry: null,          // what "Try again" does
   };
 
-  // ---- shopper API ----
-  function ApiError(status, body) {
-    this.status = status;
-    this.body = body;
-    var msgs = body && Array.isArray(body.error_messages) ? body.error_messages : [];
-    var m = /^Bad value: (.+)$/.exec(msgs[0] || '');
-    this.path = m ? m[1] : null;
-    this.code = body && body.error_code;
-    this.message = msgs[0] || ('HTTP ' + status);
-  }
-
+  // ---- shopper API (errors are KasseUI.ApiError) ----
   function api(method, sub, body) {
-    var init = {
+    var url = '/hpp/shopper/v1/' + encodeURIComponent(pageId) + (sub ? '/' + sub : '');
+    return ui.fetchJson(url, {
       method: method,
       headers: { Accept: 'application/json' },
       credentials: 'same-origin',
       cache: 'no-store',
       referrerPolicy: 'no-referrer',
-    };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    var url = '/hpp/shopper/v1/' + encodeURIComponent(pageId) + (sub ? '/' + sub : '');
-    return fetch(url, init).then(function (res) {
-      return res.text().then(function (text) {
-        var json = null;
-        try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
-        if (!res.ok) throw new ApiError(res.status, json);
-        return json || {};
-      });
-    }, function () {
-      throw new ApiError(0, null);
+    }, body).then(function (json) {
+      return json || {};
     });
   }
 
   // 404 (unknown page) or 410 (disabled, cancelled, expired): the link cannot be paid.
   function gone(err) {
-    return err instanceof ApiError && (err.status === 404 || err.status === 410);
+    return err instanceof ui.ApiError && (err.status === 404 || err.status === 410);
   }
 
   // ---- formatting ----
   function locale() { return (st.state && st.state.locale) || 'en'; }
 
+  // An amount in the state's currency and locale.
   function money(minor) {
-    var s = st.state || {};
-    if (typeof minor !== 'number') return '';
-    try {
-      var f = new Intl.NumberFormat(locale(), { style: 'currency', currency: s.purchase_currency });
-      var digits = f.resolvedOptions().maximumFractionDigits;
-      return f.format(minor / Math.pow(10, digits));
-    } catch (e) {
-      return (minor / 100).toFixed(2) + ' ' + (s.purchase_currency || '');
-    }
+    return ui.money(minor, (st.state || {}).purchase_currency, locale());
   }
 
   function fill(text, vars) {
@@ -283,15 +257,6 @@
 
   function setStatus(text) { $('status').textContent = text || ''; }
   function setAlert(text) { $('alert').textContent = text || ''; }
-
-  function fieldError(inputId, text) {
-    var input = $(inputId);
-    var err = $(inputId + '-error');
-    err.textContent = text || '';
-    err.hidden = !text;
-    if (text) input.setAttribute('aria-invalid', 'true');
-    else input.removeAttribute('aria-invalid');
-  }
 
   function clearErrors() {
     ['email', 'phone', 'otp', 'dob', 'terms'].forEach(function (id) { fieldError(id, ''); });
@@ -407,27 +372,7 @@
     box.textContent = '';
     st.offered.forEach(function (id) {
       var info = categoryInfo(id) || { identifier: id, name: id };
-      var label = document.createElement('label');
-      label.className = 'choice';
-      var input = document.createElement('input');
-      input.type = 'radio';
-      input.name = 'category';
-      input.value = id;
-      input.checked = id === st.selected;
-      input.addEventListener('change', function () { st.selected = id; });
-      label.appendChild(input);
-      var urls = info.asset_urls || {};
-      var src = urls.standard || urls.descriptive;
-      if (typeof src === 'string' && src) {
-        var img = document.createElement('img');
-        img.src = src;
-        img.alt = '';
-        label.appendChild(img);
-      }
-      var name = document.createElement('span');
-      name.textContent = info.name || id;
-      label.appendChild(name);
-      box.appendChild(label);
+      box.appendChild(ui.categoryChoice(id, info, id === st.selected, function () { st.selected = id; }));
     });
   }
 

@@ -16,6 +16,10 @@
   'use strict';
 
   var $ = function (id) { return document.getElementById(id); };
+  // Helpers shared with the hosted payment page (/kasse/assets/ui/kasse-ui.js, loaded first).
+  var ui = window.KasseUI;
+  var money = ui.money;
+  var fieldError = ui.fieldError;
   var params = new URLSearchParams(window.location.hash.slice(1));
   var parentOrigin = params.get('origin') || '';
   var instanceId = params.get('id') || '';
@@ -57,52 +61,17 @@
     post('result', { request_id: requestId, kind: kind, result: result });
   }
 
-  // ---- shopper API ----
-  function ApiError(status, body) {
-    this.status = status;
-    this.body = body;
-    var msgs = body && Array.isArray(body.error_messages) ? body.error_messages : [];
-    var m = /^Bad value: (.+)$/.exec(msgs[0] || '');
-    this.path = m ? m[1] : null;
-    this.code = body && body.error_code;
-    this.message = msgs[0] || ('HTTP ' + status);
-  }
-
+  // ---- shopper API (errors are KasseUI.ApiError) ----
   function api(method, path, body) {
-    var init = {
+    return ui.fetchJson('/kp/shopper/v1/' + path, {
       method: method,
       headers: { Authorization: 'Bearer ' + state.token, Accept: 'application/json' },
       credentials: 'omit',
       cache: 'no-store',
-    };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    return fetch('/kp/shopper/v1/' + path, init).then(function (res) {
-      return res.text().then(function (text) {
-        var json = null;
-        try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
-        if (!res.ok) throw new ApiError(res.status, json);
-        return json;
-      });
-    }, function () {
-      throw new ApiError(0, null);
-    });
+    }, body);
   }
 
   // ---- formatting ----
-  function money(minor, currency, locale) {
-    if (typeof minor !== 'number') return '';
-    try {
-      var f = new Intl.NumberFormat(locale || 'en', { style: 'currency', currency: currency });
-      var digits = f.resolvedOptions().maximumFractionDigits;
-      return f.format(minor / Math.pow(10, digits));
-    } catch (e) {
-      return (minor / 100).toFixed(2) + ' ' + (currency || '');
-    }
-  }
-
   function session() { return state.session || {}; }
 
   // The cart the shopper is paying for: the flow's data (a changed cart) over the session's.
@@ -159,15 +128,6 @@
     reportHeight();
   }
 
-  function fieldError(inputId, text) {
-    var input = $(inputId);
-    var err = $(inputId + '-error');
-    err.textContent = text || '';
-    err.hidden = !text;
-    if (text) input.setAttribute('aria-invalid', 'true');
-    else input.removeAttribute('aria-invalid');
-  }
-
   function clearErrors() {
     ['email', 'phone', 'otp', 'dob', 'terms'].forEach(function (id) { fieldError(id, ''); });
     setAlert('');
@@ -189,26 +149,9 @@
       var info = null;
       for (var i = 0; i < offered.length; i++) if (offered[i].identifier === id) info = offered[i];
       if (!info) return;
-      var label = document.createElement('label');
-      label.className = 'choice';
-      var input = document.createElement('input');
-      input.type = 'radio';
-      input.name = 'category';
-      input.value = id;
-      input.checked = id === state.selected;
-      input.addEventListener('change', function () { state.selected = id; });
-      label.appendChild(input);
-      var urls = info.asset_urls || {};
-      if (urls.standard || urls.descriptive) {
-        var img = document.createElement('img');
-        img.src = urls.standard || urls.descriptive;
-        img.alt = '';
-        img.addEventListener('load', reportHeight);
-        label.appendChild(img);
-      }
-      var name = document.createElement('span');
-      name.textContent = info.name || id;
-      label.appendChild(name);
+      var label = ui.categoryChoice(id, info, id === state.selected, function () { state.selected = id; });
+      var img = label.querySelector('img');
+      if (img) img.addEventListener('load', reportHeight);
       box.appendChild(label);
     });
   }
