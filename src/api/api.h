@@ -10,6 +10,7 @@
 int payments_create_session(struct req *r, struct reply *out, struct kerr *err);
 int payments_read_session(struct req *r, struct reply *out, struct kerr *err);
 int payments_update_session(struct req *r, struct reply *out, struct kerr *err);
+int payments_cancel_session(struct req *r, struct reply *out, struct kerr *err);
 /* Inside a transaction: loads the merchant's live session (404 NOT_FOUND "Invalid session id"
  * when unknown or expired, 404 SESSION_COMPLETED when complete), applies update with the update
  * rules (nothing when NULL or empty) and saves it. *session is the result (new reference).
@@ -132,8 +133,9 @@ int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int6
                bool *changed, struct kerr *err);
 /* SessionResponseV1, as GET answers and status callbacks carry it. */
 json_t *hpp_session_object(const struct hpp_state *s);
-/* A KP session was completed (an order placed or a token made): its other HPP sessions that are
- * not final become DISABLED, each with its callback. except_id: the one that completed it. */
+/* A KP session ended (an order placed, a token made, or the session cancelled): its other HPP
+ * sessions that are not final become DISABLED, each with its callback. except_id: the one that
+ * completed it, or NULL. */
 int hpp_kp_completed(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
                      const char *except_id, int64_t now, struct kerr *err);
 

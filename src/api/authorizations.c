@@ -270,21 +270,6 @@ done:
     return rc;
 }
 
-/* matching_check compares carts too; a customer-token request has none, so the authorized
- * cart stands in for the request's own. */
-static void copy_keys_for_match(json_t *auth_probe, json_t *probe, const json_t *snap)
-{
-    static const char *const keys[] = {"order_lines", "order_amount", "order_tax_amount",
-                                       "purchase_currency", "purchase_country"};
-    for (size_t i = 0; i < 5; i++) {
-        json_t *v = json_object_get(snap, keys[i]);
-        if (v) {
-            json_object_set(auth_probe, keys[i], v);
-            json_object_set(probe, keys[i], v);
-        }
-    }
-}
-
 /* ---- tokens in a transaction ---- */
 
 /* Loads an authorization and tells its state on Kasse's clock. */
@@ -357,6 +342,31 @@ struct order_ctx {
     struct order_made made;
 };
 
+/* The reply facts of an order already placed with a token (a retried create-order). */
+static int order_made_again(struct store_tx *tx, const struct place_order_in *in,
+                            const char *order_id, struct order_made *made, struct kerr *err)
+{
+    struct order_row row;
+    if (store_order_get(tx, in->merchant->id, order_id, &row) != 0)
+        return kerr_internal(err, "order of a consumed authorization");
+    json_t *order = jsonp_parse(row.body, strlen(row.body), LIMIT_JSON_DEPTH, NULL, 0);
+    const json_t *kasse = json_object_get(order, "_kasse");
+    const char *target = str(kasse, "redirect_target");
+    memset(made, 0, sizeof *made);
+    snprintf(made->order_id, sizeof made->order_id, "%s", row.id);
+    snprintf(made->klarna_reference, sizeof made->klarna_reference, "%s",
+             str(order, "klarna_reference") ? str(order, "klarna_reference") : "");
+    snprintf(made->fraud_status, sizeof made->fraud_status, "%s", row.fraud_status);
+    snprintf(made->category, sizeof made->category, "%s",
+             str(kasse, "payment_method_category") ? str(kasse, "payment_method_category") : "");
+    if (target && target[0])
+        snprintf(made->redirect_url, sizeof made->redirect_url, "%s/kp/redirect/v1/%s",
+                 in->public_url, row.id);
+    json_decref(order);
+    order_row_free(&row);
+    return 0;
+}
+
 int authorization_place_order(struct store_tx *tx, const struct place_order_in *in,
                               struct order_made *made, struct kerr *err)
 {
@@ -366,6 +376,14 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
     if (load_auth(tx, in->merchant->id, in->token, in->now_ms, &auth, &body, &state, err))
         return -1;
     int rc = -1;
+    /* A retry of the same create-order (same token, same body) gets the same order (Klarna
+     * answers 200 with the same order_id); another body on a consumed token stays refused. */
+    const char *made_id = str(body, "order_id");
+    if (state == AUTH_CONSUMED && made_id &&
+        json_equal(json_object_get(body, "order_request"), (json_t *)in->request)) {
+        rc = order_made_again(tx, in, made_id, made, err);
+        goto done;
+    }
     if (auth_usable(state, err) != 0)
         goto done;
     json_t *snap = json_object_get(body, "snapshot");
@@ -389,8 +407,16 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
     };
     if (order_create(tx, &spec, made, err) != 0)
         goto done;
-    /* One order per session: the token is consumed, the session complete. */
-    if (store_auth_set_state(tx, in->merchant->id, auth.token, "consumed", NULL) != 0 ||
+    /* One order per session: the token is consumed (remembering its order and request, for
+     * retries), the session complete. */
+    char *auth_text = NULL;
+    if (json_object_set_new(body, "order_id", json_string(made->order_id)) == 0 &&
+        json_object_set(body, "order_request", (json_t *)in->request) == 0)
+        auth_text = jsonw_dumps(body, NULL);
+    int bad = !auth_text ||
+              store_auth_set_state(tx, in->merchant->id, auth.token, "consumed", auth_text) != 0;
+    free(auth_text);
+    if (bad ||
         store_auth_supersede(tx, in->merchant->id, auth.session_id, auth.token) != 0) {
         kerr_internal(err, "authorization update");
         goto done;
@@ -497,6 +523,23 @@ static bool tokenizing(const char *intent)
     return false;
 }
 
+/* Fills c from the customer token an authorization already made. */
+static int ctoken_made_again(struct store_tx *tx, struct ctoken_ctx *c, const char *token_id,
+                             struct kerr *err)
+{
+    struct ctoken_row row;
+    if (store_ctoken_get(tx, c->r->merchant.id, token_id, &row) != 0)
+        return kerr_internal(err, "customer token of an authorization");
+    c->stored = jsonp_parse(row.body, strlen(row.body), LIMIT_JSON_DEPTH, NULL, 0);
+    ctoken_row_free(&row);
+    const char *ref = str(c->stored, "payment_method_reference");
+    if (!c->stored)
+        return kerr_internal(err, "stored customer token is not readable");
+    snprintf(c->token_id, sizeof c->token_id, "%s", token_id);
+    snprintf(c->reference, sizeof c->reference, "%s", ref ? ref : "");
+    return 0;
+}
+
 static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct ctoken_ctx *c = arg;
@@ -519,6 +562,12 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
                  "Not allowed to create customer tokens for intent %s.", intent ? intent : "buy");
         goto done;
     }
+    /* A retry gets the token made the first time (Klarna answers 200 with the same token_id). */
+    const char *made_token = str(body, "customer_token_id");
+    if (json_is_true(json_object_get(body, "tokenized")) && made_token) {
+        rc = ctoken_made_again(tx, c, made_token, err);
+        goto done;
+    }
     if (json_is_true(json_object_get(body, "tokenized"))) {
         kerr_set(err, 403, "INVALID_OPERATION",
                  "A customer token was already created with this authorization token");
@@ -532,31 +581,22 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
         kerr_bad_value(err, "purchase_currency");
         goto done;
     }
-    json_t *billing = json_object_get(c->request, "billing_address");
-    if (billing) {
-        json_t *probe = json_pack("{s:O}", "billing_address", billing);
-        json_t *auth_probe = json_object();
-        json_t *ab = json_object_get(snap, "billing_address");
-        if (ab)
-            json_object_set(auth_probe, "billing_address", ab);
-        copy_keys_for_match(auth_probe, probe, snap);
-        int m = matching_check(auth_probe, probe, err);
-        json_decref(probe);
-        json_decref(auth_probe);
-        if (m != 0)
-            goto done;
-    } else {
-        billing = json_object_get(snap, "billing_address");
-    }
+    /* The request's billing_address is not matched: once the consumer has given details,
+     * Klarna ignores updates to it without an error (payments.json) and the token carries the
+     * authorized consumer's details (recorded traffic). Without authorized details, the
+     * request's are taken. */
+    json_t *billing = json_object_get(snap, "billing_address");
+    if (!billing)
+        billing = json_object_get(c->request, "billing_address");
     if (ids_uuid4(c->token_id) != 0 || ids_uuid4(c->reference) != 0) {
         kerr_internal(err, "random source");
         goto done;
     }
     char created[32];
     time_format_iso8601(r->received_ms, created);
-    json_t *customer = json_object_get(c->request, "customer");
+    json_t *customer = json_object_get(snap, "customer");
     if (!customer)
-        customer = json_object_get(snap, "customer");
+        customer = json_object_get(c->request, "customer");
     c->stored = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "token_id", c->token_id, "status",
         "ACTIVE", "payment_method_type", order_om_payment_type(str(body, "payment_method_category")),
@@ -581,6 +621,7 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
     snprintf(row.status, sizeof row.status, "ACTIVE");
     row.body = jsonw_dumps(c->stored, NULL);
     json_object_set_new(body, "tokenized", json_true());
+    json_object_set_new(body, "customer_token_id", json_string(c->token_id));
     char *auth_text = jsonw_dumps(body, NULL);
     bool only_token = intent && strcmp(intent, "tokenize") == 0;
     int bad = !row.body || !auth_text || store_ctoken_insert(tx, &row) != 0 ||

@@ -19,18 +19,23 @@ static const char *str(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* Loads a token inside a transaction; missing → not_found_code (they differ per operation). */
-static int load_token(struct store_tx *tx, int64_t merchant, const char *id, const char *code,
-                      const char *message, struct ctoken_row *row, json_t **body,
-                      struct kerr *err)
+/* Klarna's answer for an unknown customer token, on every operation (recorded traffic). */
+static int token_not_found(struct kerr *err)
+{
+    return kerr_set(err, 404, "TOKEN_NOT_FOUND", "Customer token not found");
+}
+
+/* Loads a token inside a transaction (merchant scoped); missing → 404 TOKEN_NOT_FOUND. */
+static int load_token(struct store_tx *tx, int64_t merchant, const char *id,
+                      struct ctoken_row *row, json_t **body, struct kerr *err)
 {
     if (!ids_is_uuid(id))
-        return kerr_set(err, 404, code, "%s", message);
+        return token_not_found(err);
     int rc = store_ctoken_get(tx, merchant, id, row);
     if (rc < 0)
         return kerr_internal(err, "customer token get");
     if (rc == STORE_NOT_FOUND)
-        return kerr_set(err, 404, code, "%s", message);
+        return token_not_found(err);
     *body = jsonp_parse(row->body, strlen(row->body), LIMIT_JSON_DEPTH, NULL, 0);
     if (!json_is_object(*body)) {
         json_decref(*body);
@@ -52,8 +57,7 @@ static int read_fn(struct store_tx *tx, void *arg, struct kerr *err)
     struct read_ctx *c = arg;
     struct ctoken_row row;
     json_t *body;
-    if (load_token(tx, c->r->merchant.id, c->r->params[0], "NOT_FOUND", "Invalid customer-token ID",
-                   &row, &body, err) != 0)
+    if (load_token(tx, c->r->merchant.id, c->r->params[0], &row, &body, err) != 0)
         return -1;
     c->reply = json_pack("{s:s, s:s}", "status", row.status, "payment_method_type",
                          str(body, "payment_method_type") ? str(body, "payment_method_type")
@@ -85,8 +89,7 @@ static int charge_fn(struct store_tx *tx, void *arg, struct kerr *err)
     struct req *r = c->r;
     struct ctoken_row row;
     json_t *token;
-    if (load_token(tx, r->merchant.id, r->params[0], "TOKEN_NOT_FOUND", "Invalid token", &row,
-                   &token, err) != 0)
+    if (load_token(tx, r->merchant.id, r->params[0], &row, &token, err) != 0)
         return -1;
     int rc = -1;
     if (strcmp(row.status, "ACTIVE") != 0) {
@@ -149,8 +152,7 @@ static int country_fn(struct store_tx *tx, void *arg, struct kerr *err)
     struct country_ctx *c = arg;
     struct ctoken_row row;
     json_t *token;
-    if (load_token(tx, c->r->merchant.id, c->r->params[0], "TOKEN_NOT_FOUND", "Invalid token",
-                   &row, &token, err) != 0)
+    if (load_token(tx, c->r->merchant.id, c->r->params[0], &row, &token, err) != 0)
         return -1;
     snprintf(c->country, sizeof c->country, "%s",
              str(token, "purchase_country") ? str(token, "purchase_country") : "");
@@ -204,8 +206,7 @@ static int status_fn(struct store_tx *tx, void *arg, struct kerr *err)
     struct status_ctx *c = arg;
     struct ctoken_row row;
     json_t *token;
-    if (load_token(tx, c->r->merchant.id, c->r->params[0], "NOT_FOUND", "Invalid token ID", &row,
-                   &token, err) != 0)
+    if (load_token(tx, c->r->merchant.id, c->r->params[0], &row, &token, err) != 0)
         return -1;
     int rc = store_ctoken_set_status(tx, c->r->merchant.id, row.id, "CANCELLED");
     json_decref(token);

@@ -319,3 +319,50 @@ int payments_update_session(struct req *r, struct reply *out, struct kerr *err)
     json_decref(update);
     return rc;
 }
+
+/* ---- DELETE /payments/v1/sessions/{id}: cancel (Klarna's "send a separate request to cancel
+ * the session"). The session ends now: it reads and updates like an expired one (404), its
+ * active authorization tokens can no longer place orders, and its HPP sessions that are not
+ * final become DISABLED with their callbacks. A second DELETE answers 204 again; a completed
+ * session cannot be cancelled (404 SESSION_COMPLETED, as for updates). ---- */
+
+struct cancel_session_ctx {
+    struct req *r;
+};
+
+static int cancel_session_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct cancel_session_ctx *c = arg;
+    struct req *r = c->r;
+    struct session_row row;
+    int rc = store_session_get(tx, r->merchant.id, r->params[0], &row);
+    if (rc < 0)
+        return kerr_internal(err, "session get");
+    if (rc == STORE_NOT_FOUND)
+        return invalid_session(err);
+    if (strcmp(row.status, "cancelled") == 0)
+        rc = 0;                               /* already cancelled: nothing more to do */
+    else if (r->received_ms >= row.expires_at)
+        rc = invalid_session(err);
+    else if (strcmp(row.status, "incomplete") != 0)
+        rc = kerr_set(err, 404, "SESSION_COMPLETED", "Session has already been completed");
+    else {
+        snprintf(row.status, sizeof row.status, "cancelled");
+        row.updated_at = r->received_ms;
+        row.expires_at = r->received_ms;
+        rc = store_session_update(tx, &row) != 0 ||
+                     store_auth_supersede(tx, r->merchant.id, row.id, NULL) != 0
+                 ? kerr_internal(err, "session cancel")
+                 : hpp_kp_completed(tx, r->merchant.id, row.id, NULL, r->received_ms, err);
+    }
+    session_row_free(&row);
+    return rc;
+}
+
+int payments_cancel_session(struct req *r, struct reply *out, struct kerr *err)
+{
+    if (!ids_is_uuid(r->params[0]))
+        return invalid_session(err);
+    struct cancel_session_ctx c = {.r = r};
+    return api_write(r, cancel_session_fn, &c, reply_no_content, out, err);
+}

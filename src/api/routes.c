@@ -7,6 +7,7 @@ const struct route routes_table[] = {
     {"POST", "/payments/v1/sessions", payments_create_session, AUTH_MERCHANT, 0},
     {"GET", "/payments/v1/sessions/{session_id}", payments_read_session, AUTH_MERCHANT, 0},
     {"POST", "/payments/v1/sessions/{session_id}", payments_update_session, AUTH_MERCHANT, 0},
+    {"DELETE", "/payments/v1/sessions/{session_id}", payments_cancel_session, AUTH_MERCHANT, 0},
     {"POST", "/payments/v1/authorizations/{token}/order", payments_create_order, AUTH_MERCHANT, 0},
     {"DELETE", "/payments/v1/authorizations/{token}", payments_cancel_authorization,
      AUTH_MERCHANT, 0},

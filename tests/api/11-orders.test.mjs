@@ -235,10 +235,20 @@ test('matching: the shipping address defaults to the authorized billing address 
 
 // ---------- token states ----------
 
-test('token: consumed → 403 INVALID_OPERATION "Authorization token already consumed"', async () => {
+test('token: a retried create-order (same token, same body) → 200 with the same order_id (Klarna, recorded); one order exists', async () => {
+  const { token } = await authorized();
+  const first = assertJsonOk(await createOrder(token, orderRequest(SE_EXAMPLE)));
+  const again = await createOrder(token, orderRequest(SE_EXAMPLE));
+  assert.equal(again.status, 200);
+  assert.deepEqual(again.json, first);
+  const list = assertJsonOk(await k.get('/kasse/v1/orders?limit=100'));
+  assert.equal(list.orders.filter((o) => o.order_id === first.order_id).length, 1);
+});
+
+test('token: consumed, another body → 403 INVALID_OPERATION "Authorization token already consumed"', async () => {
   const { token } = await authorized();
   assertJsonOk(await createOrder(token, orderRequest(SE_EXAMPLE)));
-  consumed(await createOrder(token, orderRequest(SE_EXAMPLE)));
+  consumed(await createOrder(token, orderRequest(SE_EXAMPLE, { merchant_reference1: 'other' })));
 });
 
 test('token: usable at 59:59 on Kasse\'s clock; 404 "Invalid authorization token" once 3600 s have passed', async () => {

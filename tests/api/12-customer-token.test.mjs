@@ -108,11 +108,25 @@ test('create: purchase_country / purchase_currency different from the session �
   assertJsonOk(await makeCt(token, customerTokenRequest(body)));
 });
 
-test('create: once per authorization — a second customer token → 403 INVALID_OPERATION', async () => {
+test('create: a request billing_address that differs from the authorized one is not matched → 200 with the authorized consumer\'s address (Klarna, recorded; payments.json: updates ignored)', async () => {
+  const body = subscriptionExample('tokenize');
+  const billing = seAddress();
+  const { token } = await authorized(body, { billing_address: billing });
+  const other = { ...billing, street_address: 'Elsewhere 1', postal_code: '12345', email: 'someone.else@example.com' };
+  const ct = assertJsonOk(await makeCt(token, customerTokenRequest(body, { billing_address: other, intended_use: 'subscription' })));
+  assert.equal(ct.billing_address.street_address, billing.street_address);
+  assert.equal(ct.billing_address.postal_code, billing.postal_code);
+  assert.equal(ct.billing_address.email, billing.email);
+});
+
+test('create: once per authorization — a retried generate → 200 with the same token_id (Klarna, recorded)', async () => {
   const body = subscriptionExample('buy_and_tokenize');
   const { token } = await authorized(body);
-  assertJsonOk(await makeCt(token, customerTokenRequest(body)));
-  assertError(await makeCt(token, customerTokenRequest(body)), 403, 'INVALID_OPERATION');
+  const first = assertJsonOk(await makeCt(token, customerTokenRequest(body)));
+  const again = await makeCt(token, customerTokenRequest(body));
+  assert.equal(again.status, 200);
+  assert.deepEqual(again.json, first);
+  assert.equal(assertJsonOk(await readCt(first.token_id)).status, 'ACTIVE');
 });
 
 test('create: buy_and_tokenize — the same token places the order and then makes the customer token', async () => {
@@ -131,7 +145,8 @@ test('create: buy_and_tokenize — customer token first, then the order with the
   assertJsonOk(await makeCt(token, customerTokenRequest(body)));
   assertJsonOk(await createOrder(token, orderRequest(body)));
   assert.equal((await read(session_id)).status, 'complete');
-  assertError(await createOrder(token, orderRequest(body)), 403, 'INVALID_OPERATION', ['Authorization token already consumed']);
+  assertError(await createOrder(token, orderRequest(body, { merchant_reference1: 'other' })), 403,
+    'INVALID_OPERATION', ['Authorization token already consumed']);
 });
 
 test('create: intent tokenize — the session becomes complete after the customer token', async () => {
@@ -167,9 +182,9 @@ test('read: GET /customer-token/v1/tokens/{id} → 200 {status: ACTIVE, payment_
   assert.equal(t.payment_method_type, 'INVOICE');
 });
 
-test('read: unknown token id → 404 NOT_FOUND "Invalid customer-token ID"', async () => {
-  assertError(await readCt(crypto.randomUUID()), 404, 'NOT_FOUND', ['Invalid customer-token ID']);
-  assertError(await readCt('not-a-token'), 404, 'NOT_FOUND', ['Invalid customer-token ID']);
+test('read: unknown token id → 404 TOKEN_NOT_FOUND "Customer token not found" (Klarna, recorded)', async () => {
+  assertError(await readCt(crypto.randomUUID()), 404, 'TOKEN_NOT_FOUND', ['Customer token not found']);
+  assertError(await readCt('not-a-token'), 404, 'TOKEN_NOT_FOUND', ['Customer token not found']);
 });
 
 // ---------- Customer Token API: charge ----------
@@ -248,19 +263,18 @@ test('cancel: a status other than CANCELLED → 400 BAD_VALUE "Bad value: status
   assert.equal(assertJsonOk(await readCt(id)).status, 'ACTIVE');
 });
 
-test('cancel: unknown customer token → 404', async () => {
-  const res = await setStatus(crypto.randomUUID(), 'CANCELLED');
-  assertError(res, 404, res.json?.error_code);
+test('cancel: unknown customer token → 404 TOKEN_NOT_FOUND "Customer token not found" (Klarna, recorded)', async () => {
+  assertError(await setStatus(crypto.randomUUID(), 'CANCELLED'), 404, 'TOKEN_NOT_FOUND', ['Customer token not found']);
+  assertError(await setStatus('not-a-token', 'CANCELLED'), 404, 'TOKEN_NOT_FOUND', ['Customer token not found']);
 });
 
 // ---------- isolation ----------
 
 test('isolation: merchant B cannot read, charge or cancel merchant A\'s customer token (404s); A\'s token stays ACTIVE', async () => {
   const id = await customerToken({ auth: 'a' });
-  assertError(await readCt(id, 'b'), 404, 'NOT_FOUND', ['Invalid customer-token ID']);
+  assertError(await readCt(id, 'b'), 404, 'TOKEN_NOT_FOUND', ['Customer token not found']);
   assertError(await chargeCt(id, tokenOrder(), 'b'), 404, 'TOKEN_NOT_FOUND');
-  const p = await setStatus(id, 'CANCELLED', 'b');
-  assertError(p, 404, p.json?.error_code);
+  assertError(await setStatus(id, 'CANCELLED', 'b'), 404, 'TOKEN_NOT_FOUND', ['Customer token not found']);
   assert.equal(assertJsonOk(await readCt(id, 'a')).status, 'ACTIVE');
   assertJsonOk(await chargeCt(id, tokenOrder(), 'a'));
 });
