@@ -225,8 +225,35 @@ static int set_default(json_t *s, const char *key, const char *value, struct ker
     return 0;
 }
 
+/* A US cart with sales_tax lines and no order_tax_amount: Klarna derives it as the sum of
+ * those lines (recorded traffic), rather than refusing. An overflowing sum is left absent, so
+ * the cart rules report order_tax_amount. */
+static int derive_us_order_tax(json_t *s, struct kerr *err)
+{
+    const char *country = get_str(s, "purchase_country");
+    if (json_object_get(s, "order_tax_amount") || !country || strcasecmp(country, "US") != 0)
+        return 0;
+    int64_t sum = 0;
+    bool any = false;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(s, "order_lines"), i, l) {
+        const char *type = get_str(l, "type");
+        if (!type || strcmp(type, "sales_tax") != 0)
+            continue;
+        any = true;
+        if (__builtin_add_overflow(sum, get_int(l, "total_amount", NULL), &sum))
+            return 0;
+    }
+    if (any && json_object_set_new(s, "order_tax_amount", json_integer(sum)) != 0)
+        return kerr_internal(err, "session: out of memory");
+    return 0;
+}
+
 static int apply_defaults(json_t *s, struct kerr *err)
 {
+    if (derive_us_order_tax(s, err))
+        return -1;
     char locale[6];
     if (default_locale(get_str(s, "purchase_country"), locale) &&
         set_default(s, "locale", locale, err))

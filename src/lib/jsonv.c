@@ -150,12 +150,14 @@ static size_t utf8_length(const char *s, size_t n)
     return count;
 }
 
-static bool in_enum(const char *const *enums, const char *s)
+/* The table's spelling of s when s is one of enums in any case (Klarna accepts
+ * "ecommerce" for "ECOMMERCE"), else NULL. */
+static const char *in_enum(const char *const *enums, const char *s)
 {
     for (; *enums; enums++)
-        if (strcmp(*enums, s) == 0)
-            return true;
-    return false;
+        if (strcasecmp(*enums, s) == 0)
+            return *enums;
+    return NULL;
 }
 
 static int bad(struct kerr *err, const struct jv_path *p)
@@ -325,7 +327,15 @@ static json_t *filter_value(const json_t *v, const struct jv_rule *r, bool *ok)
 {
     json_t *c = NULL;
     switch (r->type) {
-    case JV_STRING: if (!json_is_string(v)) return NULL; c = json_copy((json_t *)v); break;
+    case JV_STRING:
+        if (!json_is_string(v))
+            return NULL;
+        /* An enum value is kept in the table's spelling, whatever case it came in. */
+        if (r->enums && in_enum(r->enums, json_string_value(v)))
+            c = json_string(in_enum(r->enums, json_string_value(v)));
+        else
+            c = json_copy((json_t *)v);
+        break;
     case JV_INT:    if (!json_is_integer(v)) return NULL; c = json_copy((json_t *)v); break;
     case JV_BOOL:   if (!json_is_boolean(v)) return NULL; c = json_copy((json_t *)v); break;
     case JV_OBJECT: if (!json_is_object(v)) return NULL; c = jv_filter(v, r->fields); break;

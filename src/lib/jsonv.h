@@ -55,7 +55,8 @@ struct jv_rule {
     unsigned flags;                  /* JV_REQUIRED | JV_MIN | JV_MAX */
     int64_t min, max;                /* JV_INT range (see flags) */
     size_t min_len, max_len;         /* JV_STRING length in code points; max_len 0: no limit */
-    const char *const *enums;        /* JV_STRING: NULL-terminated allowed values (exact case) */
+    const char *const *enums;        /* JV_STRING: NULL-terminated allowed values, matched in any
+                                      * case; jv_filter keeps the table's spelling */
     enum jv_pattern pattern;         /* JV_STRING */
     const struct jv_rule *fields;    /* JV_OBJECT: the nested table */
     const struct jv_rule *item;      /* JV_ARRAY: rule for each element */

@@ -38,6 +38,25 @@ test('order_tax_amount and locale are optional on create', async () => {
   await ok(without(cart('US'), 'order_tax_amount'), 'US cart without order_tax_amount');
 });
 
+test('a US cart with a sales_tax line and no order_tax_amount is accepted: order_tax_amount is derived as the sales_tax lines\' sum (Klarna, recorded)', async () => {
+  const s = await ok(without(US_EXAMPLE, 'order_tax_amount'), 'US sales-tax cart without order_tax_amount');
+  const read = assertJsonOk(await k.get(`${SESSIONS}/${s.session_id}`));
+  assert.equal(read.order_tax_amount, 1000);
+});
+
+test('enums in any case are accepted and read back in Klarna\'s spelling: acquiring_channel "ecommerce", intent "BUY", order_lines[].type "PHYSICAL"', async () => {
+  const body = clone(SE_EXAMPLE);
+  body.acquiring_channel = 'ecommerce';
+  body.intent = 'BUY';
+  body.order_lines[0].type = 'PHYSICAL';
+  const s = await ok(body, 'lowercase/uppercase enums');
+  const read = assertJsonOk(await k.get(`${SESSIONS}/${s.session_id}`));
+  assert.equal(read.acquiring_channel, 'ECOMMERCE');
+  assert.equal(read.intent, 'buy');
+  assert.equal(read.order_lines[0].type, 'physical');
+  assertBadValue(await create({ ...clone(SE_EXAMPLE), acquiring_channel: 'online' }), 'acquiring_channel');
+});
+
 // ---------- market table ----------
 
 test('market table: every country accepts its currency with each of its locales', async () => {

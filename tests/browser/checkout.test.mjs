@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { startKasse, MERCHANTS, UUID_RE } from '../api/harness.mjs';
-import { startMerchant, cartFor, billingFor } from './merchant.mjs';
+import { startMerchant, cartFor, billingFor, SUBSCRIPTION } from './merchant.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(here, 'artifacts');
@@ -27,14 +27,18 @@ const T = { timeout: 60000 };
 
 let kasse;
 let merchant;
+let classic; // a merchant whose sessions offer several categories (pay_now, pay_later, pay_over_time)
 let browser;
 let profileDir;
 
 before(async () => {
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install -y chromium`);
-  kasse = await startKasse({ contract: false, merchants: [MERCHANTS.a] });
+  kasse = await startKasse({ contract: false, merchants: [MERCHANTS.a, MERCHANTS.c] });
   merchant = await startMerchant({
     kasseUrl: kasse.base, sdkUrl: kasse.publicUrl, user: MERCHANTS.a.user, secret: MERCHANTS.a.secret,
+  });
+  classic = await startMerchant({
+    kasseUrl: kasse.base, sdkUrl: kasse.publicUrl, user: MERCHANTS.c.user, secret: MERCHANTS.c.secret,
   });
   profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasse-chromium-'));
   browser = await chromium.launchPersistentContext(profileDir, {
@@ -50,6 +54,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (merchant) await merchant.close();
+  if (classic) await classic.close();
   if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   if (kasse) await kasse.stopClean();
 });
@@ -57,7 +62,7 @@ after(async () => {
 // ---------- helpers ----------
 
 /** Opens the merchant's checkout; resolves once load()'s callback has run. */
-async function checkout(t, query = {}, { viewport } = {}) {
+async function checkout(t, query = {}, { viewport, shop = merchant } = {}) {
   const page = await browser.newPage();
   if (viewport) await page.setViewportSize(viewport);
   const problems = [];
@@ -90,22 +95,29 @@ async function checkout(t, query = {}, { viewport } = {}) {
     },
     log() { return page.evaluate(() => window.kasseLog); },
   };
-  await page.goto(`${merchant.url}/?${new URLSearchParams(query)}`);
+  await page.goto(`${shop.url}/?${new URLSearchParams(query)}`);
   return c;
 }
 
-/** The shopper's steps from "Place order" to "Confirm and pay" (the buy button is pressed). */
-async function payFlow(c, { email, phone = '+46701740615', otp = '123456', chooseCategory = true, signup = false,
-  amount = /100[.,]00/ } = {}) {
+/**
+ * The shopper's steps from "Place order" to "Confirm and pay" (the buy button is pressed).
+ * choose: the category the shopper picks in the widget's category step (only shown when the
+ * widget offers several); null: the dialog must open on the shopper's details.
+ */
+async function payFlow(c, { email, phone = '+46701740615', otp = '123456', choose = null, signup = false,
+  amount = /100[.,]00/, pay: payName = /^Confirm and pay / } = {}) {
   const w = c.widget;
   await c.page.getByRole('button', { name: 'Place order' }).click();
-  if (chooseCategory) {
-    await w.getByRole('dialog').waitFor();
-    const radio = w.getByRole('radio', { name: 'Pay with Klarna' });
-    await assert.doesNotReject(radio.waitFor());
-    assert.equal(await radio.isChecked(), true, 'the loaded category is preselected');
+  await w.getByRole('dialog').waitFor();
+  if (choose) {
+    const radio = w.getByRole('radio', { name: choose });
+    await radio.waitFor();
+    await radio.check();
     await c.shot('category');
     await w.getByRole('button', { name: 'Continue' }).click();
+  } else {
+    await w.getByLabel('E-mail').waitFor();
+    assert.equal(await w.locator('#step-category').isHidden(), true, 'no category step');
   }
   const emailBox = w.getByLabel('E-mail');
   await emailBox.waitFor();
@@ -124,9 +136,9 @@ async function payFlow(c, { email, phone = '+46701740615', otp = '123456', choos
     await c.shot('signup');
     await w.getByRole('button', { name: 'Create account' }).click();
   }
-  const pay = w.getByRole('button', { name: /^Confirm and pay / });
+  const pay = w.getByRole('button', { name: payName });
   await pay.waitFor();
-  assert.match(await pay.textContent(), amount, 'the buy button shows the amount');
+  if (amount) assert.match(await pay.textContent(), amount, 'the buy button shows the amount');
   await c.shot('confirm');
   await pay.click();
 }
@@ -253,7 +265,7 @@ test('reauthorize after a cart change: new token, the order with the new cart su
   await c.page.getByRole('button', { name: 'Add another' }).click();
   await c.shot('cart-changed');
   // reauthorize() goes straight to the shopper's details (the category was chosen already).
-  await payFlow(c, { email: 'customer@email.se', chooseCategory: false, amount: /200[.,]00/ });
+  await payFlow(c, { email: 'customer@email.se', amount: /200[.,]00/ });
   const second = await c.result('reauthorize');
   assert.deepEqual(Object.keys(second).sort(), ['approved', 'authorization_token', 'show_form']);
   assert.equal(second.approved, true);
@@ -284,19 +296,17 @@ test('360 px wide: the whole flow fits a small phone', T, async (t) => {
   const fits = () => frame.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   assert.equal(await fits(), true, 'inline widget has no horizontal scroll');
 
-  // Keyboard only: Enter on the merchant's button moves focus into the widget's first step.
+  // Keyboard only: Enter on the merchant's button moves focus into the widget's first step
+  // (one category: the shopper's details, rule 20).
   await c.page.getByRole('button', { name: 'Place order' }).focus();
   await c.page.keyboard.press('Enter');
-  await c.widget.getByRole('button', { name: 'Continue' }).waitFor();
+  await c.widget.getByLabel('Mobile phone').waitFor();
   await c.page.waitForFunction(() => document.activeElement && document.activeElement.tagName === 'IFRAME');
-  assert.equal(await frame.evaluate(() => document.activeElement.getAttribute('name')), 'category',
-    'focus is on the preselected payment method');
+  assert.equal(await frame.evaluate(() => document.activeElement.id), 'identify-title',
+    'focus is on the first step (e-mail prefilled)');
   const box = await c.page.locator('iframe[title="Payment form"]').boundingBox();
   assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, 360, 740], 'the overlay covers the screen');
   assert.equal(await fits(), true, 'overlay has no horizontal scroll');
-  await c.page.keyboard.press('Tab');
-  await c.page.keyboard.press('Enter'); // Continue
-  await c.widget.getByLabel('Mobile phone').waitFor();
   await c.page.keyboard.press('Tab'); // from the heading (e-mail is prefilled) to the e-mail field
   assert.equal(await frame.evaluate(() => document.activeElement.id), 'email');
   await c.page.keyboard.press('Tab');
@@ -338,7 +348,7 @@ test('SDK: documented errors, callbacks before throws, and loading without klarn
     const s = await (await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();
     P.init({ client_token: s.client_token });
     res.badContainer = catchName(() => P.load({ container: '#nope', payment_method_category: 'klarna' }, (r) => calls.push(['load2', r])));
-    res.noCategory = catchName(() => P.load({ container: '#klarna-payments-container' }, (r) => calls.push(['load3', r])));
+    res.notLoadedNoCategory = catchName(() => P.authorize({}, {}, (r) => calls.push(['authorize1', r])));
     res.notLoaded = catchName(() => P.authorize({ payment_method_category: 'klarna' }, {}, (r) => calls.push(['authorize2', r])));
     res.reviewOutsideUS = catchName(() => P.loadPaymentReview({ container: '#klarna-payments-container' }, (r) => calls.push(['review', r])));
     res.load = await new Promise((resolve) => P.load({ container: '#klarna-payments-container', payment_method_category: 'klarna' }, resolve));
@@ -353,7 +363,7 @@ test('SDK: documented errors, callbacks before throws, and loading without klarn
     badEvent: 'EventNotSupportedError',
     goodEvent: 'no error',
     badContainer: 'InvalidContainerSelectorError',
-    noCategory: 'PaymentMethodCategoryNotProvidedError',
+    notLoadedNoCategory: 'ApplicationNotLoadedError',
     notLoaded: 'ApplicationNotLoadedError',
     reviewOutsideUS: 'OperationNotSupportedError',
     load: { show_form: true },
@@ -362,11 +372,121 @@ test('SDK: documented errors, callbacks before throws, and loading without klarn
       ['load', { show_form: false }],
       ['authorize', { show_form: false, approved: false }],
       ['load2', { show_form: false }],
-      ['load3', { show_form: false }],
+      ['authorize1', { show_form: false, approved: false }],
       ['authorize2', { show_form: false, approved: false }],
       ['review', { show_form: false }],
       ['authorize3', { show_form: false, approved: false }],
     ],
   });
   await page.close();
+});
+
+// ---------- issue 8: Klarna's observed behaviour ----------
+
+test('rule 10: load({container}) and authorize({}) without a category use the only category offered', T, async (t) => {
+  const c = await checkout(t, { email: 'customer@email.se', nocategory: '1' });
+  assert.deepEqual(await c.result('load'), { show_form: true });
+  const radio = c.widget.getByRole('radio', { name: 'Pay with Klarna' });
+  await radio.waitFor();
+  assert.equal(await radio.isChecked(), true, 'the only category is selected');
+  await c.shot('loaded');
+  await payFlow(c, { email: 'customer@email.se' });
+  const res = await c.result('authorize');
+  assert.deepEqual(Object.keys(res).sort(), ['approved', 'authorization_token', 'show_form']);
+  assert.equal(res.approved, true);
+  assert.equal(res.show_form, true);
+  assert.match(res.authorization_token, UUID_RE);
+  assert.match((await c.result('order')).order_id, UUID_RE);
+  assert.equal((await c.log()).some((e) => /-error$/.test(e.call)), false, 'no errors logged');
+  noProblems(c);
+});
+
+test('rule 10: without a category and several offered, the shopper chooses inside the widget', T, async (t) => {
+  const c = await checkout(t, { email: 'customer@email.se', nocategory: '1' }, { shop: classic });
+  assert.deepEqual(await c.result('load'), { show_form: true });
+  await c.widget.getByRole('radio').first().waitFor();
+  const names = await c.widget.getByRole('radio').evaluateAll((els) => els.map((e) => e.parentElement.textContent.trim()));
+  assert.deepEqual(names, ['Pay now.', 'Pay later.', 'Slice it.'], 'every category of the session is offered');
+  await payFlow(c, { email: 'customer@email.se', choose: 'Pay later.' });
+  assert.equal(await c.widget.locator('#confirm-category').textContent(), 'Pay later.');
+  const res = await c.result('authorize');
+  assert.equal(res.approved, true);
+  assert.match(res.authorization_token, UUID_RE);
+  const order = await c.result('order');
+  assert.match(order.order_id, UUID_RE);
+  noProblems(c);
+});
+
+test('rule 18: focus stays in the widget dialog (Tab and Shift-Tab cycle) and returns to the page on close', T, async (t) => {
+  const c = await checkout(t, { email: 'customer@email.se' });
+  await c.result('load');
+  const frame = c.page.frames().find((f) => f.url().startsWith(kasse.publicUrl));
+  const focused = async () => {
+    const onPage = await c.page.evaluate(() => document.activeElement.tagName);
+    if (onPage !== 'IFRAME') return `page:${onPage}`;
+    return frame.evaluate(() => {
+      const el = document.activeElement;
+      return el.id || el.textContent.trim();
+    });
+  };
+  await c.page.getByRole('button', { name: 'Place order' }).focus();
+  await c.page.keyboard.press('Enter');
+  await c.widget.getByLabel('Mobile phone').waitFor();
+  await c.page.waitForFunction(() => document.activeElement && document.activeElement.tagName === 'IFRAME');
+  assert.equal(await focused(), 'identify-title');
+  const forward = [];
+  for (let i = 0; i < 6; i += 1) {
+    await c.page.keyboard.press('Tab');
+    forward.push(await focused());
+  }
+  assert.deepEqual(forward, ['email', 'phone', 'Continue', 'cancel', 'email', 'phone'], 'Tab cycles in the dialog');
+  const backward = [];
+  for (let i = 0; i < 5; i += 1) {
+    await c.page.keyboard.press('Shift+Tab');
+    backward.push(await focused());
+  }
+  assert.deepEqual(backward, ['email', 'cancel', 'Continue', 'phone', 'email'], 'Shift-Tab cycles in the dialog');
+  await c.shot('dialog');
+  await c.page.keyboard.press('Escape');
+  assert.deepEqual(await c.result('authorize'), { approved: false, show_form: true });
+  await c.page.waitForFunction(() => document.activeElement && document.activeElement.id === 'buy');
+  assert.equal(await c.page.evaluate(() => document.activeElement.textContent), 'Place order',
+    'focus is back on the merchant\u2019s button');
+  noProblems(c);
+});
+
+test('rule 19: a tokenize session confirms the subscription and says nothing is charged now', T, async (t) => {
+  const c = await checkout(t, { email: 'customer@email.se', intent: 'tokenize', hold: '1' });
+  assert.deepEqual(await c.result('load'), { show_form: true });
+  await payFlow(c, { email: 'customer@email.se', amount: null, pay: 'Confirm subscription' });
+  const w = c.widget;
+  // payFlow pressed the button: what the confirm step said is still in the (now hidden) step.
+  assert.equal(await w.locator('#confirm-title').textContent(), 'Confirm your subscription');
+  assert.equal(await w.locator('#dialog-title').textContent(), `Subscribe with ${await w.locator('#confirm-merchant').textContent()}`);
+  assert.equal(await w.locator('#confirm-subscription').textContent(), `${SUBSCRIPTION.name}, every 3 months`);
+  const store = await w.locator('#confirm-merchant').textContent();
+  assert.ok(store, 'the store is named');
+  assert.equal(await w.locator('#confirm-note').textContent(),
+    `Nothing is charged now. ${store} charges you later, as the subscription says.`);
+  assert.equal(await w.locator('#confirm-total-row').isHidden(), true, 'no total to pay');
+  assert.equal(await w.locator('#confirm-lines').isHidden(), true, 'no payment lines');
+  assert.equal(await w.locator('#confirm-pay').textContent(), 'Confirm subscription');
+  const res = await c.result('authorize');
+  assert.equal(res.approved, true);
+  assert.match(res.authorization_token, UUID_RE);
+  await w.getByText(/^Approved\. .+ is setting up your subscription\.$/).waitFor();
+  noProblems(c);
+});
+
+test('rule 20: with one category the authorize flow does not ask the shopper to choose it again', T, async (t) => {
+  const c = await checkout(t, { email: 'customer@email.se' });
+  assert.deepEqual(await c.result('load'), { show_form: true });
+  await c.page.getByRole('button', { name: 'Place order' }).click();
+  await c.widget.getByRole('dialog').waitFor();
+  await c.widget.getByLabel('E-mail').waitFor();
+  await c.shot('dialog');
+  assert.equal(await c.widget.locator('#step-category').isHidden(), true, 'the category step is not shown');
+  assert.equal(await c.widget.getByRole('radio').count(), 0, 'no category to choose in the dialog');
+  assert.equal(await c.widget.locator('#step-identify').isVisible(), true, 'the dialog opens on the shopper\u2019s details');
+  noProblems(c);
 });

@@ -14,6 +14,10 @@
 //   category=…    payment_method_category (default: the first one the session offers)
 //   prescreen=1   also pass billing_address as load() data (pre-screening: +red → show_form false)
 //   hold=1        do not place the order right after approval; a "Complete order" button does
+//   nocategory=1  load({container}) and authorize({}, data, cb) without payment_method_category
+//                 (Klarna marks it optional)
+//   intent=tokenize  the session is created with intent tokenize and the line carries a
+//                 subscription (SUBSCRIPTION below)
 // GET /blank is an empty page that loads api.js without klarnaAsyncCallback.
 //
 // Everything the page sees from the SDK is kept in window.kasseLog ([{call, result}]) for the tests.
@@ -48,6 +52,9 @@ export function cartFor(quantity) {
     }],
   };
 }
+
+// The order line's subscription in a tokenize session (Klarna's order_line.subscription).
+export const SUBSCRIPTION = { name: 'Power Pack Club', interval: 'MONTH', interval_count: 3 };
 
 // Klarna's approved SE playground identity (contract 7.2) with the shopper's e-mail.
 export function billingFor(email) {
@@ -91,6 +98,8 @@ function page(sdkUrl) {
     var email = q.get('email') || 'customer@email.se';
     var hold = q.get('hold') === '1';
     var prescreen = q.get('prescreen') === '1';
+    var nocategory = q.get('nocategory') === '1';
+    var intent = q.get('intent') || 'buy';
     var state = { quantity: 1, category: q.get('category'), token: null, authorizedQuantity: null };
     window.kasseLog = [];
     function log(call, result) { window.kasseLog.push({ call: call, result: result }); }
@@ -135,7 +144,7 @@ function page(sdkUrl) {
     });
 
     document.getElementById('buy').addEventListener('click', function () {
-      var options = { payment_method_category: state.category };
+      var options = nocategory ? {} : { payment_method_category: state.category };
       if (state.token && state.authorizedQuantity !== state.quantity) {
         // The cart changed after authorization: re-authorize with the new cart.
         var c = cart();
@@ -152,14 +161,15 @@ function page(sdkUrl) {
     document.getElementById('complete').addEventListener('click', function () { placeOrder(state.token); });
 
     window.klarnaAsyncCallback = function () {
-      post('/api/session', { quantity: state.quantity }).then(function (s) {
+      post('/api/session', { quantity: state.quantity, intent: intent }).then(function (s) {
         log('session', s);
-        state.category = state.category || s.payment_method_categories[0].identifier;
+        if (!nocategory) state.category = state.category || s.payment_method_categories[0].identifier;
         Klarna.Payments.init({ client_token: s.client_token });
         ['heightChanged', 'fullscreenOverlayShown', 'fullscreenOverlayHidden'].forEach(function (ev) {
           Klarna.Payments.on(ev, function (v) { log('event:' + ev, v === undefined ? null : v); });
         });
-        var opts = { container: '#klarna-payments-container', payment_method_category: state.category };
+        var opts = { container: '#klarna-payments-container' };
+        if (!nocategory) opts.payment_method_category = state.category;
         var cb = function (res) { log('load', res); };
         if (prescreen) Klarna.Payments.load(opts, { billing_address: billing() }, cb);
         else Klarna.Payments.load(opts, cb);
@@ -216,9 +226,11 @@ export async function startMerchant({ kasseUrl, sdkUrl = kasseUrl, user, secret,
         'text/html; charset=utf-8');
       }
       if (req.method === 'POST' && url.pathname === '/api/session') {
-        const { quantity = 1 } = await readJson(req);
+        const { quantity = 1, intent = 'buy' } = await readJson(req);
+        const cart = cartFor(quantity);
+        if (intent === 'tokenize') cart.order_lines[0].subscription = SUBSCRIPTION;
         const r = await kasse('POST', '/payments/v1/sessions', {
-          ...cartFor(quantity), intent: 'buy', acquiring_channel: 'ECOMMERCE',
+          ...cart, intent, acquiring_channel: 'ECOMMERCE',
         });
         if (r.status !== 200) return send(res, 502, { kasse: r });
         return send(res, 200, r.json);

@@ -132,7 +132,8 @@ static void rule1_limits(void **state)
         { "b", "-1", "b" },
         { "b", "9223372036854775807", NULL },
         { "color", "\"green\"", NULL },
-        { "color", "\"Green\"", "color" },
+        { "color", "\"Green\"", NULL },      /* enums match in any case (Klarna, recorded) */
+        { "color", "\"blue\"", "color" },
         { "color", "\"blue\"", "color" },
         { "inner", "{\"code\":\"X\",\"n\":6}", "inner.n" },
         { "inner", "{\"code\":\"X\",\"n\":-6}", "inner.n" },

@@ -19,6 +19,12 @@
  *  - PaymentMethodCategoryNotSupportedError can only be thrown once the widget has told the SDK
  *    the session's categories (after the first load); before that an unknown category makes the
  *    load callback {show_form:false, error:{invalid_fields:["payment_method_category"]}}.
+ *  - payment_method_category is optional, as in Klarna's SDK: load({container}) shows every
+ *    category the session offers, and authorize({}, data, cb) uses the category of the only
+ *    instance loaded (one category: no choice; several: the shopper chooses in the widget).
+ *    Several instances loaded and none named: PaymentMethodCategoryNotProvidedError.
+ *  - While the shopper's steps cover the page, focus stays in the widget's dialog; when it
+ *    closes, focus returns to the element that had it (the merchant's button).
  *
  * Dependency-free ES2019, one file.
  */
@@ -160,13 +166,20 @@
     return cats.length ? 'c:' + cats.join(',') : null;
   }
 
+  var ALL_KEY = 'all'; // the instance loaded without a category: every category the session offers
+
   // The instance an authorize-like call refers to: by instance_id, else by category.
   function instanceFor(options) {
     var key = keyOf(options);
     if (key && instances[key]) return instances[key];
     if (options.instance_id) return null;
     var cat = options.payment_method_category;
-    var keys = Object.keys(instances);
+    var keys = Object.keys(instances).filter(function (k) { return k !== 'review'; });
+    if (!key) {
+      // No category named: the instance loaded without one, else the only one loaded.
+      if (instances[ALL_KEY]) return instances[ALL_KEY];
+      return keys.length === 1 ? instances[keys[0]] : null;
+    }
     for (var i = 0; i < keys.length; i++) {
       if (instances[keys[i]].categories.indexOf(cat) !== -1) return instances[keys[i]];
     }
@@ -208,6 +221,8 @@
     if (!inst.overlay) return;
     inst.overlay = false;
     if (overlayInstance === inst) overlayInstance = null;
+    var back = inst.returnFocus;
+    inst.returnFocus = null;
     var s = inst.iframe.style;
     s.position = '';
     s.top = '';
@@ -216,6 +231,10 @@
     s.background = '';
     s.width = '100%';
     s.height = inst.height + 'px';
+    // Focus goes back where it was before the dialog opened (the merchant's button).
+    if (back && back.isConnected && typeof back.focus === 'function') {
+      try { back.focus(); } catch (e) { /* not focusable any more */ }
+    }
     emit('fullscreenOverlayHidden');
   }
 
@@ -247,6 +266,7 @@
       overlay: false,
       height: 0,
       showForm: null,  // last load's show_form
+      returnFocus: null, // the page element focused before the overlay opened
     };
     instances[key] = inst;
     container.innerHTML = '';
@@ -299,7 +319,10 @@
         }
         break;
       case 'categories':
-        if (Array.isArray(msg.categories)) knownCategories = msg.categories.slice();
+        if (Array.isArray(msg.categories)) {
+          knownCategories = msg.categories.slice();
+          if (inst.key === ALL_KEY) inst.categories = msg.categories.slice();
+        }
         break;
       case 'overlay':
         if (msg.shown) showOverlay(inst);
@@ -335,9 +358,10 @@
     var container = findContainer(a.options.container);
     if (!container) fail(a.callback, noForm, new errors.InvalidContainerSelectorError('No element for container ' + String(a.options.container)));
     var cats = categoriesOf(a.options);
-    if (!cats.length) fail(a.callback, noForm, new errors.PaymentMethodCategoryNotProvidedError('payment_method_category is required'));
     var preferred = a.options.preferred_payment_method;
-    if (preferred !== undefined && cats.indexOf(preferred) === -1) {
+    // Without a category the widget offers every category of the session (known after a load).
+    var among = cats.length ? cats : knownCategories;
+    if (preferred !== undefined && among && among.indexOf(preferred) === -1) {
       fail(a.callback, noForm, new errors.PreferredPaymentMethodNotSupportedError('preferred_payment_method is not among the categories'));
     }
     if (knownCategories) {
@@ -346,11 +370,11 @@
         fail(a.callback, noForm, new errors.PaymentMethodCategoryNotSupportedError('Not offered for this session: ' + unknown.join(', ')));
       }
     }
-    var inst = createInstance(keyOf(a.options), container, cats);
+    var inst = createInstance(keyOf(a.options) || ALL_KEY, container, cats);
     request(inst, {
       type: 'load',
-      categories: cats,
-      preferred: preferred || cats[0],
+      categories: cats.length ? cats : null,
+      preferred: preferred || cats[0] || null,
       data: a.data === undefined ? null : a.data,
     }, a.callback);
   }
@@ -362,8 +386,9 @@
     var inst = instanceFor(a.options);
     var category = a.options.payment_method_category;
     if (!category && inst && inst.categories.length === 1) category = inst.categories[0];
-    if (!category && !inst) {
-      fail(a.callback, denied, new errors.PaymentMethodCategoryNotProvidedError('payment_method_category is required'));
+    // No category and several instances loaded: which widget is meant cannot be told.
+    if (!category && !inst && !a.options.instance_id && Object.keys(instances).filter(function (k) { return k !== 'review'; }).length > 1) {
+      fail(a.callback, denied, new errors.PaymentMethodCategoryNotProvidedError('Several categories are loaded: name one in payment_method_category'));
     }
     if (category && knownCategories && knownCategories.indexOf(category) === -1) {
       fail(a.callback, denied, new errors.PaymentMethodCategoryNotSupportedError('Not offered for this session: ' + category));
@@ -375,6 +400,8 @@
       return;
     }
     if (overlayInstance && overlayInstance !== inst) hideOverlay(overlayInstance);
+    var active = document.activeElement;
+    if (!inst.overlay) inst.returnFocus = active && active !== document.body && active !== inst.iframe ? active : null;
     // Shown now, inside the merchant's click handler, so focus may move into the widget.
     showOverlay(inst);
     try { inst.iframe.focus(); } catch (e) { /* not focusable yet */ }

@@ -181,6 +181,7 @@
     app.setAttribute('aria-labelledby', 'dialog-title');
     $('bar').hidden = false;
     $('foot').hidden = false;
+    $('bar-verb').textContent = isTokenize() ? 'Subscribe with' : 'Pay';
     $('bar-merchant').textContent = session().merchant_name || '';
     $('category-continue').hidden = false;
     $('category-continue').textContent = 'Continue';
@@ -208,20 +209,26 @@
   }
 
   // ---- load ----
+  // load() without a category (msg.categories null) offers every category of the session.
   function onLoad(msg) {
-    state.categories = (msg.categories || []).slice();
-    state.selected = msg.preferred || state.categories[0];
+    var named = Array.isArray(msg.categories) && msg.categories.length > 0;
+    state.categories = named ? msg.categories.slice() : [];
+    state.selected = msg.preferred || state.categories[0] || null;
     var data = msg.data && typeof msg.data === 'object' ? msg.data : undefined;
-    var body = { payment_method_category: state.selected };
-    if (data) body.data = data;
     api('GET', 'session').then(function (s) {
       state.session = s;
       var offered = (s.payment_method_categories || []).map(function (c) { return c.identifier; });
       post('categories', { categories: offered });
+      if (!named) {
+        state.categories = offered.slice();
+        if (offered.indexOf(state.selected) === -1) state.selected = offered[0] || null;
+      }
       var unknown = state.categories.filter(function (c) { return offered.indexOf(c) === -1; });
-      if (unknown.length) {
+      if (unknown.length || !state.categories.length) {
         return { show_form: false, error: { invalid_fields: ['payment_method_category'] } };
       }
+      var body = { payment_method_category: state.selected };
+      if (data) body.data = data;
       return api('POST', 'load', body).then(function (r) {
         // data may have changed the cart: read the session again
         return data ? api('GET', 'session').then(function (s2) { state.session = s2; return r; }) : r;
@@ -287,7 +294,8 @@
     post('overlay', { shown: true });
     overlayView();
     renderCategories();
-    if (state.flow.kind === 'authorize' && state.categories.length) show('step-category');
+    // The shopper chooses only when there is a choice: one category is not asked again.
+    if (state.flow.kind === 'authorize' && state.categories.length > 1 && !msg.category) show('step-category');
     else show('step-identify');
   }
 
@@ -312,8 +320,42 @@
   }
 
   $('cancel').addEventListener('click', cancel);
+  // The focusable controls of the open dialog, in document order (hidden steps excluded).
+  function focusables() {
+    var all = $('app').querySelectorAll('button, input, select, textarea, a[href], [tabindex]:not([tabindex="-1"])');
+    return Array.prototype.filter.call(all, function (el) {
+      return !el.disabled && el.getClientRects().length > 0 && !el.closest('[hidden]') &&
+        !(el.type === 'radio' && !el.checked && document.querySelector('input[type="radio"][name="' + el.name + '"]:checked'));
+    });
+  }
+
+  // A modal dialog keeps focus: Tab and Shift-Tab cycle through its controls and never reach
+  // the merchant's page behind the overlay.
+  function trapTab(e) {
+    var list = focusables();
+    if (!list.length) { e.preventDefault(); return; }
+    var active = document.activeElement;
+    var i = list.indexOf(active);
+    var next;
+    if (i !== -1) {
+      next = e.shiftKey ? (i === 0 ? list[list.length - 1] : null) : (i === list.length - 1 ? list[0] : null);
+    } else if (!active || active === document.body || !$('app').contains(active)) {
+      next = e.shiftKey ? list[list.length - 1] : list[0];
+    } else {
+      // Focus on a non-tabbable element (a step's heading): the neighbour in document order.
+      var after = list.filter(function (el) { return active.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING; });
+      var before = list.filter(function (el) { return active.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING; });
+      next = e.shiftKey ? (before.length ? null : list[list.length - 1]) : (after.length ? null : list[0]);
+    }
+    if (next) {
+      e.preventDefault();
+      next.focus();
+    }
+  }
+
   document.addEventListener('keydown', function (e) {
     if (e.key === 'Escape' && state.overlay && !state.busy) cancel();
+    else if (e.key === 'Tab' && state.overlay) trapTab(e);
   });
 
   $('category-form').addEventListener('submit', function (e) {
@@ -390,9 +432,38 @@
     toConfirm();
   });
 
+  // A tokenize session saves the payment method for a subscription: nothing is paid now.
+  function isTokenize() {
+    var d = (state.flow && state.flow.data) || {};
+    return String(d.intent || session().intent || '').toLowerCase() === 'tokenize';
+  }
+
+  var INTERVALS = { DAY: ['day', 'days'], WEEK: ['week', 'weeks'], MONTH: ['month', 'months'], YEAR: ['year', 'years'] };
+
+  // "Coffee club, every month" / "Coffee club, every 2 weeks" from an order line's subscription.
+  function subscriptionText(sub) {
+    var n = typeof sub.interval_count === 'number' && sub.interval_count > 1 ? sub.interval_count : 1;
+    var words = INTERVALS[String(sub.interval || '').toUpperCase()];
+    var every = words ? 'every ' + (n > 1 ? n + ' ' + words[1] : words[0]) : '';
+    return [sub.name || '', every].filter(Boolean).join(', ');
+  }
+
   function toConfirm() {
     var s = session();
     var c = cart();
+    var tokenize = isTokenize();
+    var subs = c.lines.filter(function (l) { return l && l.subscription && typeof l.subscription === 'object'; })
+      .map(function (l) { return subscriptionText(l.subscription); });
+    $('confirm-title').textContent = tokenize ? 'Confirm your subscription' : 'Confirm your purchase';
+    $('confirm-subscription-term').hidden = !tokenize || !subs.length;
+    $('confirm-subscription').hidden = !tokenize || !subs.length;
+    $('confirm-subscription').textContent = tokenize ? subs.join('; ') : '';
+    $('confirm-lines').hidden = tokenize;
+    $('confirm-total-row').hidden = tokenize;
+    $('confirm-note').hidden = !tokenize;
+    $('confirm-note').textContent = tokenize
+      ? 'Nothing is charged now. ' + (s.merchant_name || 'The store') + ' charges you later, as the subscription says.'
+      : '';
     $('confirm-merchant').textContent = s.merchant_name || '';
     $('confirm-category').textContent = categoryName(state.selected);
     $('confirm-email').textContent = state.email;
@@ -409,7 +480,7 @@
       ul.appendChild(li);
     });
     $('confirm-total').textContent = total();
-    $('confirm-pay').textContent = 'Confirm and pay ' + total();
+    $('confirm-pay').textContent = tokenize ? 'Confirm subscription' : 'Confirm and pay ' + total();
     show('step-confirm');
   }
 
@@ -428,7 +499,7 @@
     // must match what the merchant sent.
     if (state.flow.data) body.data = state.flow.data;
     setBusy(true);
-    setStatus('Checking your purchase…');
+    setStatus(isTokenize() ? 'Checking your details…' : 'Checking your purchase…');
     api('POST', 'authorize', body).then(function (r) {
       setStatus('');
       handleResult(r || {});
@@ -462,7 +533,8 @@
     if (r.finalize_required === true) result.finalize_required = true;
     if (r.error && Array.isArray(r.error.invalid_fields)) result.error = { invalid_fields: r.error.invalid_fields.slice() };
     if (result.approved) {
-      finish(result, 'Approved. ' + (session().merchant_name || 'The store') + ' is completing your order.', false);
+      finish(result, 'Approved. ' + (session().merchant_name || 'The store') +
+        (isTokenize() ? ' is setting up your subscription.' : ' is completing your order.'), false);
     } else if (!result.show_form) {
       finish(result, "This purchase can't be accepted. Choose another payment method.", true);
     } else if (result.error) {
