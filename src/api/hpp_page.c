@@ -629,7 +629,7 @@ static void page_headers(struct reply *out)
     reply_header(out, "Cache-Control", "no-store");
     reply_header(out, "Content-Security-Policy", PAGE_CSP);
     reply_header(out, "Referrer-Policy", "no-referrer");
-    reply_header(out, "X-Content-Type-Options", "nosniff");
+    reply_header(out, "X-Frame-Options", "DENY");
 }
 
 int hpp_page_get(struct req *r, struct reply *out, struct kerr *err)

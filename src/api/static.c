@@ -19,5 +19,12 @@ int static_get(struct req *r, struct reply *out, struct kerr *err)
     bool code = strncmp(r->path, "/kp/", 4) == 0 || strncmp(r->path, "/hpp/", 5) == 0 ||
                 strncmp(r->path, "/kasse/assets/ui/", 17) == 0;
     reply_header(out, "Cache-Control", code ? "no-cache" : "public, max-age=3600");
+    /* The widget is framed by merchants' pages on any origin: its CSP says so (and keeps it to
+     * Kasse's own files); every other reply gets X-Frame-Options: DENY (http/server.c). */
+    if (strncmp(r->path, "/kp/widget/", 11) == 0 && strstr(a->content_type, "text/html"))
+        reply_header(out, "Content-Security-Policy",
+                     "default-src 'none'; script-src 'self'; style-src 'self'; "
+                     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                     "form-action 'self'; frame-ancestors *");
     return 0;
 }

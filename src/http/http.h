@@ -104,6 +104,8 @@ int router_match(struct req *r, char *allow, size_t allow_cap, struct kerr *err)
 
 /* reply.c */
 void reply_header(struct reply *out, const char *name, const char *value);
+/* Whether the handler set the header (case-insensitive name). */
+bool reply_has_header(const struct reply *out, const char *name);
 /* Steals body; a NULL body (its building failed) is a 500 in err and -1. */
 int reply_json(struct reply *out, int status, json_t *body, struct kerr *err);
 int reply_empty(struct reply *out, int status);

@@ -3,6 +3,7 @@
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http.h"
 #include "lib/jsonp.h"
@@ -99,4 +100,12 @@ json_t *reply_error_body(const char *correlation_id, const struct kerr *err)
     return json_pack("{s:s, s:s, s:o*}", "correlation_id", correlation_id, "error_code",
                      err->code[0] ? err->code : "INTERNAL_SERVER_ERROR", "error_messages",
                      messages);
+}
+
+bool reply_has_header(const struct reply *out, const char *name)
+{
+    for (int i = 0; i < out->n_headers; i++)
+        if (strcasecmp(out->headers[i].name, name) == 0)
+            return true;
+    return false;
 }

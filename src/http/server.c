@@ -107,6 +107,18 @@ static enum MHD_Result queue(struct req *r, struct reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     for (int i = 0; i < out->n_headers; i++)
         MHD_add_response_header(resp, out->headers[i].name, out->headers[i].value);
+    /* What Klarna's replies carry for browsers and caches, on every reply: no caching unless
+     * the handler chose (assets), no sniffing, and no framing unless the handler's
+     * Content-Security-Policy says who may frame it (the widget). */
+    if (!reply_has_header(out, "Cache-Control")) {
+        MHD_add_response_header(resp, "Cache-Control",
+                                "no-cache, no-store, max-age=0, must-revalidate");
+        MHD_add_response_header(resp, "Pragma", "no-cache");
+        MHD_add_response_header(resp, "Expires", "0");
+    }
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!reply_has_header(out, "Content-Security-Policy"))
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)out->status, resp);
     MHD_destroy_response(resp);
     return ok;

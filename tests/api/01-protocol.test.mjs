@@ -80,11 +80,12 @@ test('405 METHOD_NOT_ALLOWED with an Allow header for a known path and wrong met
     assert.ok(!allowOf(res).includes(m), `Allow must not list ${m}`);
   }
   const id = '0b1d9815-165e-42e2-8867-35bc03789e00';
-  for (const m of ['PUT', 'DELETE', 'PATCH']) {
+  for (const m of ['PUT', 'PATCH']) {   // DELETE cancels the session (issue 8)
     const res = await k.request(m, `${SESSIONS}/${id}`, { direct: true });
     assertError(res, 405, 'METHOD_NOT_ALLOWED');
     const allow = allowOf(res);
-    assert.ok(allow.includes('GET') && allow.includes('POST'), `Allow "${res.headers.allow}" lists GET and POST`);
+    assert.ok(allow.includes('GET') && allow.includes('POST') && allow.includes('DELETE'),
+      `Allow "${res.headers.allow}" lists GET, POST and DELETE`);
     assert.ok(!allow.includes(m), `Allow must not list ${m}`);
   }
 });
@@ -199,6 +200,44 @@ test('a request with Content-Type: application/json; charset=utf-8 is accepted',
   // Klarna's SDKs always send application/json; charset=utf-8 must be fine.
   const res = await k.request('POST', SESSIONS, { body: SE_EXAMPLE, headers: { 'content-type': 'application/json; charset=utf-8' } });
   assertJsonOk(res);
+});
+
+const NO_STORE = {
+  'cache-control': 'no-cache, no-store, max-age=0, must-revalidate',
+  pragma: 'no-cache',
+  expires: '0',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+};
+const assertHeaders = (res, want, what) => {
+  for (const [name, value] of Object.entries(want)) assert.equal(res.headers[name], value, `${what}: ${name}`);
+};
+
+test('every API reply carries Klarna\'s browser and cache headers (Cache-Control no-store, Pragma, Expires 0, nosniff, X-Frame-Options DENY): 200, 204, 4xx, 404, 405', async () => {
+  const created = await k.post(SESSIONS, SE_EXAMPLE);
+  assertHeaders(created, NO_STORE, 'create 200');
+  const id = created.json.session_id;
+  assertHeaders(await k.get(`${SESSIONS}/${id}`), NO_STORE, 'read 200');
+  assertHeaders(await k.post(`${SESSIONS}/${id}`, { merchant_reference1: 'r' }), NO_STORE, 'update 204');
+  assertHeaders(await k.post(SESSIONS, {}), NO_STORE, 'create 400');
+  assertHeaders(await k.get(SESSIONS + '/' + crypto.randomUUID()), NO_STORE, 'read 404');
+  assertHeaders(await k.request('PUT', SESSIONS, { direct: true }), NO_STORE, '405');
+  assertHeaders(await k.get(SESSIONS, { auth: null, direct: true }), { 'x-content-type-options': 'nosniff' }, '401');
+});
+
+test('pages: the widget may be framed (CSP frame-ancestors *, no X-Frame-Options); assets keep their caching; the SDK is not framed', async () => {
+  const widget = await k.get('/kp/widget/v1/index.html', { auth: null });
+  assert.equal(widget.status, 200);
+  assert.match(widget.headers['content-security-policy'], /frame-ancestors \*/);
+  assert.match(widget.headers['content-security-policy'], /default-src 'none'/);
+  assert.equal(widget.headers['x-frame-options'], undefined);
+  assert.equal(widget.headers['x-content-type-options'], 'nosniff');
+  const sdk = await k.get('/kp/lib/v1/api.js', { auth: null });
+  assert.equal(sdk.headers['cache-control'], 'no-cache');
+  assert.equal(sdk.headers['x-frame-options'], 'DENY');
+  const badge = await k.get('/kasse/assets/badges/klarna.svg', { auth: null });
+  assert.equal(badge.headers['cache-control'], 'public, max-age=3600');
+  assert.equal(badge.headers.pragma, undefined);
 });
 
 test('the server exits 0 on SIGTERM with no sanitizer report', async () => {
