@@ -139,7 +139,8 @@ static const struct jv_rule order_line_rules[] = {
     { .name = "name", .type = JV_STRING, .flags = JV_REQUIRED, .min_len = 1,
       .max_len = LIMIT_STRING_DEFAULT },
     { .name = "quantity", .type = JV_INT, .flags = JV_REQUIRED | JV_MIN, .min = 0 },
-    { .name = "quantity_unit", .type = JV_STRING, .min_len = 1, .max_len = LIMIT_QUANTITY_UNIT },
+    /* "" is a value Klarna accepts and reads back (recorded traffic) */
+    STR("quantity_unit", LIMIT_QUANTITY_UNIT),
     { .name = "unit_price", .type = JV_INT, .flags = JV_REQUIRED | JV_MIN | JV_MAX,
       .min = LIMIT_LINE_AMOUNT_MIN, .max = LIMIT_LINE_AMOUNT_MAX },
     { .name = "tax_rate", .type = JV_INT, .flags = JV_MIN | JV_MAX,

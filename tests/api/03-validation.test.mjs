@@ -57,6 +57,18 @@ test('enums in any case are accepted and read back in Klarna\'s spelling: acquir
   assertBadValue(await create({ ...clone(SE_EXAMPLE), acquiring_channel: 'online' }), 'acquiring_channel');
 });
 
+test('"" for an optional string (order_lines[].quantity_unit, reference) is accepted and read back as "" (Klarna, recorded)', async () => {
+  const body = clone(SE_EXAMPLE);
+  body.order_lines[0].quantity_unit = '';
+  body.order_lines[0].reference = '';
+  const s = await ok(body, 'empty optional strings');
+  // payments.json gives quantity_unit minLength 1, but Klarna reads "" back (recorded traffic,
+  // which wins): this read goes directly to Kasse so the proxy's schema check is not applied.
+  const read = assertJsonOk(await k.get(`${SESSIONS}/${s.session_id}`, { direct: true }));
+  assert.equal(read.order_lines[0].quantity_unit, '');
+  assert.equal(read.order_lines[0].reference, '');
+});
+
 // ---------- market table ----------
 
 test('market table: every country accepts its currency with each of its locales', async () => {

@@ -279,6 +279,7 @@ static void rule1_field_paths(void **state)
         { "order_lines[0].name", "\"\"", "order_lines[0].name" },
         { "order_lines[0].name", NULL, "order_lines[0].name" },
         { "order_lines[0].quantity_unit", "\"kilograms\"", "order_lines[0].quantity_unit" },
+        { "order_lines[0].quantity_unit", "\"\"", NULL },   /* "" accepted (Klarna, recorded) */
         { "order_lines[0].reference", v_name, "order_lines[0].reference" },
         /* enums */
         { "order_lines[0].type", "\"PHYSICAL\"", NULL },  /* any case; stored "physical" */
