@@ -24,6 +24,9 @@
 #define DEFAULT_THREADS 32
 #define MAX_THREADS 256
 
+/* What shoppers see of a merchant seeded without a display name: never its API username. */
+#define DEFAULT_DISPLAY_NAME "Kasse Test Merchant"
+
 static const char usage_main[] =
     "usage: kasse <command> [options]\n"
     "\n"
@@ -47,14 +50,17 @@ static const char usage_serve[] =
     "  --test-clock        enable POST /kasse/v1/clock to move Kasse's clock forward\n"
     "\n"
     "environment:\n"
-    "  KASSE_MERCHANTS=\"user:secret[:classic],...\"  seed merchants (tests, CI); with an\n"
-    "  empty store and no seed, one test merchant is created and its credentials printed.\n";
+    "  KASSE_MERCHANTS=\"user:secret[:klarna|classic][:display name],...\"  seed merchants\n"
+    "  (tests, CI; shoppers see the display name, default \"" DEFAULT_DISPLAY_NAME "\"); with\n"
+    "  an empty store and no seed, one test merchant is created and its credentials printed.\n";
 
 static const char usage_merchant[] =
     "usage: kasse merchant create NAME [--db PATH] [--categories klarna|classic]\n"
+    "                             [--display-name TEXT]\n"
     "\n"
     "Creates a merchant and prints its username and secret (shown once: the store keeps\n"
-    "only an HMAC of the secret). --categories chooses the payment method categories its\n"
+    "only an HMAC of the secret). Shoppers see --display-name, by default NAME; never the\n"
+    "generated API username. --categories chooses the payment method categories its\n"
     "sessions offer: klarna (one \"Pay with Klarna\", the default) or classic (pay_now,\n"
     "pay_later, pay_over_time where the market offers them).\n";
 
@@ -158,7 +164,7 @@ static int utf8_ok(const char *s)
     return t != NULL;
 }
 
-/* KASSE_MERCHANTS="user:secret[:classic],..." */
+/* KASSE_MERCHANTS="user:secret[:klarna|classic][:display name],..." */
 static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
 {
     char *copy = strdup(spec), *save = NULL;
@@ -176,12 +182,21 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
         }
         *secret++ = '\0';
         char *third = strchr(secret, ':');
+        const char *display = DEFAULT_DISPLAY_NAME;
         if (third) {
             *third++ = '\0';
-            categories = third;
+            char *fourth = strchr(third, ':');
+            if (fourth) {
+                *fourth++ = '\0';
+                if (*fourth)
+                    display = fourth;
+            }
+            if (*third)
+                categories = third;
         }
-        if (!utf8_ok(user)) {
-            rc = kerr_set(err, 400, "CONFIG", "KASSE_MERCHANTS: user names must be UTF-8");
+        if (!utf8_ok(user) || !utf8_ok(display) || strlen(display) > 255) {
+            rc = kerr_set(err, 400, "CONFIG",
+                          "KASSE_MERCHANTS: user and display names must be UTF-8 text");
             break;
         }
         if (!categories_config_ok(categories)) {
@@ -189,8 +204,8 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
                           categories);
             break;
         }
-        struct merchant_ctx m = {.app = app, .username = user, .secret = secret, .name = user,
-                                 .categories = categories};
+        struct merchant_ctx m = {.app = app, .username = user, .secret = secret,
+                                 .name = display, .categories = categories};
         rc = store_write(app->store, merchant_fn, &m, err);
     }
     free(copy);
@@ -400,8 +415,9 @@ static int cmd_merchant(int argc, char **argv)
     }
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'}, {"categories", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *db = DEFAULT_DB, *categories = "klarna";
+        {"display-name", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *db = DEFAULT_DB, *categories = "klarna", *display = NULL;
     int c;
     optind = 1;
     argc--;
@@ -410,12 +426,19 @@ static int cmd_merchant(int argc, char **argv)
         switch (c) {
         case 'd': db = optarg; break;
         case 'c': categories = optarg; break;
+        case 'n': display = optarg; break;
         case 'h': fputs(usage_merchant, stdout); return 0;
         default: fputs(usage_merchant, stderr); return 2;
         }
     }
     if (optind != argc - 1 || !argv[optind][0] || strlen(argv[optind]) > 255) {
         fputs(usage_merchant, stderr);
+        return 2;
+    }
+    if (!display)
+        display = argv[optind];
+    if (!display[0] || strlen(display) > 255 || !utf8_ok(display)) {
+        fprintf(stderr, "kasse merchant create: --display-name is 1 to 255 bytes of UTF-8\n");
         return 2;
     }
     if (!categories_config_ok(categories)) {
@@ -433,7 +456,7 @@ static int cmd_merchant(int argc, char **argv)
     char username[32], secret[48];
     struct kerr err = {0};
     struct merchant_ctx m = {.app = &app, .username = username, .secret = secret,
-                             .name = argv[optind], .categories = categories};
+                             .name = display, .categories = categories};
     int rc = generate_credentials(username, secret);
     if (rc == 0)
         rc = store_write(app.store, merchant_fn, &m, &err);

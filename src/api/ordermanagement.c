@@ -169,13 +169,70 @@ static int om_save(struct store_tx *tx, struct om *m, int64_t now, struct kerr *
     return 0;
 }
 
-/* The order as a client sees it at now. */
+/* The fields ordermanagement.json gives MerchantOrderDto, Capture and Refund: a client sees
+ * nothing else (no bookkeeping, whatever older rows stored; issue 8). */
+static const char *const order_fields[] = {
+    "order_id", "status", "fraud_status", "order_amount", "original_order_amount",
+    "captured_amount", "refunded_amount", "remaining_authorized_amount", "purchase_country",
+    "purchase_currency", "locale", "order_lines", "merchant_reference1", "merchant_reference2",
+    "merchant_data", "klarna_reference", "billing_address", "shipping_address", "customer",
+    "created_at", "expires_at", "captures", "refunds", "shipping_info", "initial_payment_method",
+    "selected_shipping_option", NULL
+};
+static const char *const capture_fields[] = {
+    "capture_id", "klarna_reference", "captured_amount", "captured_at", "description",
+    "order_lines", "reference", "refunded_amount", "billing_address", "shipping_address",
+    "shipping_info", NULL
+};
+/* Refund: Klarna's recorded reply has no "reference" (issue 8), so Kasse does not echo it. */
+static const char *const refund_fields[] = {
+    "refund_id", "refunded_amount", "refunded_at", "description", "order_lines",
+    "credit_invoice", NULL
+};
+
+static bool listed(const char *const *names, const char *key)
+{
+    for (; *names; names++)
+        if (strcmp(*names, key) == 0)
+            return true;
+    return false;
+}
+
+/* Drops the keys of o that names does not list. */
+static void keep_only(json_t *o, const char *const *names)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(o, tmp, key, v) {
+        if (!listed(names, key))
+            json_object_del(o, key);
+    }
+}
+
+/* The order as a client sees it at now: the spec's fields only; an empty order-level
+ * shipping_info is omitted (Klarna omits it); a refund always has order_lines (possibly
+ * []) and credit_invoice, as Klarna's recorded refund reads. */
 static json_t *om_render(const struct om *m, int64_t now)
 {
     json_t *o = json_deep_copy(m->order);
     if (!o)
         return NULL;
-    json_object_del(o, "_kasse");
+    keep_only(o, order_fields);
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(o, "captures"), i, x) {
+        keep_only(x, capture_fields);
+    }
+    json_array_foreach(json_object_get(o, "refunds"), i, x) {
+        keep_only(x, refund_fields);
+        if (!json_is_array(json_object_get(x, "order_lines")))
+            json_object_set_new(x, "order_lines", json_array());
+        if (!json_is_boolean(json_object_get(x, "credit_invoice")))
+            json_object_set_new(x, "credit_invoice", json_false());
+    }
+    if (json_array_size(json_object_get(o, "shipping_info")) == 0)
+        json_object_del(o, "shipping_info");
     char expires[32];
     time_format_iso8601(m->st.expires_at, expires);
     json_object_set_new(o, "status", json_string(order_status_name(order_status_at(&m->st, now))));
@@ -329,6 +386,47 @@ struct op_ctx {
     char transaction_id[37];
 };
 
+/* Kasse's bookkeeping about one capture or refund lives in the order's "_kasse" object, under
+ * section ("captures" / "refunds") and the id, never in what a client reads. */
+static json_t *kasse_entry(struct om *m, const char *section, const char *id)
+{
+    json_t *sec = json_object_get(m->kasse, section);
+    if (!json_is_object(sec)) {
+        sec = json_object();
+        if (!sec || json_object_set_new(m->kasse, section, sec))
+            return NULL;
+    }
+    json_t *entry = json_object_get(sec, id);
+    if (!json_is_object(entry)) {
+        entry = json_object();
+        if (!entry || json_object_set_new(sec, id, entry))
+            return NULL;
+    }
+    return entry;
+}
+
+/* Sets one bookkeeping value (stolen); -1 when memory runs out. */
+static int kasse_note(struct om *m, const char *section, const char *id, const char *key,
+                      json_t *value)
+{
+    json_t *entry = kasse_entry(m, section, id);
+    if (!entry || !value) {
+        json_decref(value);
+        return -1;
+    }
+    return json_object_set_new(entry, key, value);
+}
+
+/* Adds n to a bookkeeping counter. */
+static int kasse_count(struct om *m, const char *section, const char *id, const char *key,
+                       int64_t n)
+{
+    json_t *entry = kasse_entry(m, section, id);
+    if (!entry)
+        return -1;
+    return set_int(entry, key, jint(entry, key) + n);
+}
+
 static int copy_field(json_t *dst, const json_t *src, const char *key)
 {
     json_t *v = json_object_get(src, key);
@@ -391,11 +489,18 @@ static int do_refund(struct om *m, struct op_ctx *c, int64_t now, struct kerr *e
     time_format_iso8601(now, at);
     if (ids_uuid4(c->new_id) != 0)
         return kerr_internal(err, "random source");
-    json_t *refund = json_pack("{s:s, s:I, s:s}", "refund_id", c->new_id, "refunded_amount",
-                               (json_int_t)amount, "refunded_at", at);
+    /* Klarna's recorded refund: order_lines ([] when none) and credit_invoice always, the
+     * request's reference not echoed (it is kept with Kasse's bookkeeping). */
+    json_t *lines = json_object_get(c->body, "order_lines");
+    json_t *refund = json_pack("{s:s, s:I, s:s, s:o, s:b}", "refund_id", c->new_id,
+                               "refunded_amount", (json_int_t)amount, "refunded_at", at,
+                               "order_lines", lines ? json_incref(lines) : json_array(),
+                               "credit_invoice", 0);
     if (!refund || copy_field(refund, c->body, "description") ||
-        copy_field(refund, c->body, "reference") ||
-        copy_field(refund, c->body, "order_lines") || json_array_append_new(refunds, refund))
+        json_array_append_new(refunds, refund) ||
+        (json_object_get(c->body, "reference") &&
+         kasse_note(m, "refunds", c->new_id, "reference",
+                    json_incref(json_object_get(c->body, "reference")))))
         return kerr_internal(err, "refund: out of memory");
     return 0;
 }
@@ -513,7 +618,7 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         break;
     case OP_SEND_OUT:
         /* Kasse sends no customer communication; the request is recorded. */
-        rc = set_int(capture, "send_outs", jint(capture, "send_outs") + 1)
+        rc = kasse_count(&m, "captures", str(capture, "capture_id"), "send_outs", 1)
                  ? kerr_internal(err, "oom")
                  : 0;
         break;
@@ -528,8 +633,8 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         else if (!offered)
             rc = kerr_bad_value(err, "number_of_days");
         else
-            rc = set_int(capture, "due_date_extended_days",
-                         jint(capture, "due_date_extended_days") + days)
+            rc = kasse_count(&m, "captures", str(capture, "capture_id"),
+                             "due_date_extended_days", days)
                      ? kerr_internal(err, "oom")
                      : 0;
         break;
@@ -544,10 +649,13 @@ done:
 
 static int op_reply(void *arg, struct reply *out, struct kerr *err)
 {
-    (void)err;
     struct op_ctx *c = arg;
     struct req *r = c->r;
     char location[600];
+    /* Every mutation names its transaction (Klarna's recorded replies; issue 8); recorded with
+     * the reply, so an idempotent replay repeats it. */
+    if (!c->transaction_id[0] && ids_uuid4(c->transaction_id) != 0)
+        return kerr_internal(err, "random source");
     if (c->op == OP_CAPTURE) {
         snprintf(location, sizeof location, "%s/ordermanagement/v1/orders/%s/captures/%s",
                  r->app->public_url, r->params[0], c->new_id);
@@ -561,8 +669,10 @@ static int op_reply(void *arg, struct reply *out, struct kerr *err)
                  r->app->public_url, r->params[0], c->new_id);
         reply_header(out, "Location", location);
         reply_header(out, "Refund-Id", c->new_id);
+        reply_header(out, "Transaction-Id", c->transaction_id);
         return reply_empty(out, 201);
     }
+    reply_header(out, "Transaction-Id", c->transaction_id);
     return reply_empty(out, 204);
 }
 

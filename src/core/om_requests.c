@@ -1,7 +1,13 @@
 /* om_requests: the Order Management request bodies (contract 5.3) as jsonv rule tables:
  * CaptureObject, RefundObject, UpdateAuthorization, UpdateConsumer, UpdateMerchantReferences,
- * UpdateShippingInfo, ExtendDueDateRequest. A bad field is 400 BAD_VALUE "Bad value: <path>". */
+ * UpdateShippingInfo, ExtendDueDateRequest. A bad field (wrong type, bad value, empty
+ * shipping_info) is 400 BAD_VALUE "Bad value: <path>"; a required field that is absent or null
+ * is 422 UNPROCESSABLE_ENTITY "'<path>' must not be null", as Klarna answers (contract 12). */
 #include "core/om_requests.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "lib/jsonv.h"
 #include "lib/limits.h"
@@ -103,6 +109,38 @@ static const struct jv_rule due_date_rules[] = {
     END
 };
 
+/* True when the JSON path jv_check reported ("a.b[3].c") names nothing in root, or a null:
+ * the field is missing rather than bad. */
+static bool missing_at(const json_t *root, const char *path)
+{
+    const json_t *v = root;
+    const char *p = path;
+    while (*p) {
+        if (*p == '[') {
+            char *end;
+            unsigned long i = strtoul(p + 1, &end, 10);
+            if (*end != ']' || !json_is_array(v))
+                return false;
+            v = json_array_get(v, i);
+            p = end + 1;
+        } else {
+            if (*p == '.')
+                p++;
+            size_t n = strcspn(p, ".[");
+            char key[256];
+            if (n == 0 || n >= sizeof key || !json_is_object(v))
+                return false;
+            memcpy(key, p, n);
+            key[n] = '\0';
+            v = json_object_get(v, key);
+            p += n;
+        }
+        if (!v)
+            return true;
+    }
+    return json_is_null(v);
+}
+
 int om_validate(enum om_request kind, const json_t *body, struct kerr *err)
 {
     static const struct jv_rule *const tables[] = {
@@ -113,8 +151,16 @@ int om_validate(enum om_request kind, const json_t *body, struct kerr *err)
     };
     if ((unsigned)kind >= sizeof tables / sizeof tables[0])
         return kerr_internal(err, "om_validate: unknown request kind");
-    if (jv_check(body, tables[kind], 0, err) != 0)
+    if (jv_check(body, tables[kind], 0, err) != 0) {
+        /* A required field that is absent (or null) is Klarna's 422, not a bad value. */
+        if (err && err->status == 400 && err->path[0] && missing_at(body, err->path)) {
+            char path[sizeof err->path];
+            memcpy(path, err->path, sizeof path);
+            kerr_set(err, 422, "UNPROCESSABLE_ENTITY", "'%s' must not be null", path);
+            memcpy(err->path, path, sizeof path);
+        }
         return -1;
+    }
     /* shipping_info needs at least one entry where it is the point of the call. */
     if (kind == OM_SHIPPING_INFO && json_array_size(json_object_get(body, "shipping_info")) == 0)
         return kerr_bad_value(err, "shipping_info");

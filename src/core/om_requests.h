@@ -11,7 +11,8 @@ enum om_request {
     OM_SHIPPING_INFO, OM_EXTEND_DUE_DATE
 };
 
-/* 0, or -1 with 400 BAD_VALUE "Bad value: <path>" for the first bad field. */
+/* 0, or -1 for the first bad field: 422 UNPROCESSABLE_ENTITY "'<path>' must not be null" when it
+ * is a required field that is absent or null, else 400 BAD_VALUE "Bad value: <path>". */
 int om_validate(enum om_request kind, const json_t *body, struct kerr *err);
 
 #endif

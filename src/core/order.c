@@ -23,10 +23,13 @@
  *  - Expiry is exclusive: capturable while now < expires_at. A REJECTED order may be captured
  *    while now < fraud_decided_at + 4 h. When both deadlines have passed, the earlier event
  *    decides the status (a tie is CANCELLED: Klarna's explicit action).
- *  - Cancel of an order already CANCELLED, EXPIRED or CLOSED: 403 CANCEL_NOT_ALLOWED "Cancel not
- *    allowed" (Klarna's generic wording, as "Capture not allowed"), not an idempotent 204: a
- *    retried request carries its Klarna-Idempotency-Key and is answered from there. Captures
- *    are checked first, so a CLOSED order answers "Order has previous captures. ...".
+ *  - Cancel of an order that is already CANCELLED (by the merchant, or by Klarna 4 h after a
+ *    fraud rejection) succeeds again and changes nothing: Klarna's recorded traffic answers a
+ *    repeated cancel 204, and clients retry cancels after timeouts without an idempotency key
+ *    (issue 8, reversing the earlier 403). Cancel of an EXPIRED or CLOSED order stays 403
+ *    CANCEL_NOT_ALLOWED "Cancel not allowed" (Klarna's generic wording, as "Capture not
+ *    allowed"). Captures are checked first, so a CLOSED order answers "Order has previous
+ *    captures. ...".
  *  - Release refusals: cancelled, expired, closed, no captures, fully captured, in that order,
  *    each "Order is <state>. Remaining authorization cannot be released." (the fully captured
  *    text is Klarna's; the others follow its pattern).
@@ -228,7 +231,8 @@ int order_cancel(struct order_state *o, int64_t now, struct kerr *err)
         return kerr_set(err, 403, "CANCEL_NOT_ALLOWED",
                         "Order has previous captures. Cancel not possible.");
     switch (order_status_at(o, now)) {
-    case ORDER_CANCELLED:
+    case ORDER_CANCELLED: /* Klarna answers a repeated cancel 204 again (issue 8) */
+        break;
     case ORDER_EXPIRED:
     case ORDER_CLOSED:
     case ORDER_CAPTURED: /* only reachable with captures; kept for a stored oddity */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  startKasse, runCli, parseCredentials, assertJsonOk, assertClean, assertError, tempDir, MERCHANTS, sleep,
+  startKasse, runCli, parseCredentials, assertJsonOk, assertClean, assertError, tempDir, MERCHANTS, sleep, decodeJwt,
 } from './harness.mjs';
 import { SE_EXAMPLE, US_EXAMPLE } from './fixtures.mjs';
 
@@ -147,6 +147,33 @@ test('kasse merchant create NAME --db PATH prints credentials that authenticate 
     assertError(await k.get(`${SESSIONS}/${s.session_id}`, { auth: creds2 }), 404, 'NOT_FOUND', ['Invalid session id']);
   } finally {
     assertClean(await k.stop());
+  }
+});
+
+test('display name: shoppers see NAME, or --display-name, never the API username; seeds default to "Kasse Test Merchant" or take a fourth field', async () => {
+  const dir = tempDir();
+  const db = path.join(dir, 'kasse.db');
+  const named = parseCredentials(runCli(['merchant', 'create', 'Acme Shop', '--db', db]).stdout);
+  const shown = parseCredentials(runCli(['merchant', 'create', 'acme-internal', '--db', db, '--display-name', 'Acme Bikes AB']).stdout);
+  assert.ok(named && shown);
+  assert.notEqual(runCli(['merchant', 'create', 'x', '--db', db, '--display-name', '']).code, 0);
+  const k = await startKasse({ dir, merchants: null });
+  try {
+    const claim = async (auth) => decodeJwt(assertJsonOk(await k.post(SESSIONS, SE_EXAMPLE, { auth })).client_token).claims.merchant_name;
+    assert.equal(await claim(named), 'Acme Shop');
+    assert.equal(await claim(shown), 'Acme Bikes AB');
+  } finally {
+    assertClean(await k.stop());
+  }
+  const seeded = [{ user: 'seed_plain', secret: 'sp_secret_1234567890abcdef' },
+    { user: 'seed_named', secret: 'sn_secret_1234567890abcdef', display: 'Named Shop' }];
+  const k2 = await startKasse({ merchants: seeded });
+  try {
+    const claim = async (m) => decodeJwt(assertJsonOk(await k2.post(SESSIONS, SE_EXAMPLE, { auth: m })).client_token).claims.merchant_name;
+    assert.equal(await claim(seeded[0]), 'Kasse Test Merchant');
+    assert.equal(await claim(seeded[1]), 'Named Shop');
+  } finally {
+    assertClean(await k2.stop());
   }
 });
 

@@ -3,9 +3,11 @@
 // contract self-test of the ordermanagement.json proxy (KASSE_CONTRACT=1).
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import {
-  startKasse, Kasse, CONTRACT, assertJsonOk, assertError, assertCorrelation, UUID_RE, ISO_MS,
+  startKasse, Kasse, CONTRACT, SPEC_OM, assertJsonOk, assertError, assertCorrelation, assertNoContent, UUID_RE,
+  ISO_MS,
 } from './harness.mjs';
 import {
   SE_EXAMPLE, US_EXAMPLE, OM, DAY_MS, omCart, omClient, seAddress, email, subscriptionExample, customerTokenRequest,
@@ -37,7 +39,7 @@ test('GET order: 200 with every documented field, amounts from the cart, status 
   for (const f of ['order_id', 'status', 'fraud_status', 'order_amount', 'original_order_amount', 'captured_amount',
     'refunded_amount', 'remaining_authorized_amount', 'purchase_country', 'purchase_currency', 'locale', 'order_lines',
     'merchant_reference1', 'merchant_reference2', 'klarna_reference', 'billing_address', 'shipping_address',
-    'customer', 'created_at', 'expires_at', 'captures', 'refunds', 'shipping_info', 'initial_payment_method']) {
+    'customer', 'created_at', 'expires_at', 'captures', 'refunds', 'initial_payment_method']) {
     assert.ok(f in o, `order has no ${f}: ${res.text}`);
   }
   assert.equal(o.order_id, order_id);
@@ -58,7 +60,7 @@ test('GET order: 200 with every documented field, amounts from the cart, status 
   assert.ok(o.klarna_reference.length > 0, 'klarna_reference is not empty');
   assert.deepEqual(o.captures, []);
   assert.deepEqual(o.refunds, []);
-  assert.deepEqual(o.shipping_info, []);
+  assert.ok(!('shipping_info' in o), `an empty shipping_info is omitted, as Klarna does: ${res.text}`);
   assert.deepEqual(o.initial_payment_method, { type: 'INVOICE', description: 'Pay later' });
   assert.equal(typeof o.customer, 'object');
   assert.equal(o.order_lines.length, 1);
@@ -69,6 +71,32 @@ test('GET order: 200 with every documented field, amounts from the cart, status 
   }
   for (const [f, v] of Object.entries(billing)) assert.equal(o.billing_address[f], v, `billing_address.${f}`);
   for (const [f, v] of Object.entries(shipping)) assert.equal(o.shipping_address[f], v, `shipping_address.${f}`);
+});
+
+test('GET order: only the fields ordermanagement.json gives MerchantOrderDto / Capture / Refund (no send_outs, due_date_extended_days or other bookkeeping), after every kind of mutation', async () => {
+  const spec = JSON.parse(fs.readFileSync(SPEC_OM, 'utf8')).components.schemas;
+  const allowed = (name) => new Set(Object.keys(spec[name].properties));
+  const [orderKeys, captureKeys, refundKeys] = ['MerchantOrderDto', 'Capture', 'Refund'].map(allowed);
+  const { order_id } = await om.place({ body: SE_EXAMPLE });
+  const capture_id = await om.captureOk(order_id, 5000, { shipping_info: [{ shipping_company: 'DHL', tracking_number: 'T1' }] });
+  assertNoContent(await k.post(om.path(order_id, `/captures/${capture_id}/trigger-send-out`)));
+  assertNoContent(await k.patch(om.path(order_id, `/captures/${capture_id}/extend-due-date`), { number_of_days: 14 }));
+  assertNoContent(await k.post(om.path(order_id, `/captures/${capture_id}/shipping-info`), { shipping_info: [{ shipping_company: 'UPS' }] }));
+  assertNoContent(await k.post(om.path(order_id, '/shipping-info'), { shipping_info: [{ shipping_company: 'PostNord' }] }));
+  assertNoContent(await k.post(om.path(order_id, '/acknowledge')));
+  assertNoContent(await k.post(om.path(order_id, '/extend-authorization-time')));
+  await om.refundOk(order_id, 1000, { reference: 'r-1' });
+  const o = await om.read(order_id);
+  const extra = (obj, keys) => Object.keys(obj).filter((f) => !keys.has(f));
+  assert.deepEqual(extra(o, orderKeys), [], 'order fields not in MerchantOrderDto');
+  assert.deepEqual(extra(o.refunds[0], refundKeys), [], 'refund fields not in Refund');
+  for (const c of [o.captures[0], assertJsonOk(await k.get(om.path(order_id, `/captures/${capture_id}`))),
+    assertJsonOk(await k.get(om.path(order_id, '/captures')))[0]]) {
+    assert.ok(!('send_outs' in c) && !('due_date_extended_days' in c), `bookkeeping in a capture: ${JSON.stringify(c)}`);
+    assert.deepEqual(extra(c, captureKeys), [], 'capture fields not in Capture');
+  }
+  assert.deepEqual(o.shipping_info, [{ shipping_company: 'PostNord' }], 'a non-empty order shipping_info is shown');
+  assert.deepEqual(o.captures[0].shipping_info, [{ shipping_company: 'DHL', tracking_number: 'T1' }, { shipping_company: 'UPS' }]);
 });
 
 test('GET order: created_at is Kasse\'s clock at creation; expires_at = created_at + 28 days (ms precision UTC)', async () => {
@@ -306,7 +334,7 @@ test('persistence: orders, captures and refunds survive a restart on the same --
 
 // ---------- contract self-test of the ordermanagement.json proxy ----------
 
-test('contract check (ordermanagement.json): a bad order body, an undocumented 418 and a non-envelope 400 fail; conforming replies pass', { skip: !CONTRACT }, async () => {
+test('contract check (ordermanagement.json): a bad order body, an undocumented 418, a non-envelope 400 and a 422 outside its narrow allowance fail; conforming replies pass', { skip: !CONTRACT }, async () => {
   const id = (n) => `${OM}/0b1d5c8e-1c2d-4a47-9d2e-6f2b8e2a1c1${n}`;
   const O = id(0);
   const env = { correlation_id: '0b1d5c8e-1c2d-4a47-9d2e-6f2b8e2a1c11', error_code: 'X', error_messages: ['m'] };
@@ -326,6 +354,11 @@ test('contract check (ordermanagement.json): a bad order body, an undocumented 4
       if (u === `${O}/refunds`) return send(201, undefined, { location: 'http://localhost/x', 'refund-id': 'r' });
       if (u === `${O}/authorization`) return send(204);
       if (u === `${O}/cancel`) return send(404, env);
+      const missing = { ...env, error_code: 'UNPROCESSABLE_ENTITY', error_messages: ["'shipping_info' must not be null"] };
+      if (u === `${O}/shipping-info`) return send(422, missing);
+      if (u === `${O}/acknowledge`) return send(422, missing); // no body to miss a field in
+      if (u === `${id(5)}/shipping-info`) return send(422, { ...missing, error_code: 'BAD_VALUE' });
+      if (u === `${id(6)}/shipping-info`) return send(422, { ...missing, error_messages: ['Bad value: shipping_info'] });
       return send(500, env);
     });
   });
@@ -345,6 +378,10 @@ test('contract check (ordermanagement.json): a bad order body, an undocumented 4
     assert.equal((await fake.post(`${O}/refunds`, { refunded_amount: 1 }, { auth: null })).status, 201);
     assert.equal((await fake.patch(`${O}/authorization`, { order_amount: 1 }, { auth: null })).status, 204);
     assert.equal((await fake.post(`${O}/cancel`, undefined, { auth: null })).status, 404);
+    assert.equal((await fake.post(`${O}/shipping-info`, {}, { auth: null })).status, 422);
+    await assert.rejects(fake.post(`${O}/acknowledge`, undefined, { auth: null }), /OpenAPI response violation/);
+    await assert.rejects(fake.post(`${id(5)}/shipping-info`, {}, { auth: null }), /OpenAPI response violation/);
+    await assert.rejects(fake.post(`${id(6)}/shipping-info`, {}, { auth: null }), /OpenAPI response violation/);
   } finally {
     if (fake.prismOm) { fake.prismOm.proc.kill('SIGTERM'); await fake.prismOm.exited; }
     upstream.close();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import {
   startKasse, assertJsonOk, assertError, assertBadValue, assertNoContent, ISO_MS,
 } from './harness.mjs';
-import { US_EXAMPLE, omCart, omClient, email } from './fixtures.mjs';
+import { US_EXAMPLE, omCart, omClient, email, assertMissingField } from './fixtures.mjs';
 
 let k;
 let om;
@@ -156,17 +156,23 @@ test('capture: auto_capture: false leaves the order AUTHORIZED', async () => {
 
 // ---------- amount validation ----------
 
-test('captured_amount 0, negative, > 200000000, a string, a real, null or missing → 400 BAD_VALUE "Bad value: captured_amount"', async () => {
+test('captured_amount 0, negative, > 200000000, a string or a real → 400 BAD_VALUE "Bad value: captured_amount" (wrong types and bad values stay 400)', async () => {
   const { order_id } = await om.place({ body: omCart(8500) });
-  for (const v of [0, -1, -8500, 200000001, '500', 10.5, null]) {
+  for (const v of [0, -1, -8500, 200000001, '500', 10.5]) {
     assertBadValue(await om.capture(order_id, { captured_amount: v }), 'captured_amount');
   }
-  assertBadValue(await om.capture(order_id, { description: 'no amount' }), 'captured_amount');
-  assertBadValue(await om.capture(order_id, {}), 'captured_amount');
   assert.equal((await om.read(order_id)).captured_amount, 0, 'nothing was captured');
 });
 
-test('capture: description or reference over 255 characters, a bad shipping_info or order line → 400 BAD_VALUE with the path; nothing captured', async () => {
+test('capture: captured_amount missing ({} included) or null → 422 UNPROCESSABLE_ENTITY "\'captured_amount\' must not be null", as Klarna answers', async () => {
+  const { order_id } = await om.place({ body: omCart(8500) });
+  assertMissingField(await om.capture(order_id, {}), 'captured_amount');
+  assertMissingField(await om.capture(order_id, { description: 'no amount' }), 'captured_amount');
+  assertMissingField(await om.capture(order_id, { captured_amount: null }), 'captured_amount');
+  assert.equal((await om.read(order_id)).captured_amount, 0, 'nothing was captured');
+});
+
+test('capture: description or reference over 255 characters, a bad shipping_info or order line → 400 BAD_VALUE with the path; a line missing a required field → 422; nothing captured', async () => {
   const { order_id } = await om.place({ body: omCart(8500) });
   const c = (extra) => om.capture(order_id, { captured_amount: 100, ...extra });
   assertBadValue(await c({ description: 'x'.repeat(256) }), 'description');
@@ -174,7 +180,9 @@ test('capture: description or reference over 255 characters, a bad shipping_info
   assertBadValue(await c({ shipping_info: [{ shipping_company: 'x'.repeat(101) }] }), 'shipping_info[0].shipping_company');
   assertBadValue(await c({ shipping_info: [SHIP, { shipping_method: 'Teleport' }] }), 'shipping_info[1].shipping_method');
   assertBadValue(await c({ order_lines: 'x' }), 'order_lines');
-  assertBadValue(await c({ order_lines: [{ name: 'no quantity', unit_price: 100, total_amount: 100 }] }), 'order_lines[0].quantity');
+  assertBadValue(await c({ order_lines: [{ name: 'bad quantity', quantity: '1', unit_price: 100, total_amount: 100 }] }), 'order_lines[0].quantity');
+  // a required field of an order line that is absent is missing, not bad: 422 with its path
+  assertMissingField(await c({ order_lines: [{ name: 'no quantity', unit_price: 100, total_amount: 100 }] }), 'order_lines[0].quantity');
   assert.equal((await om.read(order_id)).captured_amount, 0);
   await om.captureOk(order_id, 100, { description: 'x'.repeat(255), reference: 'y'.repeat(255) });
 });
@@ -269,7 +277,7 @@ test('extend-due-date-options: GET → 200 {currency, options:[{amount, number_o
   assertError(await k.get(om.path(order_id, `/captures/${crypto.randomUUID()}/extend-due-date-options`)), 404, 'NO_SUCH_CAPTURE');
 });
 
-test('extend-due-date: PATCH {number_of_days} with an offered value → 204; a value not offered → 400 "Bad value: number_of_days"', async () => {
+test('extend-due-date: PATCH {number_of_days} with an offered value → 204; a value not offered → 400 "Bad value: number_of_days"; {} or null → 422 "\'number_of_days\' must not be null"', async () => {
   const { order_id } = await om.place({ body: omCart(8500) });
   const cid = await om.captureOk(order_id, 8500);
   const { options } = assertJsonOk(await k.get(om.path(order_id, `/captures/${cid}/extend-due-date-options`)));
@@ -277,8 +285,9 @@ test('extend-due-date: PATCH {number_of_days} with an offered value → 204; a v
   let notOffered = 1;
   while (offered.has(notOffered)) notOffered += 1;
   const p = om.path(order_id, `/captures/${cid}/extend-due-date`);
-  for (const v of [notOffered, 0, -7, '14', null]) assertBadValue(await k.patch(p, { number_of_days: v }), 'number_of_days');
-  assertBadValue(await k.patch(p, {}), 'number_of_days');
+  for (const v of [notOffered, 0, -7, '14']) assertBadValue(await k.patch(p, { number_of_days: v }), 'number_of_days');
+  assertMissingField(await k.patch(p, {}), 'number_of_days');
+  assertMissingField(await k.patch(p, { number_of_days: null }), 'number_of_days');
   assertNoContent(await k.patch(p, { number_of_days: options[0].number_of_days }));
   assertError(await k.patch(om.path(order_id, `/captures/${crypto.randomUUID()}/extend-due-date`),
     { number_of_days: options[0].number_of_days }), 404, 'NO_SUCH_CAPTURE');

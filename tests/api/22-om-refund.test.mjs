@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   startKasse, assertJsonOk, assertError, assertBadValue, assertNoContent, ISO_MS,
 } from './harness.mjs';
-import { omCart, omClient } from './fixtures.mjs';
+import { omCart, omClient, assertMissingField } from './fixtures.mjs';
 
 let k;
 let om;
@@ -43,7 +43,7 @@ test('refund: → 201 empty body, Location …/orders/{id}/refunds/{refund_id}, 
   assert.deepEqual(o.refunds.map((r) => r.refund_id), [rid]);
 });
 
-test('refund: GET Location → 200 the refund (refund_id, refunded_amount, refunded_at on Kasse\'s clock, description, reference, order_lines), same as order.refunds', async () => {
+test('refund: GET Location → 200 the refund as Klarna records it (refund_id, refunded_amount, refunded_at on Kasse\'s clock, description, order_lines, credit_invoice false; reference not echoed), same as order.refunds', async () => {
   const { order_id } = await captured(8500);
   const clock = Date.parse(await om.advance(7200));
   const res = await om.refund(order_id, { refunded_amount: 2000, description: 'Returned one widget', reference: 'ret-1',
@@ -53,7 +53,9 @@ test('refund: GET Location → 200 the refund (refund_id, refunded_amount, refun
   assert.equal(r.refund_id, rid);
   assert.equal(r.refunded_amount, 2000);
   assert.equal(r.description, 'Returned one widget');
-  assert.equal(r.reference, 'ret-1');
+  assert.deepEqual(Object.keys(r).sort(),
+    ['credit_invoice', 'description', 'order_lines', 'refund_id', 'refunded_amount', 'refunded_at'], `refund fields: ${JSON.stringify(r)}`);
+  assert.equal(r.credit_invoice, false);
   assert.match(r.refunded_at, ISO_MS);
   const at = Date.parse(r.refunded_at);
   assert.ok(at >= clock - 1000 && at <= clock + 10_000, `refunded_at ${r.refunded_at} vs clock ${new Date(clock).toISOString()}`);
@@ -114,12 +116,24 @@ test('refund: several refunds are listed on the order in creation order', async 
   assert.equal(new Set(ids).size, 3);
 });
 
-test('refunded_amount 0, negative, > 200000000, a string, a real, null or missing → 400 BAD_VALUE "Bad value: refunded_amount"', async () => {
+test('refund: a bare refund reads back exactly {refund_id, refunded_amount, refunded_at, description, order_lines: [], credit_invoice: false} (Klarna\'s recorded shape)', async () => {
   const { order_id } = await captured(8500);
-  for (const v of [0, -1, 200000001, '500', 10.5, null]) {
+  const rid = await om.refundOk(order_id, 500, { description: 'Goodwill', reference: 'not-echoed' });
+  const r = assertJsonOk(await k.get(om.path(order_id, `/refunds/${rid}`)));
+  assert.deepEqual(r, { refund_id: rid, refunded_amount: 500, refunded_at: r.refunded_at, description: 'Goodwill',
+    order_lines: [], credit_invoice: false });
+  assert.match(r.refunded_at, ISO_MS);
+  assert.deepEqual((await om.read(order_id)).refunds, [r]);
+});
+
+test('refunded_amount 0, negative, > 200000000, a string or a real → 400 BAD_VALUE "Bad value: refunded_amount"; missing ({} included) or null → 422 UNPROCESSABLE_ENTITY "\'refunded_amount\' must not be null"', async () => {
+  const { order_id } = await captured(8500);
+  for (const v of [0, -1, 200000001, '500', 10.5]) {
     assertBadValue(await om.refund(order_id, { refunded_amount: v }), 'refunded_amount');
   }
-  assertBadValue(await om.refund(order_id, { description: 'no amount' }), 'refunded_amount');
+  assertMissingField(await om.refund(order_id, {}), 'refunded_amount');
+  assertMissingField(await om.refund(order_id, { refunded_amount: null }), 'refunded_amount');
+  assertMissingField(await om.refund(order_id, { description: 'no amount' }), 'refunded_amount');
   assert.equal((await om.read(order_id)).refunded_amount, 0);
 });
 

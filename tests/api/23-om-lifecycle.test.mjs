@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   startKasse, assertJsonOk, assertError, assertBadValue, assertNoContent,
 } from './harness.mjs';
-import { US_EXAMPLE, DAY_MS, omCart, omClient, seAddress, email } from './fixtures.mjs';
+import { US_EXAMPLE, DAY_MS, omCart, omClient, seAddress, email, assertMissingField } from './fixtures.mjs';
 
 let k;
 let om;
@@ -42,10 +42,25 @@ test('cancel: after a capture → 403 CANCEL_NOT_ALLOWED "Order has previous cap
   assert.equal((await om.read(order_id)).status, 'PART_CAPTURED');
 });
 
-test('cancel: an already cancelled order → 403 CANCEL_NOT_ALLOWED (not a second 204)', async () => {
+test('cancel: an already cancelled order → 204 again, as Klarna answers a retried cancel (no idempotency key needed); still CANCELLED', async () => {
   const { order_id } = await om.place();
   assertNoContent(await cancel(order_id));
-  assertError(await cancel(order_id), 403, 'CANCEL_NOT_ALLOWED');
+  const before = await om.read(order_id);
+  assertNoContent(await cancel(order_id));
+  assertNoContent(await cancel(order_id));
+  assert.deepEqual(await om.read(order_id), before, 'a repeated cancel changes nothing');
+  // still no capture on a cancelled order
+  assertError(await om.capture(order_id, { captured_amount: 100 }), 403, 'CAPTURE_NOT_ALLOWED');
+});
+
+test('cancel: a REJECTED order Klarna cancelled after 4 hours → cancel answers 204 too', async () => {
+  const { order_id, fraud_status } = await om.place({ body: US_EXAMPLE,
+    authorize: { billing_address: { email: email('US', 'pend-reject-05') } } });
+  assert.equal(fraud_status, 'PENDING');
+  await om.advance(5 * 3600);
+  assert.equal((await om.read(order_id)).status, 'CANCELLED');
+  assertNoContent(await cancel(order_id));
+  assert.equal((await om.read(order_id)).status, 'CANCELLED');
 });
 
 test('cancel: a PENDING (fraud review) order can be cancelled → 204', async () => {
@@ -148,12 +163,14 @@ test('update authorization: a cancelled or fully captured order → 403 NOT_ALLO
   assertError(await updateAuth(b.order_id, { order_amount: 9000, order_lines: [lineOf(9000)] }), 403, 'NOT_ALLOWED');
 });
 
-test('update authorization: order_amount missing, negative, > 200000000, a string or a real → 400 BAD_VALUE "Bad value: order_amount"', async () => {
+test('update authorization: order_amount negative, > 200000000, a string or a real → 400 BAD_VALUE "Bad value: order_amount"; missing or null → 422 UNPROCESSABLE_ENTITY "\'order_amount\' must not be null"', async () => {
   const { order_id } = await om.place({ body: omCart(8500) });
-  for (const v of [-1, 200000001, '5000', 50.5, null]) {
+  for (const v of [-1, 200000001, '5000', 50.5]) {
     assertBadValue(await updateAuth(order_id, { order_amount: v }), 'order_amount');
   }
-  assertBadValue(await updateAuth(order_id, { order_lines: [lineOf(5000)] }), 'order_amount');
+  assertMissingField(await updateAuth(order_id, { order_amount: null }), 'order_amount');
+  assertMissingField(await updateAuth(order_id, { order_lines: [lineOf(5000)] }), 'order_amount');
+  assertMissingField(await updateAuth(order_id, {}), 'order_amount');
   assert.equal((await om.read(order_id)).order_amount, 8500);
 });
 
@@ -232,7 +249,7 @@ test('expiry: a part-captured order expires too (captured part kept, refundable)
   assert.equal((await om.read(full.order_id)).status, 'CAPTURED');
 });
 
-test('expiry: an expired order cannot be cancelled, released or updated (403)', async () => {
+test('expiry: an expired order cannot be cancelled (403 CANCEL_NOT_ALLOWED: only a cancelled order cancels again), released or updated (403)', async () => {
   const a = await om.place({ body: omCart(8500) });
   const b = await om.place({ body: omCart(8500) });
   await om.captureOk(b.order_id, 1000);
@@ -326,10 +343,18 @@ test('shipping-info: POST {shipping_info:[…]} → 204; entries appended to the
   }
 });
 
-test('shipping-info: missing or empty shipping_info → 400 BAD_VALUE "Bad value: shipping_info"', async () => {
-  const { order_id } = await om.place();
-  assertBadValue(await post(order_id, '/shipping-info', {}), 'shipping_info');
-  assertBadValue(await post(order_id, '/shipping-info', { shipping_info: [] }), 'shipping_info');
+test('shipping-info: shipping_info missing ({} included) or null → 422 UNPROCESSABLE_ENTITY "\'shipping_info\' must not be null"; empty or not an array → 400 BAD_VALUE "Bad value: shipping_info" (order and capture level)', async () => {
+  const { order_id } = await om.place({ body: omCart(8500) });
+  const cid = await om.captureOk(order_id, 1000);
+  for (const sub of ['/shipping-info', `/captures/${cid}/shipping-info`]) {
+    assertMissingField(await post(order_id, sub, {}), 'shipping_info');
+    assertMissingField(await post(order_id, sub, { shipping_info: null }), 'shipping_info');
+    assertBadValue(await post(order_id, sub, { shipping_info: [] }), 'shipping_info');
+    assertBadValue(await post(order_id, sub, { shipping_info: 'DHL' }), 'shipping_info');
+  }
+  const o = await om.read(order_id);
+  assert.ok(!('shipping_info' in o), 'nothing was added: the empty order-level list is omitted');
+  assert.deepEqual(o.captures[0].shipping_info, []);
 });
 
 test('acknowledge: POST /acknowledge → 204, and again → 204; the order is unchanged', async () => {

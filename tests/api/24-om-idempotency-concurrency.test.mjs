@@ -5,7 +5,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startKasse, assertError, assertNoContent, assertCorrelation,
+  startKasse, assertError, assertNoContent, assertCorrelation, UUID_RE,
 } from './harness.mjs';
 import { omCart, omClient, seAddress } from './fixtures.mjs';
 
@@ -21,6 +21,7 @@ const idem = (kk) => ({ headers: { 'klarna-idempotency-key': kk } });
 /** A replay: same status, the same Location / Capture-Id / Refund-Id / Transaction-Id / Content-Type, same body. */
 function assertReplay(first, again) {
   assert.equal(again.status, first.status, `replay status: ${again.status} ${again.text}`);
+  assert.match(first.headers['transaction-id'] ?? '', UUID_RE, 'every OM mutation reply has a Transaction-Id');
   for (const h of ['location', 'capture-id', 'refund-id', 'transaction-id', 'content-type']) {
     assert.equal(again.headers[h], first.headers[h], `replayed ${h}`);
   }
@@ -71,13 +72,16 @@ test('idempotency: refund with the same key → the first 201 replayed (same Ref
   assert.deepEqual(o.refunds.map((r) => r.refund_id), [rid]);
 });
 
-test('idempotency: cancel and release with the same key → 204 replayed instead of 403', async () => {
+test('idempotency: cancel and release with the same key → 204 replayed (same Transaction-Id); a keyless repeated cancel is a new 204 with a new Transaction-Id', async () => {
   const a = await om.place({ body: omCart(8500) });
   const kc = key();
   const c1 = await k.post(om.path(a.order_id, '/cancel'), undefined, idem(kc));
   assertNoContent(c1);
   assertReplay(c1, await k.post(om.path(a.order_id, '/cancel'), undefined, idem(kc)));
-  assertError(await k.post(om.path(a.order_id, '/cancel')), 403, 'CANCEL_NOT_ALLOWED');
+  const c2 = await k.post(om.path(a.order_id, '/cancel'));
+  assertNoContent(c2);
+  assert.match(c2.headers['transaction-id'] ?? '', UUID_RE);
+  assert.notEqual(c2.headers['transaction-id'], c1.headers['transaction-id'], 'a new mutation, a new Transaction-Id');
 
   const b = await om.place({ body: omCart(8500) });
   await om.captureOk(b.order_id, 1000);
@@ -103,15 +107,53 @@ test('idempotency: every other mutating OM operation accepts the key and replays
     ['POST', `/captures/${cid}/trigger-send-out`],
     ['PATCH', `/captures/${cid}/extend-due-date`, { number_of_days: days }],
   ];
+  const txids = new Set();
   for (const [m, sub, body] of ops) {
     const kk = key();
     const first = await k.request(m, om.path(order_id, sub), { body, ...idem(kk) });
     assertNoContent(first);
     assertReplay(first, await k.request(m, om.path(order_id, sub), { body, ...idem(kk) }));
+    txids.add(first.headers['transaction-id']);
   }
+  assert.equal(txids.size, ops.length, 'each mutation has its own Transaction-Id');
   const o = await om.read(order_id);
   assert.equal(o.shipping_info.length, 1, 'order shipping info added once');
   assert.equal(o.captures[0].shipping_info.length, 1, 'capture shipping info added once');
+});
+
+test('Transaction-Id: every OM mutation reply (acknowledge, authorization, cancel, extend, release, customer-details, merchant-references, shipping-info, captures and their shipping-info / send-out / due date, refunds) carries a fresh UUID Transaction-Id; reads and refusals do not', async () => {
+  const a = await om.place({ body: omCart(8500) });
+  const cid = await om.captureOk(a.order_id, 3000);
+  const calls = [
+    ['POST', a.order_id, '/acknowledge'],
+    ['PATCH', a.order_id, '/authorization', { order_amount: 8000 }],
+    ['POST', a.order_id, '/extend-authorization-time'],
+    ['PATCH', a.order_id, '/customer-details', { shipping_address: seAddress({ city: 'Lund' }) }],
+    ['PATCH', a.order_id, '/merchant-references', { merchant_reference1: 'tx' }],
+    ['POST', a.order_id, '/shipping-info', { shipping_info: [{ shipping_company: 'DHL' }] }],
+    ['POST', a.order_id, `/captures/${cid}/shipping-info`, { shipping_info: [{ shipping_company: 'UPS' }] }],
+    ['POST', a.order_id, `/captures/${cid}/trigger-send-out`],
+    ['PATCH', a.order_id, `/captures/${cid}/extend-due-date`, { number_of_days: 14 }],
+    ['POST', a.order_id, '/release-remaining-authorization'],
+    ['POST', a.order_id, '/refunds', { refunded_amount: 100 }],
+  ];
+  const b = await om.place({ body: omCart(8500) });
+  calls.push(['POST', b.order_id, '/captures', { captured_amount: 100 }]);
+  const c = await om.place({ body: omCart(8500) });
+  calls.push(['POST', c.order_id, '/cancel']);
+  const seen = new Set();
+  for (const [m, id, sub, body] of calls) {
+    const res = await k.request(m, om.path(id, sub), { body });
+    assert.ok(res.status === 201 || res.status === 204, `${m} ${sub}: ${res.status} ${res.text}`);
+    const tx = res.headers['transaction-id'];
+    assert.match(tx ?? '', UUID_RE, `${m} ${sub}: Transaction-Id`);
+    assert.ok(!seen.has(tx), `${m} ${sub}: Transaction-Id ${tx} reused`);
+    seen.add(tx);
+  }
+  assert.equal((await k.get(om.path(a.order_id))).headers['transaction-id'], undefined, 'a read has none');
+  const refused = await k.post(om.path(a.order_id, '/captures'), { captured_amount: 999999 });
+  assertError(refused, 403, 'CAPTURE_NOT_ALLOWED');
+  assert.equal(refused.headers['transaction-id'], undefined, 'a refusal has none');
 });
 
 test('idempotency: a refusal is not recorded — a 403 with key K, then a valid capture with K executes (201), then K replays it', async () => {
@@ -219,7 +261,7 @@ test('concurrency: 30 parallel refunds of 500 against 8,500 captured → exactly
   assert.deepEqual(o.captures.map((c) => c.refunded_amount), [4000, 4500]);
 });
 
-test('concurrency: 10 parallel cancels racing 10 parallel captures → either the cancel won (all captures 403) or captures did (all cancels 403); never both', async () => {
+test('concurrency: 10 parallel cancels racing 10 parallel captures → either a cancel won (all captures 403, every cancel 204: cancelling a cancelled order is 204) or captures did (all cancels 403); never both', async () => {
   const { order_id } = await om.place({ body: omCart(8500) });
   const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2
     ? k.post(om.path(order_id, '/cancel'))
@@ -229,7 +271,7 @@ test('concurrency: 10 parallel cancels racing 10 parallel captures → either th
   const captures = rs.filter((_, i) => !(i % 2));
   const cancelled = cancels.filter((r) => r.status === 204).length;
   const capturedN = captures.filter((r) => r.status === 201).length;
-  assert.ok(cancelled <= 1, `more than one cancel succeeded: ${statuses(cancels)}`);
+  assert.ok(cancelled === 0 || cancelled === cancels.length, `cancels either all 204 or all 403: ${statuses(cancels)}`);
   assert.ok(!(cancelled && capturedN), `cancel and capture both succeeded: cancels ${statuses(cancels)}, captures ${statuses(captures)}`);
   for (const r of cancels.filter((x) => x.status !== 204)) assertError(r, 403, 'CANCEL_NOT_ALLOWED');
   for (const r of captures.filter((x) => x.status !== 201)) assertError(r, 403, 'CAPTURE_NOT_ALLOWED');

@@ -1,6 +1,6 @@
 // Request bodies from Klarna's documentation and builders for valid carts.
 import assert from 'node:assert/strict';
-import { assertJsonOk, assertCorrelation, UUID_RE } from './harness.mjs';
+import { assertJsonOk, assertCorrelation, assertError, UUID_RE } from './harness.mjs';
 
 export const clone = (o) => JSON.parse(JSON.stringify(o));
 
@@ -240,6 +240,14 @@ export function orderInvariantErrors(o) {
 }
 
 /**
+ * Klarna's answer to an OM body missing a required field (absent or null; recorded playground
+ * traffic, contract 12): 422 UNPROCESSABLE_ENTITY "'<path>' must not be null".
+ */
+export function assertMissingField(res, path) {
+  return assertError(res, 422, 'UNPROCESSABLE_ENTITY', [`'${path}' must not be null`]);
+}
+
+/**
  * Order Management helpers bound to a server. Every order placed through `place` is remembered;
  * `checkTouched()` (an afterEach hook) re-reads each one and asserts the invariants, so every
  * test ends with its orders consistent.
@@ -280,7 +288,7 @@ export function omClient(k) {
       assert.ok(newId, `missing ${hdr} header`);
       if (kind === 'captures') assert.match(newId, UUID_RE, 'Capture-Id is a UUID');
       assert.equal(res.headers.location, `${k.publicUrl}${path(id, `/${kind}/${newId}`)}`, 'Location');
-      if (kind === 'captures') assert.ok(res.headers['transaction-id'], 'missing Transaction-Id header');
+      assert.match(res.headers['transaction-id'] ?? '', UUID_RE, 'Transaction-Id header (every OM mutation, issue 8)');
       return newId;
     },
     async captureOk(id, amount, extra = {}, o = {}) {

@@ -582,7 +582,7 @@ test('presentation: merchant name, logo only when logo_url, page_title as h1 (de
   assert.deepEqual(state.background_images, [{ url: background, width: 1600 }]);
   assert.equal(await c.page.locator('#page').evaluate((e) => getComputedStyle(e).backgroundImage), `url("${background}")`);
   assert.equal(state.status, 'IN_PROGRESS');
-  assert.equal(state.merchant_name, MERCHANTS.a.user);
+  assert.equal(state.merchant_name, MERCHANTS.a.display);
   assert.equal(await c.page.evaluate(() => document.documentElement.lang), 'en-SE');
   assert.equal((await c.page.locator('#merchant-name').textContent()).trim(), state.merchant_name);
   assert.equal(await c.page.locator('#logo').isVisible(), false, 'no logo without logo_url');
