@@ -94,6 +94,7 @@ int om_cancel(struct req *r, struct reply *out, struct kerr *err);
 int om_extend_authorization(struct req *r, struct reply *out, struct kerr *err);
 int om_release(struct req *r, struct reply *out, struct kerr *err);
 int om_customer_details(struct req *r, struct reply *out, struct kerr *err);
+int om_capture_customer_details(struct req *r, struct reply *out, struct kerr *err);
 int om_merchant_references(struct req *r, struct reply *out, struct kerr *err);
 int om_shipping_info(struct req *r, struct reply *out, struct kerr *err);
 int om_capture(struct req *r, struct reply *out, struct kerr *err);

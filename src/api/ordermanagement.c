@@ -375,7 +375,7 @@ int om_due_date_options(struct req *r, struct reply *out, struct kerr *err)
 enum om_op {
     OP_ACKNOWLEDGE, OP_AUTHORIZATION, OP_CANCEL, OP_EXTEND, OP_RELEASE, OP_CUSTOMER_DETAILS,
     OP_REFERENCES, OP_SHIPPING_INFO, OP_CAPTURE, OP_CAPTURE_SHIPPING_INFO, OP_SEND_OUT,
-    OP_EXTEND_DUE_DATE, OP_REFUND
+    OP_EXTEND_DUE_DATE, OP_REFUND, OP_CAPTURE_CUSTOMER_DETAILS
 };
 
 struct op_ctx {
@@ -523,6 +523,29 @@ static int append_shipping(json_t *target, const json_t *body, struct kerr *err)
     return 0;
 }
 
+/* Applies an address update to target's shipping_address: present fields overwrite, ""
+ * clears (contract 5.4). changes NULL: nothing. */
+static int merge_address(json_t *target, const json_t *changes, struct kerr *err)
+{
+    if (!changes)
+        return 0;
+    json_t *address = json_object_get(target, "shipping_address");
+    if (!json_is_object(address)) {
+        address = json_object();
+        if (!address || json_object_set_new(target, "shipping_address", address) != 0)
+            return kerr_internal(err, "oom");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)changes, key, v) {
+        if (json_is_string(v) && json_string_length(v) == 0)
+            json_object_del(address, key);
+        else if (json_object_set(address, key, v) != 0)
+            return kerr_internal(err, "oom");
+    }
+    return 0;
+}
+
 static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct op_ctx *c = arg;
@@ -534,7 +557,7 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
     int rc = -1;
     json_t *capture = NULL;
     if (c->op == OP_CAPTURE_SHIPPING_INFO || c->op == OP_SEND_OUT ||
-        c->op == OP_EXTEND_DUE_DATE) {
+        c->op == OP_EXTEND_DUE_DATE || c->op == OP_CAPTURE_CUSTOMER_DETAILS) {
         capture = find_by(m.captures, "capture_id", r->params[1]);
         if (!capture) {
             no_such_capture(r->params[1], err);
@@ -573,28 +596,15 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         }
         break;
     case OP_CUSTOMER_DETAILS:
+        /* Only the shipping address changes (contract 5.4); a billing_address sent with it (as
+         * Klarna's own SDK example does) is not applied and does not fail the request. */
         rc = order_check_updatable(&m.st, now, "Customer details", err);
-        if (rc == 0 && json_object_get(c->body, "billing_address"))
-            rc = kerr_set(err, 403, "NOT_ALLOWED",
-                          "Billing address cannot be updated for user account order. "
-                          "Customer details cannot be updated.");
-        if (rc == 0 && json_object_get(c->body, "shipping_address")) {
-            json_t *address = json_object_get(m.order, "shipping_address");
-            json_t *changes = json_object_get(c->body, "shipping_address");
-            if (!json_is_object(address)) {
-                address = json_object();
-                json_object_set_new(m.order, "shipping_address", address);
-            }
-            /* Present fields overwrite; "" clears (contract 5.4). */
-            const char *key;
-            json_t *v;
-            json_object_foreach(changes, key, v) {
-                if (json_is_string(v) && json_string_length(v) == 0)
-                    json_object_del(address, key);
-                else
-                    json_object_set(address, key, v);
-            }
-        }
+        if (rc == 0)
+            rc = merge_address(m.order, json_object_get(c->body, "shipping_address"), err);
+        break;
+    case OP_CAPTURE_CUSTOMER_DETAILS:
+        /* The older capture sub-resource of Klarna's SDKs: the same rule, on the capture. */
+        rc = merge_address(capture, json_object_get(c->body, "shipping_address"), err);
         break;
     case OP_REFERENCES:
         rc = order_check_updatable(&m.st, now, "Merchant references", err);
@@ -687,6 +697,7 @@ static int om_mutate(struct req *r, struct reply *out, enum om_op op, int kind,
         c.body = req_json_body(r, err);
         if (!c.body)
             return -1;
+        om_normalize(c.body);
         if (om_validate((enum om_request)kind, c.body, err) != 0)
             goto done;
     }
@@ -726,6 +737,11 @@ int om_release(struct req *r, struct reply *out, struct kerr *err)
 int om_customer_details(struct req *r, struct reply *out, struct kerr *err)
 {
     return om_mutate(r, out, OP_CUSTOMER_DETAILS, OM_CUSTOMER_DETAILS, err);
+}
+
+int om_capture_customer_details(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_mutate(r, out, OP_CAPTURE_CUSTOMER_DETAILS, OM_CUSTOMER_DETAILS, err);
 }
 
 int om_merchant_references(struct req *r, struct reply *out, struct kerr *err)

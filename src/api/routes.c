@@ -31,6 +31,9 @@ const struct route routes_table[] = {
     {"POST", OM "/captures/{capture_id}/shipping-info", om_capture_shipping_info, AUTH_MERCHANT,
      0},
     {"POST", OM "/captures/{capture_id}/trigger-send-out", om_trigger_send_out, AUTH_MERCHANT, 0},
+    /* in Klarna's SDKs, not in the current spec (contract 5.1) */
+    {"PATCH", OM "/captures/{capture_id}/customer-details", om_capture_customer_details,
+     AUTH_MERCHANT, 0},
     {"GET", OM "/captures/{capture_id}/extend-due-date-options", om_due_date_options,
      AUTH_MERCHANT, 0},
     {"PATCH", OM "/captures/{capture_id}/extend-due-date", om_extend_due_date, AUTH_MERCHANT, 0},

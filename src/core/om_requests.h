@@ -14,5 +14,8 @@ enum om_request {
 /* 0, or -1 for the first bad field: 422 UNPROCESSABLE_ENTITY "'<path>' must not be null" when it
  * is a required field that is absent or null, else 400 BAD_VALUE "Bad value: <path>". */
 int om_validate(enum om_request kind, const json_t *body, struct kerr *err);
+/* Before validation: what Klarna accepts in another form is brought to the stored form
+ * (shipping_info[].tracking_number sent as a JSON integer becomes its decimal string). */
+void om_normalize(json_t *body);
 
 #endif

@@ -280,12 +280,43 @@ test('customer-details: a field set to "" is cleared, the others kept', async ()
   assert.equal(o.shipping_address.street_address, seAddress().street_address);
 });
 
-test('customer-details: billing_address cannot be updated → 403 NOT_ALLOWED "Billing address cannot be updated for user account order. Customer details cannot be updated." (contract 5.4); billing unchanged', async () => {
+test('customer-details: billing and shipping sent together (Klarna\'s SDK example) → 204; the shipping address changes, the billing address does not (contract 5.4: only shipping can change)', async () => {
   const billing = seAddress();
   const { order_id } = await om.place({ authorize: { billing_address: billing } });
-  const res = await patch(order_id, '/customer-details', { billing_address: { ...billing, given_name: 'Mallory' } });
-  assertError(res, 403, 'NOT_ALLOWED', ['Billing address cannot be updated for user account order. Customer details cannot be updated.']);
-  assert.equal((await om.read(order_id)).billing_address.given_name, 'Alice');
+  const res = await patch(order_id, '/customer-details', {
+    billing_address: { ...billing, given_name: 'Mallory' },
+    shipping_address: { ...billing, street_address: 'Ny gatan 9' },
+  });
+  assertNoContent(res);
+  const o = await om.read(order_id);
+  assert.equal(o.billing_address.given_name, 'Alice');
+  assert.equal(o.shipping_address.street_address, 'Ny gatan 9');
+});
+
+test('capture customer-details (PATCH .../captures/{id}/customer-details, in Klarna\'s SDKs): 204, the capture\'s shipping address changes; unknown capture → 404 NO_SUCH_CAPTURE', async () => {
+  const { order_id } = await om.place();
+  const capture_id = await om.captureOk(order_id, 1000);
+  const path = om.path(order_id, `/captures/${capture_id}/customer-details`);
+  const res = await k.patch(path, { shipping_address: seAddress({ street_address: 'Lagerv\u00e4gen 1' }) }, { direct: true });
+  assertNoContent(res);
+  assert.match(res.headers['transaction-id'] ?? '', /^[0-9a-f-]{36}$/);
+  const cap = assertJsonOk(await k.get(om.path(order_id, `/captures/${capture_id}`)));
+  assert.equal(cap.shipping_address.street_address, 'Lagerv\u00e4gen 1');
+  const missing = await k.patch(om.path(order_id, `/captures/${crypto.randomUUID()}/customer-details`),
+    { shipping_address: seAddress() }, { direct: true });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.error_code, 'NO_SUCH_CAPTURE');
+});
+
+test('shipping info: tracking_number sent as a JSON number is accepted and stored as its string (Klarna, recorded)', async () => {
+  const { order_id } = await om.place();
+  assertNoContent(await post(order_id, '/shipping-info', { shipping_info: [{ shipping_company: 'DHL', tracking_number: 123456789012 }] }));
+  const o = await om.read(order_id);
+  assert.equal(typeof o.shipping_info[0].tracking_number, 'string');
+  assert.match(o.shipping_info[0].tracking_number, /^\d+$/);
+  const capture_id = await om.captureOk(order_id, 1000, { shipping_info: [{ shipping_company: 'DHL', tracking_number: 12345 }] });
+  const cap = assertJsonOk(await k.get(om.path(order_id, `/captures/${capture_id}`)));
+  assert.equal(cap.shipping_info[0].tracking_number, '12345');
 });
 
 test('customer-details: a shipping address field over its OM limit → 400 BAD_VALUE "Bad value: shipping_address.<field>"', async () => {

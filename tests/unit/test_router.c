@@ -49,10 +49,10 @@ static void test_wrong_method_is_405(void **state)
     struct req r;
     char allow[128];
     struct kerr err = {0};
-    assert_int_equal(match(&app, "DELETE", "/payments/v1/sessions/x", &r, allow, &err), -1);
+    assert_int_equal(match(&app, "PUT", "/payments/v1/sessions/x", &r, allow, &err), -1);
     assert_int_equal(err.status, 405);
     assert_string_equal(err.code, "METHOD_NOT_ALLOWED");
-    assert_string_equal(allow, "GET, POST");
+    assert_string_equal(allow, "GET, POST, DELETE");
     free(r.path_copy);
 }
 
