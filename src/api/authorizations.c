@@ -611,6 +611,15 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
     }
     if (billing)
         json_object_set(c->stored, "billing_address", billing);
+    /* Where the consumer goes after tokenizing: the session's confirmation URL, as Klarna's
+     * reply carries a redirect_url (recorded); none without one. */
+    const char *confirmation =
+        str(json_object_get(snap, "merchant_urls"), "confirmation");
+    if (confirmation) {
+        char target[LIMIT_MERCHANT_URL + 256];
+        order_url_fill(confirmation, auth.session_id, "", target, sizeof target);
+        json_object_set_new(c->stored, "redirect_url", json_string(target));
+    }
     if (customer)
         json_object_set(c->stored, "customer", customer);
     json_t *email = json_object_get(body, "email");
@@ -653,6 +662,9 @@ static int ctoken_reply(void *arg, struct reply *out, struct kerr *err)
     json_t *billing = json_object_get(c->stored, "billing_address");
     if (billing)
         json_object_set(reply, "billing_address", billing);
+    json_t *redirect = json_object_get(c->stored, "redirect_url");
+    if (redirect)
+        json_object_set(reply, "redirect_url", redirect);
     json_t *customer = json_object_get(c->stored, "customer");
     json_t *read = json_object();
     if (read && customer) {

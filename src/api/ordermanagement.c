@@ -697,7 +697,7 @@ static int om_mutate(struct req *r, struct reply *out, enum om_op op, int kind,
         c.body = req_json_body(r, err);
         if (!c.body)
             return -1;
-        om_normalize(c.body);
+        om_normalize((enum om_request)kind, c.body);
         if (om_validate((enum om_request)kind, c.body, err) != 0)
             goto done;
     }

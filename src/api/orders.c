@@ -56,8 +56,8 @@ json_t *order_authorized_payment_method(const char *category)
 }
 
 /* Replaces every {session.id} and {order.id} in url (contract 2.8.5). */
-static void substitute(const char *url, const char *session_id, const char *order_id, char *out,
-                       size_t cap)
+void order_url_fill(const char *url, const char *session_id, const char *order_id, char *out,
+                    size_t cap)
 {
     size_t o = 0;
     for (const char *p = url; *p && o + 1 < cap;) {
@@ -189,7 +189,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     const char *confirmation = json_string_value(json_object_get(urls, "confirmation"));
     char target[LIMIT_MERCHANT_URL + 256] = "";
     if (confirmation)
-        substitute(confirmation, spec->session_id, row.id, target, sizeof target);
+        order_url_fill(confirmation, spec->session_id, row.id, target, sizeof target);
     json_t *kasse = json_pack("{s:s, s:s, s:s}", "session_id", spec->session_id,
                               "payment_method_category", methods[m].category,
                               "redirect_target", target);
@@ -218,7 +218,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
         const char *notify = json_string_value(json_object_get(urls, "notification"));
         char notify_url[LIMIT_MERCHANT_URL + 256] = "";
         if (notify)
-            substitute(notify, spec->session_id, row.id, notify_url, sizeof notify_url);
+            order_url_fill(notify, spec->session_id, row.id, notify_url, sizeof notify_url);
         bool accepted = spec->fraud_result && strcmp(spec->fraud_result, "ACCEPTED") == 0;
         json_t *event = json_pack("{s:s, s:s}", "order_id", row.id, "event_type",
                                   accepted ? "FRAUD_RISK_ACCEPTED" : "FRAUD_RISK_REJECTED");

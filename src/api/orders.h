@@ -39,6 +39,9 @@ json_t *order_request_from(const json_t *body, struct kerr *err);
 /* {order_id, redirect_url?, fraud_status, authorized_payment_method} */
 json_t *order_reply_object(const struct order_made *made);
 json_t *order_authorized_payment_method(const char *category);
+/* A KP merchant URL with {session.id} and {order.id} replaced (contract 2.8). */
+void order_url_fill(const char *url, const char *session_id, const char *order_id, char *out,
+                    size_t cap);
 /* Order Management's payment method type for a category ("INVOICE", "FIXED_AMOUNT", ...). */
 const char *order_om_payment_type(const char *category);
 

@@ -142,8 +142,12 @@ static bool missing_at(const json_t *root, const char *path)
     return json_is_null(v);
 }
 
-void om_normalize(json_t *body)
+static const struct jv_rule *table_of(enum om_request kind);
+
+void om_normalize(enum om_request kind, json_t *body)
 {
+    /* Enums sent in another case are stored in Klarna's spelling. */
+    jv_canonicalize(body, table_of(kind));
     /* Klarna accepts tracking numbers sent as JSON numbers (recorded traffic): they are kept as
      * the strings the order shows. */
     static const char *const keys[] = {"tracking_number", "return_tracking_number"};
@@ -161,7 +165,7 @@ void om_normalize(json_t *body)
     }
 }
 
-int om_validate(enum om_request kind, const json_t *body, struct kerr *err)
+static const struct jv_rule *table_of(enum om_request kind)
 {
     static const struct jv_rule *const tables[] = {
         [OM_CAPTURE] = capture_rules, [OM_REFUND] = refund_rules,
@@ -169,9 +173,15 @@ int om_validate(enum om_request kind, const json_t *body, struct kerr *err)
         [OM_MERCHANT_REFERENCES] = references_rules, [OM_SHIPPING_INFO] = shipping_rules,
         [OM_EXTEND_DUE_DATE] = due_date_rules,
     };
-    if ((unsigned)kind >= sizeof tables / sizeof tables[0])
+    return (unsigned)kind < sizeof tables / sizeof tables[0] ? tables[kind] : NULL;
+}
+
+int om_validate(enum om_request kind, const json_t *body, struct kerr *err)
+{
+    const struct jv_rule *table = table_of(kind);
+    if (!table)
         return kerr_internal(err, "om_validate: unknown request kind");
-    if (jv_check(body, tables[kind], 0, err) != 0) {
+    if (jv_check(body, table, 0, err) != 0) {
         /* A required field that is absent (or null) is Klarna's 422, not a bad value. */
         if (err && err->status == 400 && err->path[0] && missing_at(body, err->path)) {
             char path[sizeof err->path];

@@ -15,7 +15,8 @@ enum om_request {
  * is a required field that is absent or null, else 400 BAD_VALUE "Bad value: <path>". */
 int om_validate(enum om_request kind, const json_t *body, struct kerr *err);
 /* Before validation: what Klarna accepts in another form is brought to the stored form
- * (shipping_info[].tracking_number sent as a JSON integer becomes its decimal string). */
-void om_normalize(json_t *body);
+ * (enums in another case → their spelling; shipping_info[].tracking_number sent as a JSON
+ * integer → its decimal string). */
+void om_normalize(enum om_request kind, json_t *body);
 
 #endif

@@ -366,3 +366,40 @@ json_t *jv_filter(const json_t *obj, const struct jv_rule *fields)
     }
     return out;
 }
+
+static void canon_value(json_t *v, const struct jv_rule *r);
+
+void jv_canonicalize(json_t *obj, const struct jv_rule *fields)
+{
+    if (!json_is_object(obj))
+        return;
+    for (const struct jv_rule *r = fields; r && r->name; r++) {
+        json_t *v = json_object_get(obj, r->name);
+        if (r->type == JV_STRING && r->enums && json_is_string(v)) {
+            const char *canon = in_enum(r->enums, json_string_value(v));
+            if (canon && strcmp(canon, json_string_value(v)) != 0)
+                json_object_set_new(obj, r->name, json_string(canon));
+        } else if (v) {
+            canon_value(v, r);
+        }
+    }
+}
+
+static void canon_value(json_t *v, const struct jv_rule *r)
+{
+    if (r->type == JV_OBJECT) {
+        jv_canonicalize(v, r->fields);
+    } else if (r->type == JV_ARRAY && r->item && json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            if (r->item->type == JV_STRING && r->item->enums && json_is_string(e)) {
+                const char *canon = in_enum(r->item->enums, json_string_value(e));
+                if (canon)
+                    json_array_set_new(v, i, json_string(canon));
+            } else {
+                canon_value(e, r->item);
+            }
+        }
+    }
+}

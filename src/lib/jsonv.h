@@ -84,6 +84,9 @@ int jv_check_value(const json_t *v, const struct jv_rule *rule, const char *path
  * runs out. */
 json_t *jv_filter(const json_t *obj, const struct jv_rule *fields);
 
+/* Rewrites, in place, every enum value of obj that matches its table in another case to the
+ * table's spelling (nested objects and arrays included); nothing else changes. */
+void jv_canonicalize(json_t *obj, const struct jv_rule *fields);
 /* Pattern matchers, exposed for callers and tests: true when s matches the kind. */
 bool jv_pattern_ok(enum jv_pattern kind, const char *s);
 

@@ -66,6 +66,17 @@ test('create: intent tokenize → 200 {token_id: UUID, payment_method_reference,
   assert.equal(typeof ct.customer, 'object');
 });
 
+test('create: with a confirmation URL the reply carries redirect_url (Klarna\'s recorded shape), {session.id} filled; without one, none', async () => {
+  const body = subscriptionExample('tokenize');
+  body.merchant_urls = { ...body.merchant_urls, confirmation: 'https://shop.example/thanks?sid={session.id}' };
+  const { session_id, token } = await authorized(body);
+  const ct = assertJsonOk(await makeCt(token, customerTokenRequest(body)));
+  assert.equal(ct.redirect_url, `https://shop.example/thanks?sid=${session_id}`);
+  const plain = subscriptionExample('tokenize');
+  const p = await authorized(plain);
+  assert.equal('redirect_url' in assertJsonOk(await makeCt(p.token, customerTokenRequest(plain))), false);
+});
+
 test('create: intended_use is case-insensitive ("subscription", "Subscription") → 200', async () => {
   for (const intended_use of ['subscription', 'Subscription']) {
     const body = subscriptionExample('tokenize');

@@ -75,6 +75,17 @@ test('capture: GET Location → 200 the capture (capture_id, klarna_reference = 
   assert.deepEqual(order.captures[0], c, 'the order embeds the same capture');
 });
 
+test('capture: enums in another case (order_lines[].type "PHYSICAL", shipping_method "home") are accepted and read back in Klarna\'s spelling', async () => {
+  const { order_id } = await om.place({ body: omCart(8500) });
+  const cid = await om.captureOk(order_id, 3000, {
+    order_lines: [{ ...LINE, type: 'PHYSICAL' }],
+    shipping_info: [{ ...SHIP, shipping_method: 'home' }],
+  });
+  const cap = assertJsonOk(await k.get(om.path(order_id, `/captures/${cid}`)));
+  assert.equal(cap.order_lines[0].type, 'physical');
+  assert.equal(cap.shipping_info[0].shipping_method, 'Home');
+});
+
 test('capture: klarna_reference runs "-1", "-2", "-3" per order; GET /captures lists them oldest first, equal to order.captures', async () => {
   const { order_id } = await om.place({ body: omCart(9000) });
   const ids = [await om.captureOk(order_id, 1000), await om.captureOk(order_id, 2000), await om.captureOk(order_id, 3000)];

@@ -16,6 +16,7 @@ static const char *const colors[] = { "red", "green", NULL };
 
 static const struct jv_rule inner_rules[] = {
     { .name = "code", .type = JV_STRING, .flags = JV_REQUIRED, .max_len = 4 },
+    { .name = "shade", .type = JV_STRING, .enums = colors },
     { .name = "n", .type = JV_INT, .flags = JV_MIN | JV_MAX, .min = -5, .max = 5 },
     { .name = NULL },
 };
@@ -311,10 +312,37 @@ static void check_value_path(void **state)
     assert_string_equal(err.path, "x");
 }
 
+/* Rule: enums match in any case; jv_filter and jv_canonicalize keep the table's spelling, at
+ * every depth, and change nothing else. */
+static void rule_enum_canonical_spelling(void **state)
+{
+    (void)state;
+    json_t *o = json_loads("{\"a\":\"abc\",\"b\":1,\"color\":\"GREEN\",\"x\":\"RED\","
+                           "\"inner\":{\"code\":\"c\",\"shade\":\"Red\"},"
+                           "\"items\":[{\"code\":\"A\",\"shade\":\"gReEn\"}]}", 0, NULL);
+    assert_non_null(o);
+    struct kerr err = {0};
+    assert_int_equal(jv_check(o, root_rules, 0, &err), 0);
+    json_t *f = jv_filter(o, root_rules);
+    assert_string_equal(json_string_value(json_object_get(f, "color")), "green");
+    json_decref(f);
+    jv_canonicalize(o, root_rules);
+    assert_string_equal(json_string_value(json_object_get(o, "color")), "green");
+    assert_string_equal(json_string_value(json_object_get(o, "x")), "RED");   /* not in table */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "inner"), "shade")),
+                        "red");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(o, "items"), 0), "shade")),
+                        "green");
+    jv_canonicalize(o, NULL);                 /* no table: nothing to do */
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_document_passes),
+        cmocka_unit_test(rule_enum_canonical_spelling),
         cmocka_unit_test(rule1_types),
         cmocka_unit_test(rule1_limits),
         cmocka_unit_test(rule1_null_is_absent),
