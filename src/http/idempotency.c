@@ -1,9 +1,13 @@
 /* idempotency: Klarna-Idempotency-Key (contract 1.5), one mechanism for every API.
  *
- * Only the key matters (the body is not compared, as at Klarna); the first successful (2xx)
- * reply, status, handler headers (Location, Capture-Id, ...) and body, is recorded in the same
- * store transaction as the operation it answers, and replayed to the same merchant for 24 hours
- * on Kasse's clock. Failed requests are not recorded, so a client may retry them with the same
+ * Scope (issue 9): a key is the merchant's, on the merchant API only (HTTP Basic); shopper and
+ * public routes ignore the header, so a shopper can neither read nor plant a merchant's record.
+ * A key answers one request: the first successful (2xx) reply, status, handler headers
+ * (Location, Capture-Id, ...) and body, is recorded in the same store transaction as the
+ * operation, with the request's method, path and body hash, and replayed for 24 hours on Kasse's
+ * clock to the same request. The same key with another method, path or body is refused with
+ * 422 IDEMPOTENCY_KEY_MISMATCH (the IETF idempotency-key draft's status for a reused key),
+ * never replayed: replaying another operation's reply would skip this one silently. Failed requests are not recorded, so a client may retry them with the same
  * key. Writes run one after another in the store (group commit), and the record is looked up
  * again inside the transaction, so duplicates that arrive together execute once. */
 #include <stdlib.h>
@@ -11,6 +15,7 @@
 #include <strings.h>
 
 #include "http/http.h"
+#include "lib/crypto.h"
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
@@ -51,6 +56,35 @@ static int replay(const struct idem_row *row, struct reply *out, struct kerr *er
     return 0;
 }
 
+/* Hex SHA-256 of the request body (HMAC with an empty key: a plain digest is all it needs). */
+static int request_hash(const struct req *r, char out[65])
+{
+    uint8_t mac[32];
+    static const char hex[] = "0123456789abcdef";
+    if (crypto_hmac_sha256("", 0, r->body.data ? r->body.data : "", r->body.len, mac) != 0)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
+}
+
+/* A record answers only the request it was made for. */
+static int same_request(const struct idem_row *row, const struct req *r, struct kerr *err)
+{
+    char hash[65];
+    if (request_hash(r, hash) != 0)
+        return kerr_internal(err, "idempotency: hash");
+    if (strcmp(row->method, r->method) != 0 || strcmp(row->path, r->path) != 0 ||
+        (row->request_hash[0] && strcmp(row->request_hash, hash) != 0))
+        return kerr_set(err, 422, "IDEMPOTENCY_KEY_MISMATCH",
+                        "Klarna-Idempotency-Key was already used for another request within 24 "
+                        "hours; use a new key for a new request");
+    return 0;
+}
+
 struct lookup {
     struct req *r;
     struct idem_row row;
@@ -72,7 +106,7 @@ static int lookup_fn(struct store_tx *tx, void *arg, struct kerr *err)
  * body is ignored, as at Klarna) still gets the first reply. */
 int idempotency_begin(struct req *r, struct reply *out, struct kerr *err)
 {
-    if (!r->authed || !mutating(r->method))
+    if (!r->authed || !mutating(r->method) || !r->route || r->route->auth != AUTH_MERCHANT)
         return 0;
     const char *key = req_header(r, "Klarna-Idempotency-Key");
     if (!key)
@@ -91,7 +125,9 @@ int idempotency_begin(struct req *r, struct reply *out, struct kerr *err)
         return -1;
     if (!l.found)
         return 0;
-    int rc = replay(&l.row, out, err);
+    int rc = same_request(&l.row, r, err);
+    if (rc == 0)
+        rc = replay(&l.row, out, err);
     idem_row_free(&l.row);
     return rc == 0 ? 1 : -1;
 }
@@ -126,7 +162,9 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
         if (rc < 0)
             return kerr_internal(err, "idempotency: lookup");
         if (rc == 0) {
-            rc = replay(&row, j->out, err);
+            rc = same_request(&row, r, err);
+            if (rc == 0)
+                rc = replay(&row, j->out, err);
             idem_row_free(&row);
             return rc;
         }
@@ -139,6 +177,8 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
                            .created_at = r->received_ms, .path = (char *)r->path,
                            .status = j->out->status};
     snprintf(row.method, sizeof row.method, "%s", r->method);
+    if (request_hash(r, row.request_hash) != 0)
+        return kerr_internal(err, "idempotency: hash");
     row.headers = headers_json(j->out);
     row.body = j->out->json ? jsonw_dumps(j->out->json, NULL) : strdup("");
     int rc = 0;

@@ -124,3 +124,7 @@ CREATE TABLE messages (
     created_at     INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX messages_session ON messages(merchant_id, hpp_session_id);
+-- migration 6
+-- An idempotency record also remembers the request it answered (a hash of its body), so that a
+-- key reused with another body is refused instead of replayed (http/idempotency.c).
+ALTER TABLE idempotency ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';

@@ -80,10 +80,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "WHERE correlation_id = ?1 AND merchant_id = ?2",
     [ST_LOG_PRUNE] = "DELETE FROM request_log WHERE at < ?1",
     [ST_IDEM_PRUNE] = "DELETE FROM idempotency WHERE created_at < ?1",
-    [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body "
+    [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body, "
+                    "request_hash "
                     "FROM idempotency WHERE merchant_id = ?1 AND key = ?2 AND created_at >= ?3",
     [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(merchant_id, key, created_at, method, "
-                    "path, status, headers, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "path, status, headers, body, request_hash) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_AUTH_INSERT] = "INSERT INTO authorizations(token, merchant_id, session_id, issued_at, "
                        "state, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_AUTH_GET] = "SELECT token, merchant_id, session_id, issued_at, state, body "
@@ -879,6 +881,7 @@ static int sq_idem_get(struct store_tx *tx, int64_t merchant_id, const char *key
         out->status = sqlite3_column_int(st, 5);
         out->headers = col_strdup(st, 6);
         out->body = col_strdup(st, 7);
+        col_copy(st, 8, out->request_hash, sizeof out->request_hash);
         if (!out->key || !out->path || !out->headers || !out->body) {
             idem_row_free(out);
             rc = -1;
@@ -911,6 +914,7 @@ static int sq_idem_put(struct store_tx *tx, const struct idem_row *r)
     sqlite3_bind_int(st, 6, r->status);
     sqlite3_bind_text(st, 7, r->headers, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, r->body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, r->request_hash, -1, SQLITE_STATIC);
     return step_done(c, st);
 }
 

@@ -126,6 +126,7 @@ struct idem_row {
     int status;
     char *headers;           /* JSON array of [name, value] */
     char *body;              /* reply body text, "" when empty */
+    char request_hash[65];   /* hex SHA-256 of the request body ("" in records made before) */
 };
 
 struct reqlog_row {
