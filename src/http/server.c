@@ -220,11 +220,51 @@ struct req_state {
     int too_large;               /* the body went past LIMIT_BODY_BYTES */
 };
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* HTTP/1.1 and HTTP/1.0 only: "HTTP/1.2" and the like are refused (issue 9). */
+static int version_ok(const char *version, struct kerr *err)
+{
+    if (version && (strcmp(version, "HTTP/1.1") == 0 || strcmp(version, "HTTP/1.0") == 0))
+        return 0;
+    return kerr_set(err, 505, "HTTP_VERSION_NOT_SUPPORTED", "HTTP version not supported");
+}
+
+/* Percent-decoding of the path and query (libmicrohttpd's unescape callback), except that %00
+ * stays as written: a decoded NUL would cut the C string, so "widget.js%00.png" would name
+ * "widget.js" (issue 9). Kept literal, it matches no route and no file. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *p = s; *p;) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     struct http_server *srv = cls;
     struct req_state *st = *con_cls;
     if (!st) {
@@ -245,7 +285,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (ids_uuid7(r->received_ms, r->correlation_id) != 0)
             return MHD_NO;
         struct kerr err = {0};
-        if (gate(r, &err) != 0) {
+        if (version_ok(version, &err) != 0 || gate(r, &err) != 0) {
             st->answered = 1;
             return queue_error(r, &err, NULL);
         }
@@ -348,6 +388,7 @@ struct http_server *http_start(struct app *app, const char *host, int port, unsi
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_CONNECTION_MEMORY,
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
         MHD_OPTION_END);
