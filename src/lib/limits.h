@@ -10,7 +10,10 @@
 #define LIMIT_BODY_DRAIN_BYTES      (8 * 1024 * 1024) /* up to this, a too-large body is read
                                                      * and dropped before the 413 */
 #define LIMIT_URL_BYTES             2048
-#define LIMIT_CONNECTION_MEMORY     (16 * 1024)     /* header block + MHD buffers per connection */
+#define LIMIT_CONNECTION_MEMORY     (128 * 1024)    /* header block + MHD buffers per connection:
+                                                     * room for a 2 KiB query of one-letter
+                                                     * arguments, ~64 B each in MHD (issue 9:
+                                                     * 16 KiB hung at 250 arguments) */
 #define LIMIT_CONNECTIONS           1024
 #define LIMIT_CONNECTION_TIMEOUT_S  30
 #define LIMIT_IDEMPOTENCY_KEY_BYTES 255
