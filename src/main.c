@@ -39,7 +39,7 @@ static const char usage_main[] =
 
 static const char usage_serve[] =
     "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
-    "                   [--test-clock]\n"
+    "                   [--test-clock] [--callbacks-public-only]\n"
     "\n"
     "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
     "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
@@ -48,6 +48,10 @@ static const char usage_serve[] =
     "  --threads N         server threads (default 32: they block on durable commits,\n"
     "                      and more requests in flight make bigger group commits)\n"
     "  --test-clock        enable POST /kasse/v1/clock to move Kasse's clock forward\n"
+    "  --callbacks-public-only  refuse callback deliveries to loopback, private, link-local\n"
+    "                      and other non-public addresses (checked on the address each\n"
+    "                      connection resolves to; off by default: local callbacks are the\n"
+    "                      point on a developer's machine, SSRF on a shared platform)\n"
     "\n"
     "environment:\n"
     "  KASSE_MERCHANTS=\"user:secret[:klarna|classic][:display name],...\"  seed merchants\n"
@@ -282,10 +286,10 @@ static int cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
         {"public-url", required_argument, NULL, 'u'}, {"threads", required_argument, NULL, 't'},
         {"test-clock", no_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"callbacks-public-only", no_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
     const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
     long threads = DEFAULT_THREADS;
-    int test_clock = 0, c;
+    int test_clock = 0, public_only = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -302,6 +306,7 @@ static int cmd_serve(int argc, char **argv)
             break;
         }
         case 'c': test_clock = 1; break;
+        case 'p': public_only = 1; break;
         case 'h': fputs(usage_serve, stdout); return 0;
         default: fputs(usage_serve, stderr); return 2;
         }
@@ -328,6 +333,7 @@ static int cmd_serve(int argc, char **argv)
     static struct app app;
     app.clock.testable = test_clock;
     app.test_clock = test_clock;
+    app.callbacks_public_only = public_only;
     if (open_app(&app, db) != 0)
         return 1;
 

@@ -28,6 +28,7 @@ struct app {
     uint8_t token_key[32];        /* HS256 key for client_token */
     char public_url[256];         /* "http://127.0.0.1:8080", no trailing slash */
     bool test_clock;
+    bool callbacks_public_only;   /* outbox: refuse non-public callback addresses */
     struct auth_cache *auth_cache;/* merchants seen recently (auth.c) */
 };
 

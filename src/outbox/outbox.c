@@ -11,7 +11,11 @@
  * endpoint delays the others by at most 4 s per attempt]. */
 #include "outbox/outbox.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +124,48 @@ static int read_watch_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
     return now - idle_since >= w->read_ms;
 }
 
-static void deliver(const struct outbox_row *e, const struct outbox_policy *p,
+/* Whether an address is one a shared platform must not call: loopback, private (RFC 1918,
+ * unique-local), link-local, unspecified, CGNAT, multicast and IPv4 inside IPv6. */
+static bool address_public(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+        uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16);
+        return !(b0 == 0 || b0 == 10 || b0 == 127 || (b0 == 169 && b1 == 254) ||
+                 (b0 == 172 && (b1 & 0xf0) == 16) || (b0 == 192 && b1 == 168) ||
+                 (b0 == 100 && (b1 & 0xc0) == 64) || b0 >= 224);
+    }
+    if (sa->sa_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        static const uint8_t zero[10] = {0};
+        bool v4_inside = memcmp(b, zero, 10) == 0 &&
+                         ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0));
+        return !(v4_inside ||                          /* ::, ::1, ::ffff:a.b.c.d, ::a.b.c.d */
+                 (b[0] & 0xfe) == 0xfc ||              /* fc00::/7 unique local */
+                 (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 link-local */
+                 b[0] == 0xff);                        /* multicast */
+    }
+    return false;
+}
+
+struct socket_guard {
+    bool public_only;
+    bool refused;
+};
+
+/* libcurl asks here for each connection's socket, with the address it resolved: a refused
+ * address gets no socket, so nothing is sent to it (checked per connection, not per name). */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    struct socket_guard *g = arg;
+    if (purpose == CURLSOCKTYPE_IPCXN && g->public_only && !address_public(&addr->addr)) {
+        g->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+static void deliver(const struct outbox_row *e, const struct outbox_policy *p, bool public_only,
                     struct outbox_attempt *a)
 {
     CURL *curl = curl_easy_init();
@@ -146,10 +191,16 @@ static void deliver(const struct outbox_row *e, const struct outbox_policy *p,
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    struct socket_guard guard = {.public_only = public_only};
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
     int64_t start = monotonic_ms();
     CURLcode rc = curl_easy_perform(curl);
     a->duration_ms = monotonic_ms() - start;
-    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    if (guard.refused) {
+        snprintf(a->error, sizeof a->error,
+                 "refused: the address is not public (--callbacks-public-only)");
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         snprintf(a->error, sizeof a->error, "no answer within %d ms (read timeout)",
                  p->read_ms);
     } else if (rc == CURLE_OPERATION_TIMEDOUT && a->duration_ms >= p->attempt_max_ms) {
@@ -256,7 +307,7 @@ static void process(struct outbox *o, const struct outbox_row *e)
     } else {
         const struct outbox_policy *policy = outbox_policy_for(e->kind);
         a.at = clock_now_ms(&o->app->clock);
-        deliver(e, policy, &a);
+        deliver(e, policy, o->app->callbacks_public_only, &a);
         rec.a = &a;
         int attempts = e->attempts + 1;
         if (a.http_status >= 200 && a.http_status < 300) {

@@ -146,6 +146,7 @@ export function merchantsEnv(list) {
  *   port        listen port (default: a free one)
  *   threads     --threads N
  *   contract    false to skip Prism even in contract mode
+ *   args        more `kasse serve` arguments
  */
 export async function startKasse(opts = {}) {
   const dir = opts.dir ?? tempDir();
@@ -157,6 +158,7 @@ export async function startKasse(opts = {}) {
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--db', dbPath, '--public-url', publicUrl];
   if (opts.threads) args.push('--threads', String(opts.threads));
   if (opts.testClock) args.push('--test-clock');
+  if (opts.args) args.push(...opts.args);
   const env = { ...process.env, ...sanitizerEnv, ...(opts.env ?? {}) };
   delete env.KASSE_MERCHANTS;
   const merchants = opts.merchants === undefined ? [MERCHANTS.a, MERCHANTS.b] : opts.merchants;
