@@ -137,7 +137,7 @@ json_t *hpp_session_object(const struct hpp_state *s);
 /* A KP session ended (an order placed, a token made, or the session cancelled): its other HPP
  * sessions that are not final become DISABLED, each with its callback. except_id: the one that
  * completed it, or NULL. */
-int hpp_kp_completed(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
+int hpp_kp_ended(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
                      const char *except_id, int64_t now, struct kerr *err);
 
 /* hpp_page.c: the hosted page (public; the page id is the shopper's only key) */

@@ -331,7 +331,7 @@ static int complete_session(struct store_tx *tx, int64_t merchant, const char *s
     session_row_free(&row);
     if (rc != 0)
         return kerr_internal(err, "session update");
-    return hpp_kp_completed(tx, merchant, session_id, except_hpp, now, err);
+    return hpp_kp_ended(tx, merchant, session_id, except_hpp, now, err);
 }
 
 /* ---- POST /payments/v1/authorizations/{token}/order ---- */

@@ -145,6 +145,7 @@ int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int6
     if (to == s->status && !body_dirty)
         return 0;
     bool moved = to != s->status;
+    const char *expected = hpp_status_name(s->status);
     s->status = to;
     snprintf(s->row.status, sizeof s->row.status, "%s", hpp_status_name(to));
     if (moved)
@@ -154,7 +155,10 @@ int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int6
         return kerr_internal(err, "out of memory");
     free(s->row.body);
     s->row.body = text;
-    if (store_hpp_update(tx, &s->row) != 0)
+    int rc = store_hpp_update(tx, &s->row, expected);
+    if (rc == STORE_NOT_FOUND)      /* another writer moved it first: this transaction yields */
+        return kerr_set(err, 409, "CONFLICT", "HPP session changed meanwhile; try again");
+    if (rc != 0)
         return kerr_internal(err, "hpp update");
     s->body_dirty = false;
     if (changed)
@@ -162,7 +166,7 @@ int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int6
     return moved ? status_callback(tx, s, now, err) : 0;
 }
 
-int hpp_kp_completed(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
+int hpp_kp_ended(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
                      const char *except_id, int64_t now, struct kerr *err)
 {
     struct hpp_row *rows = calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);

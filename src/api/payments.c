@@ -353,7 +353,7 @@ static int cancel_session_fn(struct store_tx *tx, void *arg, struct kerr *err)
         rc = store_session_update(tx, &row) != 0 ||
                      store_auth_supersede(tx, r->merchant.id, row.id, NULL) != 0
                  ? kerr_internal(err, "session cancel")
-                 : hpp_kp_completed(tx, r->merchant.id, row.id, NULL, r->received_ms, err);
+                 : hpp_kp_ended(tx, r->merchant.id, row.id, NULL, r->received_ms, err);
     }
     session_row_free(&row);
     return rc;

@@ -145,7 +145,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_HPP_GET_ANY] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = ?1",
     [ST_HPP_BY_PAGE] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE page_id = ?1",
     [ST_HPP_UPDATE] = "UPDATE hpp_sessions SET status = ?3, updated_at = ?4, body = ?5 "
-                      "WHERE id = ?1 AND merchant_id = ?2",
+                      "WHERE id = ?1 AND merchant_id = ?2 AND status = ?6",
     [ST_HPP_FOR_KP] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE merchant_id = ?1 AND "
                       "kp_session_id = ?2 ORDER BY created_at, id LIMIT ?3",
 #undef HPP_COLS
@@ -1347,7 +1347,7 @@ static int sq_hpp_by_page(struct store_tx *tx, const char *page_id, struct hpp_r
     return hpp_get_one(c, st, out);
 }
 
-static int sq_hpp_update(struct store_tx *tx, const struct hpp_row *r)
+static int sq_hpp_update(struct store_tx *tx, const struct hpp_row *r, const char *expected)
 {
     struct conn *c = as_conn(tx);
     sqlite3_stmt *st = stmt(c, ST_HPP_UPDATE);
@@ -1358,6 +1358,7 @@ static int sq_hpp_update(struct store_tx *tx, const struct hpp_row *r)
     sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, r->updated_at);
     sqlite3_bind_text(st, 5, r->body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, expected, -1, SQLITE_STATIC);
     return step_one_change(c, st);
 }
 

@@ -210,7 +210,10 @@ struct store_ops {
     int (*hpp_insert)(struct store_tx *tx, const struct hpp_row *row);
     int (*hpp_get)(struct store_tx *tx, int64_t merchant_id, const char *id, struct hpp_row *out);
     int (*hpp_by_page)(struct store_tx *tx, const char *page_id, struct hpp_row *out);
-    int (*hpp_update)(struct store_tx *tx, const struct hpp_row *row);   /* status, updated_at, body */
+    /* Sets status, updated_at and body, only while the stored status is still expected (a
+     * compare-and-set, so two writers on any backend cannot both move one session):
+     * STORE_NOT_FOUND when it changed meanwhile. */
+    int (*hpp_update)(struct store_tx *tx, const struct hpp_row *row, const char *expected);
     int (*hpp_for_kp)(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
                       struct hpp_row *rows, size_t cap, size_t *n);
     /* Distribution messages: add sets row->id; list is the merchant's, for one HPP session ("" =
@@ -413,9 +416,10 @@ static inline int store_hpp_by_page(struct store_tx *tx, const char *page_id, st
 {
     return tx->ops->hpp_by_page(tx, page_id, out);
 }
-static inline int store_hpp_update(struct store_tx *tx, const struct hpp_row *row)
+static inline int store_hpp_update(struct store_tx *tx, const struct hpp_row *row,
+                                   const char *expected)
 {
-    return tx->ops->hpp_update(tx, row);
+    return tx->ops->hpp_update(tx, row, expected);
 }
 static inline int store_hpp_for_kp(struct store_tx *tx, int64_t m, const char *kp_session_id,
                                    struct hpp_row *rows, size_t cap, size_t *n)

@@ -345,6 +345,58 @@ static void test_idempotency_record_and_prune(void **state)
     store_close(s);
 }
 
+/* Rule: an HPP status update is a compare-and-set on the stored status, so two writers (any
+ * backend, any number of nodes) cannot both move one session; the loser sees STORE_NOT_FOUND. */
+struct hpp_cas {
+    int64_t merchant;
+    const char *expected, *to;
+    int rc;
+};
+
+static int hpp_insert_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    int64_t m = *(int64_t *)arg;
+    struct hpp_row row = {.id = "01a2338b-c8db-7b79-9039-3ed2b3ff48a9",
+                          .page_id = "86e35830-d173-4030-b4c3-eac2d69a9d07",
+                          .merchant_id = m,
+                          .kp_session_id = "01a2338b-c7e9-79d5-bf05-46908aafcfc0",
+                          .status = "WAITING",
+                          .created_at = 1, .updated_at = 1, .expires_at = 2,
+                          .body = "{}"};
+    return store_hpp_insert(tx, &row) == 0 ? 0 : kerr_internal(err, "hpp insert");
+}
+
+static int hpp_cas_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    (void)err;
+    struct hpp_cas *c = arg;
+    struct hpp_row row = {.id = "01a2338b-c8db-7b79-9039-3ed2b3ff48a9", .merchant_id = c->merchant,
+                          .updated_at = 5, .body = "{}"};
+    snprintf(row.status, sizeof row.status, "%s", c->to);
+    c->rc = store_hpp_update(tx, &row, c->expected);
+    return 0;
+}
+
+static void test_hpp_update_is_compare_and_set(void **state)
+{
+    (void)state;
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t m = add_merchant(s, "hpp_cas");
+    assert_int_equal(store_write(s, hpp_insert_fn, &m, &err), 0);
+    struct hpp_cas first = {.merchant = m, .expected = "WAITING", .to = "IN_PROGRESS"};
+    assert_int_equal(store_write(s, hpp_cas_fn, &first, &err), 0);
+    assert_int_equal(first.rc, 0);
+    struct hpp_cas stale = {.merchant = m, .expected = "WAITING", .to = "DISABLED"};
+    assert_int_equal(store_write(s, hpp_cas_fn, &stale, &err), 0);
+    assert_int_equal(stale.rc, STORE_NOT_FOUND);
+    struct hpp_cas other = {.merchant = m + 1, .expected = "IN_PROGRESS", .to = "DISABLED"};
+    assert_int_equal(store_write(s, hpp_cas_fn, &other, &err), 0);
+    assert_int_equal(other.rc, STORE_NOT_FOUND);          /* scoped by merchant */
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_queue_and_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_record_and_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hpp_update_is_compare_and_set, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
