@@ -2,7 +2,7 @@
 # `make run` installs what is missing, builds and starts the server on var/kasse.db.
 
 CC      ?= gcc
-PKGS    := libmicrohttpd jansson sqlite3 openssl libcurl libqrencode
+PKGS    := jansson sqlite3 openssl libcurl libqrencode
 WARN    := -std=c17 -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
            -Wmissing-prototypes -Werror
 CPPFLAGS := -D_GNU_SOURCE -Isrc -Ibuild/gen

@@ -5,7 +5,7 @@ set -e
 # Profiles: "run" (build and serve), "test" (the default: also what make test needs: cmocka,
 # clang for the fuzzers, Node for the black-box tests, chromium for the browser tests), and
 # KASSE_DEPS_BENCH=1 adds the benchmark's tools.
-need="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
+need="gcc make pkg-config libjansson-dev libsqlite3-dev libssl-dev
 libcurl4-openssl-dev libqrencode-dev"
 [ "${KASSE_DEPS_PROFILE:-test}" = test ] &&
     need="$need libcmocka-dev clang chromium fonts-liberation zbar-tools nodejs npm"

@@ -1,7 +1,8 @@
 /* http: what a handler sees of a request and gives back as a reply, the route table's shape,
- * and the server-wide context. server.c owns sockets and libmicrohttpd; router.c matches
- * routes; reply.c renders replies and Klarna's error envelope. Nothing here knows Klarna's
- * rules: handlers live in api/. */
+ * and the server-wide context. server.c owns sockets and connections; parse.c the HTTP
+ * framing; dispatch.c takes a parsed request to its reply; router.c matches routes; reply.c
+ * renders replies and Klarna's error envelope. Nothing here knows Klarna's rules: handlers
+ * live in api/. */
 #ifndef KASSE_HTTP_H
 #define KASSE_HTTP_H
 
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http/parse.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/kerr.h"
@@ -16,8 +18,6 @@
 
 struct store;
 struct auth_cache;
-struct MHD_Connection;
-struct MHD_Daemon;
 
 /* Server-wide context, built once at start and read-only afterwards (the clock's offset is the
  * one thing that moves, atomically). */
@@ -44,9 +44,12 @@ struct merchant {
 
 struct req {
     struct app *app;
-    struct MHD_Connection *conn;
     const char *method;
     const char *path;
+    const struct http_field *headers; /* as received, in order */
+    int n_headers;
+    const struct http_field *query;   /* decoded arguments, in order */
+    int n_query;
     char correlation_id[37];
     int64_t started_us;           /* monotonic, for the request log */
     int64_t received_ms;          /* Kasse's clock */
@@ -135,6 +138,14 @@ int reply_accepted(void *arg, struct reply *out, struct kerr *err);
 /* dispatch, before the handler: reads the key (400 if malformed) and replays a recorded reply.
  * 1: out filled from the record; 0: go on; -1: err. */
 int idempotency_begin(struct req *r, struct reply *out, struct kerr *err);
+
+/* dispatch.c: routes, authenticates and handles a request whose head and body are complete,
+ * and always fills out (a refusal is Klarna's envelope, with Allow or WWW-Authenticate where
+ * they belong). Runs with the request's arena current; the caller renders and frees out. */
+void http_dispatch(struct req *r, struct reply *out);
+/* out becomes err as Klarna's envelope (status, correlation id, headers). */
+void http_error_reply(const struct req *r, const struct kerr *err, const char *allow,
+                      struct reply *out);
 
 /* auth.c: fills r->merchant from the Authorization header or returns -1 with a 401. */
 int auth_merchant(struct req *r, struct kerr *err);

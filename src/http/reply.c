@@ -1,6 +1,5 @@
 /* reply: building replies, reading request bodies as JSON, and Klarna's error envelope
  * {correlation_id, error_code, error_messages}. The only place an error becomes bytes. */
-#include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -52,12 +51,18 @@ int reply_accepted(void *arg, struct reply *out, struct kerr *err)
 
 const char *req_header(const struct req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    for (int i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
 }
 
 const char *req_query(const struct req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    for (int i = 0; i < r->n_query; i++)
+        if (strcmp(r->query[i].name, name) == 0)
+            return r->query[i].value;
+    return NULL;
 }
 
 json_t *req_json_body(const struct req *r, struct kerr *err)

@@ -9,13 +9,25 @@
 #define LIMIT_BODY_BYTES            (1024 * 1024)   /* 1 MiB; larger → 413 */
 #define LIMIT_BODY_DRAIN_BYTES      (8 * 1024 * 1024) /* up to this, a too-large body is read
                                                      * and dropped before the 413 */
-#define LIMIT_URL_BYTES             2048
-#define LIMIT_CONNECTION_MEMORY     (128 * 1024)    /* header block + MHD buffers per connection:
-                                                     * room for a 2 KiB query of one-letter
-                                                     * arguments, ~64 B each in MHD (issue 9:
-                                                     * 16 KiB hung at 250 arguments) */
-#define LIMIT_CONNECTIONS           1024
-#define LIMIT_CONNECTION_TIMEOUT_S  30
+#define LIMIT_URL_BYTES             2048            /* the path; longer → 414 */
+#define LIMIT_REQUEST_LINE_BYTES    (8 * 1024)      /* method, target with its query, version */
+#define LIMIT_QUERY_ARGS            1000
+#define LIMIT_HEAD_BYTES            (32 * 1024)     /* request line and headers; larger → 431 */
+#define LIMIT_HEADER_FIELDS         100
+#define LIMIT_CHUNK_LINE_BYTES      1024            /* a chunk's size line with its extensions */
+#define LIMIT_TRAILER_BYTES         (8 * 1024)
+/* Connections (http/server.c). Slow or idle clients cannot lock others out: each address gets
+ * a share, a request must finish its head in time and its body at a minimum rate, and near the
+ * connection limit idle connections are closed (oldest first) to make room. */
+#define LIMIT_CONNECTIONS           10000           /* also bounded by the descriptor limit */
+#define LIMIT_CONNECTIONS_PER_ADDRESS 256
+#define LIMIT_HEAD_TIMEOUT_S        10              /* from a request's first byte to its CRLF CRLF */
+#define LIMIT_BODY_TIMEOUT_S        10              /* plus the body at LIMIT_BODY_MIN_RATE */
+#define LIMIT_BODY_MIN_RATE         (16 * 1024)     /* bytes per second */
+#define LIMIT_IDLE_TIMEOUT_S        30              /* a kept-alive connection with no request */
+#define LIMIT_IDLE_PRESSED_S        2               /* the same, past half the connection limit */
+#define LIMIT_WRITE_TIMEOUT_S       30              /* a reply the client does not read */
+#define LIMIT_LINGER_MS             2000            /* reading after an error reply, before close */
 #define LIMIT_IDEMPOTENCY_KEY_BYTES 255
 
 /* JSON */

@@ -1,0 +1,46 @@
+/* dispatch: one complete request to its reply — route, authenticate, replay or run the handler.
+ * Knows nothing of sockets (server.c) and nothing of Klarna's rules (api/); unit tests drive
+ * it directly (the allocation-failure loop). */
+#include <stdlib.h>
+
+#include "http/http.h"
+#include "lib/log.h"
+
+void http_error_reply(const struct req *r, const struct kerr *err, const char *allow,
+                      struct reply *out)
+{
+    *out = (struct reply){0};
+    out->status = err->status ? err->status : 500;
+    out->json = reply_error_body(r->correlation_id, err);
+    if (err->status == 401)
+        reply_header(out, "WWW-Authenticate",
+                     r->route && r->route->auth == AUTH_SHOPPER ? "Bearer realm=\"Kasse\""
+                                                                : "Basic realm=\"Kasse\"");
+    if (allow && allow[0])
+        reply_header(out, "Allow", allow);
+}
+
+void http_dispatch(struct req *r, struct reply *out)
+{
+    struct kerr err = {0};
+    char allow[128];
+    if (router_match(r, allow, sizeof allow, &err) != 0) {
+        http_error_reply(r, &err, allow, out);
+        return;
+    }
+    if ((r->route->auth == AUTH_MERCHANT && auth_merchant(r, &err) != 0) ||
+        (r->route->auth == AUTH_SHOPPER && auth_shopper(r, &err) != 0)) {
+        http_error_reply(r, &err, NULL, out);
+        return;
+    }
+    *out = (struct reply){0};
+    int replayed = idempotency_begin(r, out, &err);
+    if (replayed < 0 || (replayed == 0 && r->route->handler(r, out, &err) != 0)) {
+        json_decref(out->json);
+        free(out->owned);
+        if (err.status >= 500)
+            log_error("%s %s → %d %s (%s)", r->method, r->path, err.status, err.code,
+                      r->correlation_id);
+        http_error_reply(r, &err, NULL, out);
+    }
+}
