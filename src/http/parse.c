@@ -163,11 +163,8 @@ static int parse_request_line(char *line, struct http_head *h, struct kerr *err)
             return kerr_set(err, 400, "BAD_REQUEST", "Malformed request target");
     /* absolute-form (RFC 9112 §3.2.2): the authority is ignored, the path served. */
     if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
-        char *slash = strchr(strstr(target, "//") + 2, '/');
-        if (!slash)
-            target = "/";
-        else
-            target = slash;
+        char *authority = strstr(target, "//") + 2;
+        target = authority + strcspn(authority, "/?#");   /* no path: refused below */
     }
     if (target[0] != '/')
         return kerr_set(err, 400, "BAD_REQUEST", "Malformed request target");
@@ -349,6 +346,7 @@ enum {
     CH_DATA_CR,
     CH_DATA_LF,
     CH_TRAILER,     /* start of a trailer line, or the final CRLF */
+    CH_TRAILER_NAME,
     CH_TRAILER_LINE,
     CH_TRAILER_LF,
     CH_END_LF,
@@ -447,11 +445,19 @@ long http_chunked_feed(struct http_chunked *c, const char *in, size_t len, struc
             if (ch == '\r') {
                 c->state = CH_END_LF;
             } else if (is_tchar(ch)) {
-                c->state = CH_TRAILER_LINE;
-                c->line = 1;
+                c->state = CH_TRAILER_NAME;
             } else {
                 return bad_chunk(err);
             }
+            if (++c->trailers > LIMIT_TRAILER_BYTES)
+                return bad_chunk(err);
+            i++;
+            break;
+        case CH_TRAILER_NAME:
+            if (ch == ':')
+                c->state = CH_TRAILER_LINE;
+            else if (!is_tchar(ch))
+                return bad_chunk(err);
             if (++c->trailers > LIMIT_TRAILER_BYTES)
                 return bad_chunk(err);
             i++;

@@ -65,6 +65,19 @@ const char *req_query(const struct req *r, const char *name)
     return NULL;
 }
 
+/* Whether a Content-Type names JSON: application/json or application/<anything>+json, any
+ * parameters (charset=utf-8). */
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    size_t n = strcspn(ct, "; \t");
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
 json_t *req_json_body(const struct req *r, struct kerr *err)
 {
     const char *data = r->body.data ? r->body.data : "";
@@ -72,6 +85,14 @@ json_t *req_json_body(const struct req *r, struct kerr *err)
     size_t i = 0;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
         i++;
+    /* A body is JSON only when it says so. The types a cross-site form or a no-cors fetch can
+     * send without a preflight (text/plain, form encodings, none) would let another site drive
+     * a browser holding a merchant's cached Basic credentials (issue 9). */
+    if (len && !is_json_type(req_header(r, "Content-Type"))) {
+        kerr_set(err, 415, "UNSUPPORTED_MEDIA_TYPE",
+                 "Content-Type must be application/json for a request body");
+        return NULL;
+    }
     if (i == len) {
         json_t *empty = json_object();
         if (!empty)
