@@ -6,6 +6,7 @@
 #define KASSE_OUTBOX_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/kerr.h"
@@ -14,6 +15,7 @@
 #define OUTBOX_MAX_ATTEMPTS 3
 #define OUTBOX_CONNECT_TIMEOUT_MS 2000
 #define OUTBOX_READ_TIMEOUT_MS 2000
+#define OUTBOX_PER_ENDPOINT 2      /* deliveries in flight to one endpoint at most */
 
 /* How one kind of event is delivered. Authorization callbacks and fraud notifications: 2 s to
  * connect, 2 s without a byte once connected, 3 attempts (contract 6.5). HPP status callbacks
@@ -41,5 +43,30 @@ void outbox_stop(struct outbox *o);
 
 /* The retry schedule: the delay before attempt n+1 after n failed attempts (1 s, 2 s, ...). */
 int64_t outbox_backoff_ms(int failed_attempts);
+
+/* The endpoint a URL is delivered to, the unit of fairness: "scheme://host:port", scheme and
+ * host in lower case, the scheme's default port filled in ("HTTP://Shop.example/cb" →
+ * "http://shop.example:80"). "" for "". A URL that does not parse is its own endpoint (the text
+ * itself, cut to fit). Always NUL-terminates out (cap > 0). */
+void outbox_endpoint(const char *url, char *out, size_t cap);
+
+/* One event as the scheduler sees it. */
+struct outbox_slot {
+    int64_t id;
+    const char *endpoint;        /* outbox_endpoint of its URL */
+    const char *session_id;      /* "" when none */
+};
+
+/* The scheduling rule. due: events that are due, oldest first; busy: events being delivered.
+ * Picks the oldest due event that
+ *  - is not being delivered (an event is delivered by one worker at a time),
+ *  - has no other event of its session being delivered (a session's callbacks are never sent
+ *    side by side, so its first attempts go out in the order they were made), and
+ *  - goes to the endpoint with the fewest deliveries in flight, fewer than per_endpoint;
+ * so an endpoint with nothing in flight goes before one already being called, and a hanging
+ * endpoint holds at most per_endpoint workers. Returns its index in due, or -1 when nothing
+ * may start. */
+int outbox_pick(const struct outbox_slot *due, size_t n_due, const struct outbox_slot *busy,
+                size_t n_busy, int per_endpoint);
 
 #endif
