@@ -1,7 +1,8 @@
 /* outbox: callbacks to merchants, durable and at least once (design.md). Handlers never make
  * outbound HTTP: they add an event in the same store transaction as the change that causes it
- * (outbox_event), and one background thread (outbox_start) delivers due events with libcurl,
- * records every attempt, and retries. */
+ * (outbox_event); a dispatcher thread hands due events to a bounded pool of delivery threads
+ * (outbox_start), fairly per endpoint (outbox_pick); a worker delivers one event with libcurl,
+ * records the attempt, and schedules the retry. */
 #ifndef KASSE_OUTBOX_H
 #define KASSE_OUTBOX_H
 
@@ -15,6 +16,8 @@
 #define OUTBOX_MAX_ATTEMPTS 3
 #define OUTBOX_CONNECT_TIMEOUT_MS 2000
 #define OUTBOX_READ_TIMEOUT_MS 2000
+#define OUTBOX_WORKERS 8           /* delivery threads (kasse serve --callback-workers) */
+#define OUTBOX_WORKERS_MAX 64
 #define OUTBOX_PER_ENDPOINT 2      /* deliveries in flight to one endpoint at most */
 
 /* How one kind of event is delivered. Authorization callbacks and fraud notifications: 2 s to
@@ -37,8 +40,9 @@ int outbox_event(struct store_tx *tx, int64_t merchant_id, const char *kind,
                  const char *session_id, const char *order_id, const char *url,
                  const json_t *body, int64_t now_ms, int64_t due_ms, struct kerr *err);
 
-/* The delivery thread; outbox_stop finishes the attempt in progress and joins it. */
-struct outbox *outbox_start(struct app *app);
+/* The dispatcher and `workers` delivery threads (1..OUTBOX_WORKERS_MAX; 0 = OUTBOX_WORKERS).
+ * outbox_stop lets each worker finish the attempt in progress, records it, and joins them all. */
+struct outbox *outbox_start(struct app *app, int workers);
 void outbox_stop(struct outbox *o);
 
 /* The retry schedule: the delay before attempt n+1 after n failed attempts (1 s, 2 s, ...). */

@@ -1,6 +1,7 @@
 /* Unit tests for outbox: the retry schedule; events written in a transaction come due on
  * Kasse's clock, are recorded with their attempts, and leave the due list once settled; the
- * endpoint of a URL and the fair scheduling rule (outbox_pick). */
+ * endpoint of a URL; the fair scheduling rule (outbox_pick) and the due query's per-endpoint
+ * bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +125,21 @@ static void test_pick_fills_pool_fairly(void **state)
     assert_int_equal(busy[2].id, 2);
 }
 
+/* Removes a test store: path ending ".db", its log store and their WAL files. */
+static void remove_db(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char log[160];
+    snprintf(log, sizeof log, "%.*s-log.db", (int)(strlen(path) - 3), path);
+    for (int i = 0; i < 3; i++) {
+        char p[180];
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        unlink(p);
+        snprintf(p, sizeof p, "%s%s", log, suffix[i]);
+        unlink(p);
+    }
+}
+
 static int64_t merchant_id;
 
 static int merchant_fn(struct store_tx *tx, void *arg, struct kerr *err)
@@ -155,7 +171,7 @@ struct due_args {
 static int due_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct due_args *d = arg;
-    return store_outbox_due(tx, d->now, d->rows, 4, &d->n) ? kerr_internal(err, "due") : 0;
+    return store_outbox_due(tx, d->now, 4, d->rows, 4, &d->n) ? kerr_internal(err, "due") : 0;
 }
 
 static int record_fn(struct store_tx *tx, void *arg, struct kerr *err)
@@ -212,14 +228,78 @@ static void test_event_due_and_recorded(void **state)
     assert_int_equal(at.a[0].http_status, 500);
     assert_string_equal(at.a[0].error, "HTTP 500");
     store_close(s);
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-        snprintf(p, sizeof p, "/tmp/kasse-test-outbox-%d-log.db%s", (int)getpid(), suffix[i]);
-        unlink(p);
+    remove_db(path);
+}
+
+struct many_args {
+    const char *url;
+    int64_t due;
+};
+
+static int add_url_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct many_args *m = arg;
+    json_t *body = json_pack("{s:s}", "authorization_token", "t");
+    int rc = outbox_event(tx, merchant_id, "authorization", "", "", m->url, body, 1000, m->due,
+                          err);
+    json_decref(body);
+    return rc;
+}
+
+struct due_bounded {
+    int64_t now;
+    size_t per_endpoint;
+    struct outbox_row rows[8];
+    size_t n;
+};
+
+static int due_bounded_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct due_bounded *d = arg;
+    return store_outbox_due(tx, d->now, d->per_endpoint, d->rows, 8, &d->n)
+               ? kerr_internal(err, "due")
+               : 0;
+}
+
+/* Rule: the due list holds at most per_endpoint events of any one endpoint (its oldest), so a
+ * backlog of 10 events to one endpoint does not hide a younger event to another; each row
+ * carries its endpoint. */
+static void test_due_bounded_per_endpoint(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/kasse-test-outbox-due-%d.db", (int)getpid());
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(path, &err);
+    assert_non_null(s);
+    assert_int_equal(store_write(s, merchant_fn, NULL, &err), 0);
+    for (int i = 0; i < 10; i++) {
+        struct many_args m = {.url = i % 2 ? "http://A.example/x" : "http://a.example:80/y",
+                              .due = 100 + i};
+        assert_int_equal(store_write(s, add_url_fn, &m, &err), 0);
     }
+    struct many_args b = {.url = "https://b.example/cb", .due = 500};
+    assert_int_equal(store_write(s, add_url_fn, &b, &err), 0);
+
+    struct due_bounded d = {.now = 1000, .per_endpoint = 4};
+    assert_int_equal(store_read(s, due_bounded_fn, &d, &err), 0);
+    assert_int_equal(d.n, 5);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(d.rows[i].endpoint, "http://a.example:80");
+        assert_int_equal(d.rows[i].due_at, 100 + (int64_t)i);
+    }
+    assert_string_equal(d.rows[4].endpoint, "https://b.example:443");
+    assert_string_equal(d.rows[4].url, "https://b.example/cb");
+    for (size_t i = 0; i < d.n; i++)
+        outbox_row_free(&d.rows[i]);
+
+    struct due_bounded all = {.now = 1000, .per_endpoint = 100};
+    assert_int_equal(store_read(s, due_bounded_fn, &all, &err), 0);
+    assert_int_equal(all.n, 8);                               /* cap */
+    for (size_t i = 0; i < all.n; i++)
+        outbox_row_free(&all.rows[i]);
+    store_close(s);
+    remove_db(path);
 }
 
 int main(void)
@@ -227,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_event_due_and_recorded),
+        cmocka_unit_test(test_due_bounded_per_endpoint),
         cmocka_unit_test(test_endpoint),
         cmocka_unit_test(test_pick_oldest_first),
         cmocka_unit_test(test_pick_per_endpoint_limit),
