@@ -39,7 +39,7 @@ static const char usage_main[] =
 
 static const char usage_serve[] =
     "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
-    "                   [--test-clock] [--callbacks-public-only]\n"
+    "                   [--test-clock] [--callbacks-public-only] [--callback-workers N]\n"
     "\n"
     "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
     "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
@@ -52,6 +52,9 @@ static const char usage_serve[] =
     "                      and other non-public addresses (checked on the address each\n"
     "                      connection resolves to; off by default: local callbacks are the\n"
     "                      point on a developer's machine, SSRF on a shared platform)\n"
+    "  --callback-workers N  callback delivery threads (default 8; at most 2 of them call\n"
+    "                      one scheme://host:port at a time, so a hanging endpoint holds\n"
+    "                      at most 2)\n"
     "\n"
     "environment:\n"
     "  KASSE_MERCHANTS=\"user:secret[:klarna|classic][:display name],...\"  seed merchants\n"
@@ -286,9 +289,10 @@ static int cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
         {"public-url", required_argument, NULL, 'u'}, {"threads", required_argument, NULL, 't'},
         {"test-clock", no_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-        {"callbacks-public-only", no_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
+        {"callbacks-public-only", no_argument, NULL, 'p'},
+        {"callback-workers", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
     const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
-    long threads = DEFAULT_THREADS;
+    long threads = DEFAULT_THREADS, workers = OUTBOX_WORKERS;
     int test_clock = 0, public_only = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -301,6 +305,16 @@ static int cmd_serve(int argc, char **argv)
             threads = strtol(optarg, &end, 10);
             if (*end || threads < 1 || threads > MAX_THREADS) {
                 fprintf(stderr, "kasse serve: --threads must be 1..%d\n", MAX_THREADS);
+                return 2;
+            }
+            break;
+        }
+        case 'w': {
+            char *end;
+            workers = strtol(optarg, &end, 10);
+            if (*end || workers < 1 || workers > OUTBOX_WORKERS_MAX) {
+                fprintf(stderr, "kasse serve: --callback-workers must be 1..%d\n",
+                        OUTBOX_WORKERS_MAX);
                 return 2;
             }
             break;
@@ -380,9 +394,9 @@ static int cmd_serve(int argc, char **argv)
         store_close(app.store);
         return 1;
     }
-    struct outbox *outbox = outbox_start(&app);
+    struct outbox *outbox = outbox_start(&app, (int)workers);
     if (!outbox) {
-        fprintf(stderr, "kasse: cannot start the callback delivery thread\n");
+        fprintf(stderr, "kasse: cannot start the callback delivery threads\n");
         http_stop(srv);
         auth_cache_free(app.auth_cache);
         store_close(app.store);
@@ -395,8 +409,8 @@ static int cmd_serve(int argc, char **argv)
     format_url(listening, sizeof listening, host, bound);
     printf("kasse: listening on %s\n", listening);
     fflush(stdout);
-    log_info("serving with %ld threads, store %s (%s)%s", threads, db, app.store->ops->name,
-             test_clock ? ", test clock enabled" : "");
+    log_info("serving with %ld threads, %ld callback workers, store %s (%s)%s", threads,
+             workers, db, app.store->ops->name, test_clock ? ", test clock enabled" : "");
 
     int sig = 0;
     sigwait(&stop, &sig);

@@ -1,14 +1,22 @@
 /* outbox: durable callback delivery (see outbox.h).
  *
- * The thread wakes every OUTBOX_POLL_MS, reads the events due on Kasse's clock, and for each:
+ * A dispatcher thread wakes every OUTBOX_POLL_MS (and whenever a worker finishes), reads the
+ * events due on Kasse's clock and hands them to a pool of OUTBOX_WORKERS delivery threads, by
+ * the rule of outbox_pick: at most OUTBOX_PER_ENDPOINT deliveries in flight per endpoint
+ * (scheme://host:port), an endpoint with fewer in flight first, oldest first among equals. A
+ * merchant whose endpoint hangs holds at most that many workers; the others keep delivering.
+ * An event is claimed in memory (the worker holding it) from the moment it is handed out until
+ * its attempt is recorded, so no two workers deliver it at once (one process per store: see
+ * docs/architecture.md for what several nodes would need). A worker, for its event:
  *  - a fraud notification first applies the review's result to the order (PENDING → ACCEPTED
  *    or REJECTED), in its own transaction, so the order changes even when no URL was given;
- *  - then POSTs the body (Content-Type: application/json) with 2 s connect and 2 s read
- *    timeouts; any 2xx is delivered; otherwise it retries after 1 s, then 2 s, up to
- *    OUTBOX_MAX_ATTEMPTS attempts in all, recording every attempt.
+ *  - then POSTs the body (Content-Type: application/json) with the kind's policy
+ *    (outbox_policy_for: timeouts, attempts); any 2xx is delivered; otherwise it retries after
+ *    1 s, then 2 s, ..., recording every attempt.
  * A crash between a delivery and its record means the event is delivered again: at least
- * once, as Klarna promises (contract 6.5). Deliveries run one at a time [INF: a slow merchant
- * endpoint delays the others by at most 4 s per attempt]. */
+ * once, as Klarna promises (contract 6.5). Two events of one session are never delivered side
+ * by side, so a session's first attempts keep their order (as with one thread, a retry may
+ * still arrive after a younger event). */
 #include "outbox/outbox.h"
 
 #include <arpa/inet.h>
@@ -30,16 +38,42 @@
 
 #define OUTBOX_POLL_MS 100
 #define OUTBOX_ATTEMPT_MAX_MS 10000
-#define PRUNE_EVERY_MS (10LL * 60 * 1000)           /* housekeeping on this thread */
+#define PRUNE_EVERY_MS (10LL * 60 * 1000)           /* housekeeping on the dispatcher */
 #define IDEMPOTENCY_KEEP_MS (24LL * 3600 * 1000)
-#define OUTBOX_BATCH 16
+/* Due events read per look: at most OUTBOX_SCAN_PER_ENDPOINT of any one endpoint, so events
+ * of other endpoints are in every look however long one endpoint's backlog is. Twice the
+ * in-flight limit: an endpoint's in-flight events are still pending in the store. */
+#define OUTBOX_SCAN 64
+#define OUTBOX_SCAN_PER_ENDPOINT (2 * OUTBOX_PER_ENDPOINT)
+
+struct due_ctx {
+    int64_t now;
+    struct outbox_row rows[OUTBOX_SCAN];
+    size_t n;
+};
+
+struct outbox;
+
+struct worker {
+    struct outbox *o;
+    pthread_t thread;
+    bool started;
+    bool busy;                   /* row is this worker's claim (under o->mu) */
+    struct outbox_row row;       /* owned while busy */
+};
 
 struct outbox {
     struct app *app;
-    pthread_t thread;
+    pthread_t dispatcher;
+    bool dispatcher_started;
     pthread_mutex_t mu;
-    pthread_cond_t wake;
-    int stopping;
+    pthread_cond_t wake;         /* dispatcher: a worker finished, or stopping */
+    pthread_cond_t work;         /* workers: an event was handed out, or stopping */
+    bool stopping;
+    bool released;               /* a worker gave up its claim since the dispatcher looked */
+    size_t n_workers;
+    struct worker workers[OUTBOX_WORKERS_MAX];
+    struct due_ctx *scan;        /* the dispatcher's look at the due events */
 };
 
 const struct outbox_policy *outbox_policy_for(const char *kind)
@@ -69,6 +103,7 @@ int outbox_event(struct store_tx *tx, int64_t merchant_id, const char *kind,
     snprintf(row.session_id, sizeof row.session_id, "%s", session_id ? session_id : "");
     snprintf(row.order_id, sizeof row.order_id, "%s", order_id ? order_id : "");
     row.url = (char *)(url ? url : "");
+    outbox_endpoint(row.url, row.endpoint, sizeof row.endpoint);
     row.body = jsonw_dumps(body, NULL);
     if (!row.body)
         return kerr_internal(err, "outbox: out of memory");
@@ -257,18 +292,12 @@ static int fraud_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return 0;
 }
 
-/* ---- the thread ---- */
-
-struct due_ctx {
-    int64_t now;
-    struct outbox_row rows[OUTBOX_BATCH];
-    size_t n;
-};
+/* ---- the dispatcher and the workers ---- */
 
 static int due_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct due_ctx *d = arg;
-    if (store_outbox_due(tx, d->now, d->rows, OUTBOX_BATCH, &d->n) != 0)
+    if (store_outbox_due(tx, d->now, OUTBOX_SCAN_PER_ENDPOINT, d->rows, OUTBOX_SCAN, &d->n) != 0)
         return kerr_internal(err, "outbox: due");
     return 0;
 }
@@ -288,6 +317,7 @@ static int record_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return 0;
 }
 
+/* Delivers one event and records the attempt (on a worker). */
 static void process(struct outbox *o, const struct outbox_row *e)
 {
     struct store *store = o->app->store;
@@ -325,69 +355,172 @@ static void process(struct outbox *o, const struct outbox_row *e)
         log_error("outbox: event %lld not recorded: %s", (long long)e->id, err.msg);
 }
 
+/* A worker waits for an event handed to it, delivers it, and only then (the attempt recorded)
+ * gives up its claim and tells the dispatcher. */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct outbox *o = w->o;
+    pthread_mutex_lock(&o->mu);
+    for (;;) {
+        while (!w->busy && !o->stopping)
+            pthread_cond_wait(&o->work, &o->mu);
+        if (!w->busy)
+            break;                               /* stopping, nothing in hand */
+        if (o->stopping) {                       /* not started: it stays pending */
+            outbox_row_free(&w->row);
+            w->busy = false;
+            break;
+        }
+        pthread_mutex_unlock(&o->mu);
+        process(o, &w->row);
+        outbox_row_free(&w->row);
+        pthread_mutex_lock(&o->mu);
+        w->busy = false;
+        o->released = true;
+        pthread_cond_signal(&o->wake);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return NULL;
+}
+
 static int prune_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     int64_t before = *(int64_t *)arg;
     return store_idem_prune(tx, before) == 0 ? 0 : kerr_internal(err, "idempotency prune");
 }
 
-static void *outbox_main(void *arg)
+/* Waits until a worker finishes, OUTBOX_POLL_MS pass, or stopping; true when stopping. Under
+ * o->mu. */
+static bool dispatcher_wait(struct outbox *o)
+{
+    if (!o->stopping && !o->released) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += OUTBOX_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&o->wake, &o->mu, &until);
+    }
+    o->released = false;
+    return o->stopping;
+}
+
+/* Hands due events to idle workers by outbox_pick, under o->mu. claimed: the events that were
+ * being delivered when d was read; one of them may have been recorded and released since,
+ * and d may not show that yet, so none of them is handed out this time. Rows handed out
+ * move to their worker (d->rows[i].url = NULL marks them). */
+static void hand_out(struct outbox *o, struct due_ctx *d, const int64_t *claimed,
+                     size_t n_claimed)
+{
+    struct outbox_slot due[OUTBOX_SCAN], busy[OUTBOX_WORKERS_MAX];
+    size_t index[OUTBOX_SCAN], n_due = 0, n_busy = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        bool skip = false;
+        for (size_t j = 0; j < n_claimed && !skip; j++)
+            skip = claimed[j] == d->rows[i].id;
+        if (!skip) {
+            index[n_due] = i;
+            due[n_due++] = (struct outbox_slot){d->rows[i].id, d->rows[i].endpoint,
+                                                d->rows[i].session_id};
+        }
+    }
+    for (size_t i = 0; i < o->n_workers; i++)
+        if (o->workers[i].busy)
+            busy[n_busy++] = (struct outbox_slot){o->workers[i].row.id,
+                                                  o->workers[i].row.endpoint,
+                                                  o->workers[i].row.session_id};
+    size_t next_idle = 0;
+    while (n_busy < o->n_workers) {
+        int k = outbox_pick(due, n_due, busy, n_busy, OUTBOX_PER_ENDPOINT);
+        if (k < 0)
+            break;
+        while (o->workers[next_idle].busy)
+            next_idle++;
+        struct worker *w = &o->workers[next_idle];
+        struct outbox_row *row = &d->rows[index[k]];
+        w->row = *row;                           /* the worker owns url and body now */
+        row->url = row->body = NULL;
+        w->busy = true;
+        busy[n_busy++] = (struct outbox_slot){w->row.id, w->row.endpoint, w->row.session_id};
+    }
+    pthread_cond_broadcast(&o->work);
+}
+
+static void *dispatcher_main(void *arg)
 {
     struct outbox *o = arg;
     int64_t next_prune = 0;
+    struct due_ctx *d = o->scan;
+    int64_t claimed[OUTBOX_WORKERS_MAX];
     for (;;) {
         pthread_mutex_lock(&o->mu);
-        if (!o->stopping) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += OUTBOX_POLL_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&o->wake, &o->mu, &until);
-        }
-        int stop = o->stopping;
+        bool stop = dispatcher_wait(o);
+        size_t n_claimed = 0;
+        for (size_t i = 0; i < o->n_workers; i++)
+            if (o->workers[i].busy)
+                claimed[n_claimed++] = o->workers[i].row.id;
         pthread_mutex_unlock(&o->mu);
         if (stop)
             break;
-        struct due_ctx d = {.now = clock_now_ms(&o->app->clock)};
+        d->now = clock_now_ms(&o->app->clock);
+        d->n = 0;
         struct kerr err = {0};
         /* Idempotency records live 24 hours on Kasse's clock; older ones are removed here. */
-        if (d.now >= next_prune) {
-            int64_t before = d.now - IDEMPOTENCY_KEEP_MS;
+        if (d->now >= next_prune) {
+            int64_t before = d->now - IDEMPOTENCY_KEEP_MS;
             if (store_write(o->app->store, prune_fn, &before, &err) != 0)
                 log_error("store: idempotency prune: %s", err.msg);
-            next_prune = d.now + PRUNE_EVERY_MS;
+            next_prune = d->now + PRUNE_EVERY_MS;
         }
-        if (store_read(o->app->store, due_fn, &d, &err) != 0)
+        if (n_claimed == o->n_workers)
+            continue;                            /* no worker free: nothing to read for */
+        if (store_read(o->app->store, due_fn, d, &err) != 0)
             continue;
-        for (size_t i = 0; i < d.n; i++) {
-            pthread_mutex_lock(&o->mu);
-            stop = o->stopping;
-            pthread_mutex_unlock(&o->mu);
-            if (!stop)
-                process(o, &d.rows[i]);
-            outbox_row_free(&d.rows[i]);
-        }
+        pthread_mutex_lock(&o->mu);
+        if (!o->stopping)
+            hand_out(o, d, claimed, n_claimed);
+        pthread_mutex_unlock(&o->mu);
+        for (size_t i = 0; i < d->n; i++)
+            outbox_row_free(&d->rows[i]);
     }
     return NULL;
 }
 
-struct outbox *outbox_start(struct app *app)
+struct outbox *outbox_start(struct app *app, int workers)
 {
+    if (workers <= 0)
+        workers = OUTBOX_WORKERS;
+    if (workers > OUTBOX_WORKERS_MAX)
+        workers = OUTBOX_WORKERS_MAX;
     struct outbox *o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
-    o->app = app;
-    pthread_mutex_init(&o->mu, NULL);
-    pthread_cond_init(&o->wake, NULL);
-    if (pthread_create(&o->thread, NULL, outbox_main, o) != 0) {
-        pthread_mutex_destroy(&o->mu);
-        pthread_cond_destroy(&o->wake);
+    o->scan = calloc(1, sizeof *o->scan);
+    if (!o->scan) {
         free(o);
         return NULL;
     }
+    o->app = app;
+    o->n_workers = (size_t)workers;
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->wake, NULL);
+    pthread_cond_init(&o->work, NULL);
+    for (size_t i = 0; i < o->n_workers; i++) {
+        o->workers[i].o = o;
+        if (pthread_create(&o->workers[i].thread, NULL, worker_main, &o->workers[i]) != 0) {
+            outbox_stop(o);
+            return NULL;
+        }
+        o->workers[i].started = true;
+    }
+    if (pthread_create(&o->dispatcher, NULL, dispatcher_main, o) != 0) {
+        outbox_stop(o);
+        return NULL;
+    }
+    o->dispatcher_started = true;
     return o;
 }
 
@@ -396,11 +529,19 @@ void outbox_stop(struct outbox *o)
     if (!o)
         return;
     pthread_mutex_lock(&o->mu);
-    o->stopping = 1;
-    pthread_cond_signal(&o->wake);
+    o->stopping = true;
+    pthread_cond_broadcast(&o->wake);
+    pthread_cond_broadcast(&o->work);
     pthread_mutex_unlock(&o->mu);
-    pthread_join(o->thread, NULL);
+    if (o->dispatcher_started)
+        pthread_join(o->dispatcher, NULL);
+    /* The dispatcher hands out nothing more; each worker finishes (and records) its attempt. */
+    for (size_t i = 0; i < o->n_workers; i++)
+        if (o->workers[i].started)
+            pthread_join(o->workers[i].thread, NULL);
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->wake);
+    pthread_cond_destroy(&o->work);
+    free(o->scan);
     free(o);
 }

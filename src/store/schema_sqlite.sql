@@ -128,3 +128,10 @@ CREATE INDEX messages_session ON messages(merchant_id, hpp_session_id);
 -- An idempotency record also remembers the request it answered (a hash of its body), so that a
 -- key reused with another body is refused instead of replayed (http/idempotency.c).
 ALTER TABLE idempotency ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';
+-- migration 7
+-- Callback fairness (outbox/outbox.c): each event names its endpoint (scheme://host:port of its
+-- URL, lower case, default port filled in; outbox_endpoint), so the due query can return a few
+-- rows per endpoint and one endpoint's backlog never hides another's events. Events written
+-- before this migration use their whole URL as the endpoint (finer, so still fair).
+ALTER TABLE outbox ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET endpoint = url;

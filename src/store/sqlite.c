@@ -121,18 +121,22 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "WHERE id = ?1 AND merchant_id = ?2",
     [ST_CTOKEN_SET_STATUS] = "UPDATE customer_tokens SET status = ?3 WHERE id = ?1 AND "
                              "merchant_id = ?2",
+#define OUTBOX_COLS "id, merchant_id, kind, session_id, order_id, url, body, created_at, " \
+                    "due_at, attempts, status, endpoint"
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(merchant_id, kind, session_id, order_id, url, body, "
-                      "created_at, due_at, attempts, status) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 'pending')",
-    [ST_OUTBOX_DUE] = "SELECT id, merchant_id, kind, session_id, order_id, url, body, "
-                      "created_at, due_at, attempts, status FROM outbox "
-                      "WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+                      "created_at, due_at, attempts, status, endpoint) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 'pending', ?9)",
+    /* The oldest ?3 due events of each endpoint, then the oldest ?2 of those. */
+    [ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id IN ("
+                      "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY endpoint "
+                      "ORDER BY due_at, id) AS nth FROM outbox "
+                      "WHERE status = 'pending' AND due_at <= ?1) WHERE nth <= ?3) "
+                      "ORDER BY due_at, id LIMIT ?2",
     [ST_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + ?2, status = ?3, due_at = ?4 "
                          "WHERE id = ?1",
     [ST_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts(event_id, at, http_status, error, "
                           "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_OUTBOX_LIST] = "SELECT id, merchant_id, kind, session_id, order_id, url, body, "
-                       "created_at, due_at, attempts, status FROM outbox WHERE merchant_id = ?1 "
+    [ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE merchant_id = ?1 "
                        "AND (?2 = '' OR session_id = ?2) AND (?3 = '' OR order_id = ?3) "
                        "ORDER BY id LIMIT ?4",
     [ST_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
@@ -1171,13 +1175,14 @@ static int sq_outbox_add(struct store_tx *tx, struct outbox_row *r)
     sqlite3_bind_text(st, 6, r->body ? r->body : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, r->created_at);
     sqlite3_bind_int64(st, 8, r->due_at);
+    sqlite3_bind_text(st, 9, r->endpoint, -1, SQLITE_STATIC);
     int rc = step_done(c, st);
     if (rc == 0)
         r->id = sqlite3_last_insert_rowid(c->db);
     return rc;
 }
 
-/* Reads outbox rows from a prepared SELECT of the eleven outbox columns. */
+/* Reads outbox rows from a prepared SELECT of OUTBOX_COLS. */
 static int read_outbox_rows(struct conn *c, sqlite3_stmt *st, struct outbox_row *rows,
                             size_t cap, size_t *n)
 {
@@ -1197,6 +1202,7 @@ static int read_outbox_rows(struct conn *c, sqlite3_stmt *st, struct outbox_row 
         r->due_at = sqlite3_column_int64(st, 8);
         r->attempts = sqlite3_column_int(st, 9);
         col_copy(st, 10, r->status, sizeof r->status);
+        col_copy(st, 11, r->endpoint, sizeof r->endpoint);
         (*n)++;
         if (!r->url || !r->body) {
             for (size_t i = 0; i < *n; i++)
@@ -1208,8 +1214,8 @@ static int read_outbox_rows(struct conn *c, sqlite3_stmt *st, struct outbox_row 
     return finish(c, st, 0);
 }
 
-static int sq_outbox_due(struct store_tx *tx, int64_t now, struct outbox_row *rows, size_t cap,
-                         size_t *n)
+static int sq_outbox_due(struct store_tx *tx, int64_t now, size_t per_endpoint,
+                         struct outbox_row *rows, size_t cap, size_t *n)
 {
     struct conn *c = as_conn(tx);
     sqlite3_stmt *st = stmt(c, ST_OUTBOX_DUE);
@@ -1217,6 +1223,7 @@ static int sq_outbox_due(struct store_tx *tx, int64_t now, struct outbox_row *ro
         return -1;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)per_endpoint);
     return read_outbox_rows(c, st, rows, cap, n);
 }
 

@@ -90,6 +90,7 @@ struct outbox_row {
     int64_t created_at, due_at;   /* ms, Kasse's clock */
     int attempts;
     char status[16];         /* "pending", "delivered", "failed", "no_url" */
+    char endpoint[280];      /* "https://host:443" (outbox_endpoint); "" when url is "" */
 };
 
 struct hpp_row {
@@ -223,11 +224,13 @@ struct store_ops {
                         struct message_row *rows, size_t cap, size_t *n);
 
     /* The outbox (outbox/outbox.c). add sets row->id. due: up to cap pending events with
-     * due_at <= now, oldest first (*n filled; free each with outbox_row_free). list: the
-     * merchant's events for a session and/or order ("" = any), oldest first. */
+     * due_at <= now, oldest first, and at most per_endpoint of them for any one endpoint (the
+     * oldest of each), so a long backlog for one endpoint cannot hide another endpoint's
+     * events (*n filled; free each with outbox_row_free). list: the merchant's events for a
+     * session and/or order ("" = any), oldest first. */
     int (*outbox_add)(struct store_tx *tx, struct outbox_row *row);
-    int (*outbox_due)(struct store_tx *tx, int64_t now, struct outbox_row *rows, size_t cap,
-                      size_t *n);
+    int (*outbox_due)(struct store_tx *tx, int64_t now, size_t per_endpoint,
+                      struct outbox_row *rows, size_t cap, size_t *n);
     int (*outbox_record)(struct store_tx *tx, int64_t id, const struct outbox_attempt *a,
                          const char *status, int64_t next_due_at);
     int (*outbox_list)(struct store_tx *tx, int64_t merchant_id, const char *session_id,
@@ -381,10 +384,10 @@ static inline int store_outbox_add(struct store_tx *tx, struct outbox_row *row)
 {
     return tx->ops->outbox_add(tx, row);
 }
-static inline int store_outbox_due(struct store_tx *tx, int64_t now, struct outbox_row *rows,
-                                   size_t cap, size_t *n)
+static inline int store_outbox_due(struct store_tx *tx, int64_t now, size_t per_endpoint,
+                                   struct outbox_row *rows, size_t cap, size_t *n)
 {
-    return tx->ops->outbox_due(tx, now, rows, cap, n);
+    return tx->ops->outbox_due(tx, now, per_endpoint, rows, cap, n);
 }
 static inline int store_outbox_record(struct store_tx *tx, int64_t id,
                                       const struct outbox_attempt *a, const char *status,
