@@ -40,6 +40,7 @@ static const char usage_main[] =
 static const char usage_serve[] =
     "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
     "                   [--test-clock] [--callbacks-public-only] [--callback-workers N]\n"
+    "                   [--max-connections N] [--connections-per-address N]\n"
     "\n"
     "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
     "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
@@ -55,6 +56,11 @@ static const char usage_serve[] =
     "  --callback-workers N  callback delivery threads (default 8; at most 2 of them call\n"
     "                      one scheme://host:port at a time, so a hanging endpoint holds\n"
     "                      at most 2)\n"
+    "  --max-connections N  open connections at most (default 10000, within the descriptor\n"
+    "                      limit, which Kasse raises to its maximum); near it, connections\n"
+    "                      waiting longest without a request in progress are closed first\n"
+    "  --connections-per-address N  connections one client address may hold (default 256;\n"
+    "                      0: no cap, e.g. behind a reverse proxy that is one address)\n"
     "\n"
     "environment:\n"
     "  KASSE_MERCHANTS=\"user:secret[:klarna|classic][:display name],...\"  seed merchants\n"
@@ -290,9 +296,12 @@ static int cmd_serve(int argc, char **argv)
         {"public-url", required_argument, NULL, 'u'}, {"threads", required_argument, NULL, 't'},
         {"test-clock", no_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
         {"callbacks-public-only", no_argument, NULL, 'p'},
-        {"callback-workers", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+        {"callback-workers", required_argument, NULL, 'w'},
+        {"max-connections", required_argument, NULL, 'm'},
+        {"connections-per-address", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
     const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
     long threads = DEFAULT_THREADS, workers = OUTBOX_WORKERS;
+    long max_conns = 0, per_address = 0;
     int test_clock = 0, public_only = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -317,6 +326,21 @@ static int cmd_serve(int argc, char **argv)
                         OUTBOX_WORKERS_MAX);
                 return 2;
             }
+            break;
+        }
+        case 'm':
+        case 'a': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < (c == 'm') || v > 1000000) {
+                fprintf(stderr, "kasse serve: --%s must be %d..1000000\n",
+                        c == 'm' ? "max-connections" : "connections-per-address", c == 'm');
+                return 2;
+            }
+            if (c == 'm')
+                max_conns = v;
+            else
+                per_address = v ? v : -1;
             break;
         }
         case 'c': test_clock = 1; break;
@@ -386,7 +410,9 @@ static int cmd_serve(int argc, char **argv)
     while (ul && app.public_url[ul - 1] == '/')
         app.public_url[--ul] = '\0';
     app.auth_cache = auth_cache_new();
-    struct http_server *srv = app.auth_cache ? http_start(&app, host, port, (unsigned)threads, &err)
+    struct http_options hopt = {.threads = (unsigned)threads, .max_connections = (int)max_conns,
+                                .per_address = (int)per_address};
+    struct http_server *srv = app.auth_cache ? http_start(&app, host, port, &hopt, &err)
                                              : NULL;
     if (!srv) {
         fprintf(stderr, "kasse: %s\n", err.msg[0] ? err.msg : "out of memory");

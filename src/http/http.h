@@ -161,8 +161,14 @@ void auth_cache_free(struct auth_cache *c);
 
 /* server.c */
 struct http_server;
-struct http_server *http_start(struct app *app, const char *host, int port, unsigned threads,
-                               struct kerr *err);
+struct http_options {
+    unsigned threads;             /* worker threads running handlers */
+    int max_connections;          /* 0: LIMIT_CONNECTIONS; always within the descriptor limit */
+    int per_address;              /* connections one client address may hold; 0:
+                                   * LIMIT_CONNECTIONS_PER_ADDRESS, -1: no cap (behind a proxy) */
+};
+struct http_server *http_start(struct app *app, const char *host, int port,
+                               const struct http_options *opt, struct kerr *err);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);
 /* Stops accepting, waits (bounded) for requests in flight, closes every connection. */

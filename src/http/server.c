@@ -92,6 +92,7 @@ struct http_server {
     int listen_fd, epoll_fd, wake_fd, reserve_fd;
     int port;
     int max_conns, n_conns;
+    int per_address;                  /* -1: no cap */
     struct conn *lru_head, *lru_tail;
     struct addr_count *addrs[ADDR_BUCKETS];
     pthread_t io_thread;
@@ -335,7 +336,7 @@ static struct addr_count *addr_take(struct http_server *s, const unsigned char k
         a->next = s->addrs[h];
         s->addrs[h] = a;
     }
-    if (a->n >= LIMIT_CONNECTIONS_PER_ADDRESS)
+    if (s->per_address >= 0 && a->n >= s->per_address)
         return NULL;
     a->n++;
     return a;
@@ -909,7 +910,7 @@ static void *worker_main(void *arg)
 }
 
 /* Room for connections: the descriptor limit raised to its hard maximum. */
-static int connection_budget(unsigned threads)
+static int connection_budget(unsigned threads, int wanted)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -927,8 +928,8 @@ static int connection_budget(unsigned threads)
     /* Descriptors for the store (a connection per thread, WAL and shm files), the outbox's
      * sockets, logs: a generous reserve. */
     long budget = (long)rl.rlim_cur - 64 - 4 * (long)threads;
-    if (budget > LIMIT_CONNECTIONS)
-        budget = LIMIT_CONNECTIONS;
+    if (budget > wanted)
+        budget = wanted;
     return budget < 16 ? 16 : (int)budget;
 }
 
@@ -955,8 +956,8 @@ static int listen_on(const char *host, int port, struct kerr *err)
     return fd;
 }
 
-struct http_server *http_start(struct app *app, const char *host, int port, unsigned threads,
-                               struct kerr *err)
+struct http_server *http_start(struct app *app, const char *host, int port,
+                               const struct http_options *opt, struct kerr *err)
 {
     struct http_server *s = calloc(1, sizeof *s);
     if (!s) {
@@ -964,8 +965,13 @@ struct http_server *http_start(struct app *app, const char *host, int port, unsi
         return NULL;
     }
     s->app = app;
-    s->n_workers = threads ? threads : 1u;
-    s->max_conns = connection_budget(s->n_workers);
+    s->n_workers = opt->threads ? opt->threads : 1u;
+    s->max_conns = connection_budget(s->n_workers, opt->max_connections > 0
+                                                       ? opt->max_connections
+                                                       : LIMIT_CONNECTIONS);
+    s->per_address = opt->per_address ? opt->per_address : LIMIT_CONNECTIONS_PER_ADDRESS;
+    if (s->per_address < -1)
+        s->per_address = -1;
     s->listen_fd = s->epoll_fd = s->wake_fd = -1;
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->lock, NULL);
