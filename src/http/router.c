@@ -79,7 +79,7 @@ int router_match(struct req *r, char *allow, size_t allow_cap, struct kerr *err)
         char *params[HTTP_MAX_PARAMS] = {0};
         if (!matches(rt->template, seg, n, params))
             continue;
-        /* HEAD is GET without the body (libmicrohttpd drops the body). */
+        /* HEAD is GET without the body (server.c sends the head only). */
         if (strcmp(rt->method, r->method) == 0 ||
             (strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
             r->route = rt;
