@@ -56,6 +56,18 @@ struct addr_count {
     int n;
 };
 
+/* Fair queueing of requests for the workers: one FIFO per client (its Authorization header, or
+ * its address when it sends none), served round-robin, so one merchant's burst of heavy calls
+ * waits behind itself, not in front of every other merchant's requests (issue 9 item 9). */
+#define FLOW_BUCKETS 1024
+
+struct flow {
+    uint64_t key;
+    struct conn *head, *tail;         /* requests waiting, oldest first */
+    struct flow *next;                /* the ring of flows with work */
+    struct flow *hnext;               /* hash chain */
+};
+
 struct req_state {
     struct req r;
     struct arena arena;               /* this request's JSON values (lib/mem.c) */
@@ -65,7 +77,8 @@ struct conn {
     int fd;
     enum conn_state state;
     struct conn *prev, *next;         /* all connections, least recently active first */
-    struct conn *qnext;               /* work queue or done queue */
+    struct conn *qnext;               /* its flow's queue, or the done queue */
+    uint64_t flow_key;
     struct addr_count *addr;
     int64_t deadline_ms;              /* monotonic; the current state's deadline */
     int64_t idle_since_ms;
@@ -100,7 +113,8 @@ struct http_server {
     unsigned n_workers;
     pthread_mutex_t lock;             /* work queue, done queue, stop flags */
     pthread_cond_t work_cond;
-    struct conn *work_head, *work_tail;
+    struct flow *flows[FLOW_BUCKETS]; /* flows with work, by key */
+    struct flow *ring_head, *ring_tail; /* the same flows, in serving order */
     struct conn *done_head, *done_tail;
     bool stop_io, stop_workers;
     int in_flight;                    /* requests with a worker */
@@ -489,19 +503,91 @@ static int conn_refuse(struct http_server *s, struct conn *c, const struct kerr 
     return 0;
 }
 
-static void queue_work(struct http_server *s, struct conn *c)
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 {
-    c->state = C_BUSY;
-    c->qnext = NULL;
-    pthread_mutex_lock(&s->lock);
-    if (s->work_tail)
-        s->work_tail->qnext = c;
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The client a request counts for: its credentials, else its address. */
+static uint64_t flow_key_of(const struct conn *c)
+{
+    const char *auth = http_head_header(&c->head, "Authorization");
+    if (auth)
+        return fnv1a(auth, strlen(auth), 14695981039346656037ull);
+    return fnv1a(c->addr->key, sizeof c->addr->key, 1469598103934665603ull);
+}
+
+static void ring_append(struct http_server *s, struct flow *f)
+{
+    f->next = NULL;
+    if (s->ring_tail)
+        s->ring_tail->next = f;
     else
-        s->work_head = c;
-    s->work_tail = c;
-    s->in_flight++;
-    pthread_cond_signal(&s->work_cond);
+        s->ring_head = f;
+    s->ring_tail = f;
+}
+
+/* Hands c's request to the workers (its flow's queue). 0, or -1 when there was no memory for a
+ * new flow (the caller closes the connection). */
+static int queue_work(struct http_server *s, struct conn *c)
+{
+    c->qnext = NULL;
+    c->flow_key = flow_key_of(c);
+    struct flow *fresh = calloc(1, sizeof *fresh);   /* used only if the flow is new */
+    pthread_mutex_lock(&s->lock);
+    struct flow **bucket = &s->flows[c->flow_key % FLOW_BUCKETS];
+    struct flow *f = *bucket;
+    while (f && f->key != c->flow_key)
+        f = f->hnext;
+    if (!f && fresh) {
+        f = fresh;
+        fresh = NULL;
+        f->key = c->flow_key;
+        f->hnext = *bucket;
+        *bucket = f;
+        ring_append(s, f);
+    }
+    if (f) {
+        if (f->tail)
+            f->tail->qnext = c;
+        else
+            f->head = c;
+        f->tail = c;
+        c->state = C_BUSY;
+        s->in_flight++;
+        pthread_cond_signal(&s->work_cond);
+    }
     pthread_mutex_unlock(&s->lock);
+    free(fresh);
+    return f ? 0 : -1;
+}
+
+/* The next request for a worker: the head of the first flow, whose turn then passes to the
+ * next flow. Called with the lock held; NULL when there is no work. */
+static struct conn *take_work(struct http_server *s)
+{
+    struct flow *f = s->ring_head;
+    if (!f)
+        return NULL;
+    struct conn *c = f->head;
+    f->head = c->qnext;
+    c->qnext = NULL;
+    s->ring_head = f->next;
+    if (!s->ring_head)
+        s->ring_tail = NULL;
+    if (f->head) {
+        ring_append(s, f);
+    } else {
+        struct flow **p = &s->flows[f->key % FLOW_BUCKETS];
+        while (*p != f)
+            p = &(*p)->hnext;
+        *p = f->hnext;
+        free(f);
+    }
+    return c;
 }
 
 /* The head is in: check it, then read the body or hand the request to a worker. 0, or -1 when
@@ -533,7 +619,10 @@ static int on_head(struct http_server *s, struct conn *c, size_t head_len)
     c->close_after = !c->head.keep_alive;
     buf_init(&c->body, LIMIT_BODY_BYTES);
     if (c->head.body == HTTP_BODY_NONE) {
-        queue_work(s, c);
+        if (queue_work(s, c) != 0) {
+            conn_close(s, c);
+            return -1;
+        }
         return 0;
     }
     if (c->head.expect_continue && c->in_len == 0) {
@@ -573,8 +662,10 @@ static int on_body(struct http_server *s, struct conn *c)
         c->deadline_ms = c->body_started_ms + LIMIT_BODY_TIMEOUT_S * 1000 +
                          (int64_t)((uint64_t)c->body.len * 1000 / LIMIT_BODY_MIN_RATE);
     }
-    if (done)
-        queue_work(s, c);
+    if (done && queue_work(s, c) != 0) {
+        conn_close(s, c);
+        return -1;
+    }
     return 0;
 }
 
@@ -858,16 +949,13 @@ static void *worker_main(void *arg)
     struct http_server *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (!s->work_head && !s->stop_workers)
+        while (!s->ring_head && !s->stop_workers)
             pthread_cond_wait(&s->work_cond, &s->lock);
-        struct conn *c = s->work_head;
+        struct conn *c = take_work(s);
         if (!c) {
             pthread_mutex_unlock(&s->lock);
             return NULL;
         }
-        s->work_head = c->qnext;
-        if (!s->work_head)
-            s->work_tail = NULL;
         pthread_mutex_unlock(&s->lock);
 
         struct req_state *rs = c->rs;
@@ -1057,6 +1145,11 @@ void http_stop(struct http_server *s)
     for (unsigned i = 0; i < s->n_workers; i++)
         pthread_join(s->workers[i], NULL);
     /* Queued work the workers left (only after the bounded wait) and every connection. */
+    while (s->ring_head) {            /* flows of work no worker took */
+        struct flow *f = s->ring_head;
+        s->ring_head = f->next;
+        free(f);
+    }
     while (s->lru_head)
         conn_close(s, s->lru_head);
     for (int i = 0; i < ADDR_BUCKETS; i++)

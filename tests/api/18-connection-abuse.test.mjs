@@ -130,6 +130,23 @@ test('abuse: at --max-connections a new client still gets in (the longest-waitin
   for (const c of idle) c.s.destroy();
 });
 
+test('fair queueing: one merchant\'s burst of 30 writes does not go ahead of another merchant\'s request (workers serve clients round-robin; --threads 1 makes the order visible)', { timeout: 60_000 }, async () => {
+  const k = await startKasse({ contract: false, threads: 1 });
+  started.push(k);
+  const order = [];
+  const body = { purchase_country: 'SE', purchase_currency: 'SEK', locale: 'sv-SE', order_amount: 100, order_tax_amount: 0,
+    order_lines: [{ name: 'x', quantity: 1, unit_price: 100, tax_rate: 0, total_amount: 100, total_tax_amount: 0 }] };
+  const burst = Array.from({ length: 30 }, (_, i) => k.request('POST', '/payments/v1/sessions', { body, auth: 'a', direct: true })
+    .then((r) => { assert.equal(r.status, 200, r.text); order.push(`a${i}`); }));
+  await sleep(5);
+  const other = k.request('POST', '/payments/v1/sessions', { body, auth: 'b', direct: true })
+    .then((r) => { assert.equal(r.status, 200, r.text); order.push('b'); });
+  await Promise.all([...burst, other]);
+  const at = order.indexOf('b');
+  assert.ok(at <= 10, `b was served after ${at} of a's 30 requests: ${order.join(' ')}`);
+  await k.stopClean();
+});
+
 test('abuse: the server exits 0 on SIGTERM with hostile connections open, with no sanitizer report', { timeout: 30_000 }, async () => {
   const k = await startKasse({ contract: false });
   const conns = await Promise.all(Array.from({ length: 100 }, () => open(k.port, '127.0.0.6')));
