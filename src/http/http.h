@@ -32,6 +32,25 @@ struct app {
     struct auth_cache *auth_cache;/* merchants seen recently (auth.c) */
 };
 
+/* app.c: opens the store at db (creating it and its folder if missing), loads or creates the
+ * server key, derives the purpose keys and makes the merchant cache; the caller sets the clock,
+ * flags and public_url. 0, or -1 with err and nothing left open. */
+int app_open(struct app *app, const char *db, struct kerr *err);
+/* Frees what app_open made (the app itself is the caller's). */
+void app_close(struct app *app);
+
+struct app_merchant {
+    const char *username;
+    const char *secret;           /* stored as its HMAC only */
+    const char *name;             /* what shoppers see */
+    const char *categories;       /* "klarna" or "classic" */
+};
+/* Creates the merchant, or sets the secret of an existing one with that username. With
+ * only_if_empty, does nothing when the store has a merchant already. *created (may be NULL):
+ * whether a merchant was inserted. */
+int app_merchant_put(struct app *app, const struct app_merchant *m, bool only_if_empty,
+                     bool *created, struct kerr *err);
+
 /* The authenticated merchant of a request. */
 struct merchant {
     int64_t id;
