@@ -20,6 +20,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -796,7 +797,7 @@ struct list_ctx {
 static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct list_ctx *c = arg;
-    struct order_row *rows = calloc(ORDERS_SCAN_MAX, sizeof *rows);
+    struct order_row *rows = mem_calloc(ORDERS_SCAN_MAX, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");

@@ -19,6 +19,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 #include "store/store.h"
 
 #define IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
@@ -180,7 +181,7 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
     if (request_hash(r, row.request_hash) != 0)
         return kerr_internal(err, "idempotency: hash");
     row.headers = headers_json(j->out);
-    row.body = j->out->json ? jsonw_dumps(j->out->json, NULL) : strdup("");
+    row.body = j->out->json ? jsonw_dumps(j->out->json, NULL) : mem_strdup("");
     int rc = 0;
     if (!row.headers || !row.body)
         rc = kerr_internal(err, "idempotency: out of memory");

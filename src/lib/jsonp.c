@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mem.h"
+
 _Static_assert(sizeof(json_int_t) == 8 && (json_int_t)-1 < 0, "json_int_t is int64");
 #define JP_INT_MAX ((uint64_t)LLONG_MAX)
 
@@ -97,7 +99,7 @@ static char *scratch(struct jp *ps, size_t need)
     if (need <= sizeof ps->small)
         return ps->small;
     if (!ps->scratch)
-        ps->scratch = malloc((size_t)(ps->end - ps->start) + 1);
+        ps->scratch = mem_malloc((size_t)(ps->end - ps->start) + 1);
     return ps->scratch;
 }
 
