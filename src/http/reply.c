@@ -82,8 +82,10 @@ json_t *req_json_body(const struct req *r, struct kerr *err)
     struct jsonp_error where;
     json_t *v = jsonp_parse_at(data, len, LIMIT_JSON_DEPTH, msg, sizeof msg, &where);
     if (!v) {
+        if (where.out_of_memory)
+            kerr_internal(err, "request body: out of memory");
         /* Valid JSON with a number Kasse cannot hold is a bad value at that field. */
-        if (where.out_of_range && where.path[0] && !where.truncated)
+        else if (where.out_of_range && where.path[0] && !where.truncated)
             kerr_bad_value(err, where.path);
         else
             kerr_set(err, 400, "BAD_REQUEST", "Malformed JSON: %s", msg);
