@@ -141,12 +141,18 @@ struct idem_job {
     struct reply *out;
 };
 
+/* The reply's headers as a JSON array of [name, value]; NULL when memory ran out (a record
+ * missing a header would replay a different reply). */
 static char *headers_json(const struct reply *out)
 {
     json_t *arr = json_array();
-    for (int i = 0; arr && i < out->n_headers; i++)
-        json_array_append_new(arr, json_pack("[s,s]", out->headers[i].name,
-                                             out->headers[i].value));
+    for (int i = 0; arr && i < out->n_headers; i++) {
+        json_t *pair = json_pack("[s,s]", out->headers[i].name, out->headers[i].value);
+        if (!pair || json_array_append_new(arr, pair) != 0) {   /* steals pair even then */
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
     char *text = arr ? jsonw_dumps(arr, NULL) : NULL;
     json_decref(arr);
     return text;
