@@ -1,13 +1,12 @@
 /* main: the command line. `kasse serve`, `kasse merchant create`, `kasse version`.
- * Owns start-up (store, server key, merchant seeding) and clean shutdown on SIGTERM/SIGINT. */
+ * Parses options and runs the commands; start-up itself (store, server key, merchants) is
+ * http/app.c, shared with the in-process tests. Clean shutdown on SIGTERM/SIGINT. */
 #include <curl/curl.h>
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/categories.h"
 #include "http/http.h"
@@ -77,88 +76,7 @@ static const char usage_merchant[] =
     "sessions offer: klarna (one \"Pay with Klarna\", the default) or classic (pay_now,\n"
     "pay_later, pay_over_time where the market offers them).\n";
 
-/* ---- server key and merchants ---- */
-
-struct key_ctx {
-    uint8_t key[32];
-};
-
-static int key_fn(struct store_tx *tx, void *arg, struct kerr *err)
-{
-    struct key_ctx *k = arg;
-    size_t len = 0;
-    int rc = store_meta_get(tx, "server_key", k->key, sizeof k->key, &len);
-    if (rc == 0 && len == sizeof k->key)
-        return 0;
-    if (rc < 0)
-        return kerr_internal(err, "meta get");
-    if (crypto_random(k->key, sizeof k->key) != 0)
-        return kerr_internal(err, "random source");
-    if (store_meta_put(tx, "server_key", k->key, sizeof k->key) != 0)
-        return kerr_internal(err, "meta put");
-    return 0;
-}
-
-/* Loads (creating on first start) the server key and derives the purpose keys from it. */
-static int load_keys(struct app *app, struct kerr *err)
-{
-    struct key_ctx k;
-    if (store_write(app->store, key_fn, &k, err) != 0)
-        return -1;
-    static const char merchant_label[] = "kasse merchant secrets v1";
-    static const char token_label[] = "kasse client_token v1";
-    int rc = crypto_hmac_sha256(k.key, sizeof k.key, merchant_label, strlen(merchant_label),
-                                app->merchant_key);
-    if (rc == 0)
-        rc = crypto_hmac_sha256(k.key, sizeof k.key, token_label, strlen(token_label),
-                                app->token_key);
-    crypto_wipe(&k, sizeof k);
-    return rc == 0 ? 0 : kerr_internal(err, "key derivation");
-}
-
-struct merchant_ctx {
-    const struct app *app;
-    const char *username;
-    const char *secret;
-    const char *name;
-    const char *categories;
-    int only_if_empty;           /* create only when the store has no merchant */
-    int created;
-};
-
-/* Inserts the merchant, or (seeding) sets the secret of an existing one. */
-static int merchant_fn(struct store_tx *tx, void *arg, struct kerr *err)
-{
-    struct merchant_ctx *m = arg;
-    m->created = 0;
-    if (m->only_if_empty) {
-        int64_t n = 0;
-        if (store_merchant_count(tx, &n) != 0)
-            return kerr_internal(err, "merchant count");
-        if (n > 0)
-            return 0;
-    }
-    struct merchant_row row = {0};
-    if (auth_secret_mac(m->app, m->secret, row.secret_mac) != 0)
-        return kerr_internal(err, "hmac");
-    struct merchant_row existing;
-    int rc = store_merchant_by_username(tx, m->username, &existing);
-    if (rc < 0)
-        return kerr_internal(err, "merchant lookup");
-    if (rc == 0) {
-        rc = store_merchant_set_secret(tx, existing.id, row.secret_mac);
-        merchant_row_free(&existing);
-        return rc == 0 ? 0 : kerr_internal(err, "merchant update");
-    }
-    row.username = (char *)m->username;
-    row.name = (char *)m->name;
-    row.categories = (char *)m->categories;
-    row.created_at = clock_now_ms(&m->app->clock);
-    if (store_merchant_insert(tx, &row) != 0)
-        return kerr_internal(err, "merchant insert");
-    m->created = 1;
-    return 0;
-}
+/* ---- merchants ---- */
 
 static int generate_credentials(char username[32], char secret[48])
 {
@@ -217,9 +135,9 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
                           categories);
             break;
         }
-        struct merchant_ctx m = {.app = app, .username = user, .secret = secret,
-                                 .name = display, .categories = categories};
-        rc = store_write(app->store, merchant_fn, &m, err);
+        struct app_merchant m = {.username = user, .secret = secret, .name = display,
+                                 .categories = categories};
+        rc = app_merchant_put(app, &m, false, NULL, err);
     }
     free(copy);
     return rc;
@@ -227,31 +145,11 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
 
 /* ---- store opening shared by the commands ---- */
 
-static int ensure_parent_dir(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static int open_app(struct app *app, const char *db)
 {
     struct kerr err = {0};
-    if (ensure_parent_dir(db) != 0) {
-        fprintf(stderr, "kasse: cannot create the folder of %s: %s\n", db, strerror(errno));
-        return -1;
-    }
-    app->store = store_sqlite_open(db, &err);
-    if (!app->store || load_keys(app, &err) != 0) {
+    if (app_open(app, db, &err) != 0) {
         fprintf(stderr, "kasse: %s\n", err.msg);
-        store_close(app->store);
-        app->store = NULL;
         return -1;
     }
     return 0;
@@ -380,21 +278,21 @@ static int cmd_serve(int argc, char **argv)
     if (seed && *seed) {
         if (seed_merchants(&app, seed, &err) != 0) {
             fprintf(stderr, "kasse: %s\n", err.msg);
-            store_close(app.store);
+            app_close(&app);
             return 1;
         }
     } else {
         char username[32], secret[48];
-        struct merchant_ctx m = {.app = &app, .username = username, .secret = secret,
-                                 .name = "Kasse Test Merchant", .categories = "klarna",
-                                 .only_if_empty = 1};
+        struct app_merchant m = {.username = username, .secret = secret,
+                                 .name = DEFAULT_DISPLAY_NAME, .categories = "klarna"};
+        bool created = false;
         if (generate_credentials(username, secret) != 0 ||
-            store_write(app.store, merchant_fn, &m, &err) != 0) {
+            app_merchant_put(&app, &m, true, &created, &err) != 0) {
             fprintf(stderr, "kasse: cannot create the test merchant: %s\n", err.msg);
-            store_close(app.store);
+            app_close(&app);
             return 1;
         }
-        if (m.created)
+        if (created)
             printf("kasse: created a test merchant (the secret is shown only now)\n"
                    "username: %s\nsecret: %s\n", username, secret);
         crypto_wipe(secret, sizeof secret);
@@ -409,23 +307,19 @@ static int cmd_serve(int argc, char **argv)
     size_t ul = strlen(app.public_url);
     while (ul && app.public_url[ul - 1] == '/')
         app.public_url[--ul] = '\0';
-    app.auth_cache = auth_cache_new();
     struct http_options hopt = {.threads = (unsigned)threads, .max_connections = (int)max_conns,
                                 .per_address = (int)per_address};
-    struct http_server *srv = app.auth_cache ? http_start(&app, host, port, &hopt, &err)
-                                             : NULL;
+    struct http_server *srv = http_start(&app, host, port, &hopt, &err);
     if (!srv) {
         fprintf(stderr, "kasse: %s\n", err.msg[0] ? err.msg : "out of memory");
-        auth_cache_free(app.auth_cache);
-        store_close(app.store);
+        app_close(&app);
         return 1;
     }
     struct outbox *outbox = outbox_start(&app, (int)workers);
     if (!outbox) {
         fprintf(stderr, "kasse: cannot start the callback delivery threads\n");
         http_stop(srv);
-        auth_cache_free(app.auth_cache);
-        store_close(app.store);
+        app_close(&app);
         return 1;
     }
     int bound = http_port(srv);
@@ -443,8 +337,7 @@ static int cmd_serve(int argc, char **argv)
     log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_stop(srv);
     outbox_stop(outbox);
-    auth_cache_free(app.auth_cache);
-    store_close(app.store);
+    app_close(&app);
     log_info("stopped");
     return 0;
 }
@@ -501,12 +394,12 @@ static int cmd_merchant(int argc, char **argv)
         return 1;
     char username[32], secret[48];
     struct kerr err = {0};
-    struct merchant_ctx m = {.app = &app, .username = username, .secret = secret,
-                             .name = display, .categories = categories};
+    struct app_merchant m = {.username = username, .secret = secret, .name = display,
+                             .categories = categories};
     int rc = generate_credentials(username, secret);
     if (rc == 0)
-        rc = store_write(app.store, merchant_fn, &m, &err);
-    store_close(app.store);
+        rc = app_merchant_put(&app, &m, false, NULL, &err);
+    app_close(&app);
     if (rc != 0) {
         fprintf(stderr, "kasse merchant create: %s\n", err.msg[0] ? err.msg : "failed");
         return 1;

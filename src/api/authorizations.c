@@ -45,7 +45,15 @@ static json_t *parse_stored(const char *text)
     return jsonp_parse(text, strlen(text), LIMIT_JSON_DEPTH, NULL, 0);
 }
 
-/* What the authorization keeps for create-order matching (contract 10.5). */
+/* Copies src[key] into dst when src has it: 0, or -1 when memory ran out. */
+static int copy_key(json_t *dst, const json_t *src, const char *key)
+{
+    json_t *v = json_object_get(src, key);
+    return v ? json_object_set(dst, key, v) : 0;
+}
+
+/* What the authorization keeps for create-order matching (contract 10.5); NULL when memory
+ * ran out. */
 static json_t *snapshot_of(const json_t *session)
 {
     static const char *const keys[] = {
@@ -53,15 +61,17 @@ static json_t *snapshot_of(const json_t *session)
         "order_lines", "billing_address", "shipping_address", "customer", "intent",
         "merchant_urls", "merchant_reference1", "merchant_reference2", "merchant_data"};
     json_t *snap = json_object();
-    for (size_t i = 0; snap && i < sizeof keys / sizeof keys[0]; i++) {
-        json_t *v = json_object_get(session, keys[i]);
-        if (v)
-            json_object_set(snap, keys[i], v);
-    }
+    int bad = !snap;
+    for (size_t i = 0; !bad && i < sizeof keys / sizeof keys[0]; i++)
+        bad = copy_key(snap, session, keys[i]);
     /* Klarna copies the billing address when no shipping address was given (contract 2.2). */
     json_t *billing = json_object_get(session, "billing_address");
-    if (snap && billing && !json_object_get(session, "shipping_address"))
-        json_object_set(snap, "shipping_address", billing);
+    if (!bad && billing && !json_object_get(session, "shipping_address"))
+        bad = json_object_set(snap, "shipping_address", billing);
+    if (bad) {
+        json_decref(snap);
+        return NULL;
+    }
     return snap;
 }
 
@@ -99,6 +109,10 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
     /* The category must be one the session offers. */
     json_t *cats = categories_for(in->merchant->categories, str(session, "purchase_country"),
                                   "");
+    if (!cats) {
+        kerr_internal(err, "out of memory");
+        goto done;
+    }
     const char *category = in->payment_method_category;
     bool offered = false;
     size_t i;
@@ -172,9 +186,10 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
                                   "session_id", in->session_id);
         static const char *const refs[] = {"merchant_reference1", "merchant_reference2"};
         for (size_t k = 0; event && k < 2; k++) {
-            json_t *v = json_object_get(session, refs[k]);
-            if (v)
-                json_object_set(event, refs[k], v);
+            if (copy_key(event, session, refs[k]) != 0) {
+                json_decref(event);
+                event = NULL;
+            }
         }
         int bad = !event || outbox_event(tx, in->merchant->id, "authorization", in->session_id,
                                          "", callback, event, in->now_ms, in->now_ms, err) != 0;
@@ -254,9 +269,10 @@ int control_authorize_session(struct req *r, struct reply *out, struct kerr *err
     data = json_object();
     static const char *const data_keys[] = {"billing_address", "shipping_address", "customer"};
     for (size_t i = 0; data && i < 3; i++) {
-        json_t *v = json_object_get(body, data_keys[i]);
-        if (v)
-            json_object_set(data, data_keys[i], v);
+        if (copy_key(data, body, data_keys[i]) != 0) {
+            json_decref(data);
+            data = NULL;
+        }
     }
     if (!data) {
         kerr_internal(err, "out of memory");

@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "lib/ids.h"
 #include "lib/jsonp.h"
+#include "lib/mem.h"
 #include "lib/utf8.h"
 #include "store/store.h"
 
@@ -110,7 +111,7 @@ struct callbacks_ctx {
 static int callbacks_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct callbacks_ctx *c = arg;
-    struct outbox_row *rows = calloc(CALLBACKS_MAX, sizeof *rows);
+    struct outbox_row *rows = mem_calloc(CALLBACKS_MAX, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");

@@ -19,6 +19,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 #include "outbox/outbox.h"
 
 #define MESSAGES_MAX 200
@@ -169,7 +170,7 @@ int hpp_change(struct store_tx *tx, struct hpp_state *s, enum hpp_event ev, int6
 int hpp_kp_ended(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
                      const char *except_id, int64_t now, struct kerr *err)
 {
-    struct hpp_row *rows = calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);
+    struct hpp_row *rows = mem_calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");
@@ -202,7 +203,7 @@ int hpp_kp_ended(struct store_tx *tx, int64_t merchant_id, const char *kp_sessio
 static int check_room(struct store_tx *tx, int64_t merchant_id, const char *kp_id,
                       struct kerr *err)
 {
-    struct hpp_row *rows = calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);
+    struct hpp_row *rows = mem_calloc(LIMIT_HPP_PER_KP_SESSION, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");
@@ -506,7 +507,7 @@ struct messages_ctx {
 static int messages_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct messages_ctx *c = arg;
-    struct message_row *rows = calloc(MESSAGES_MAX, sizeof *rows);
+    struct message_row *rows = mem_calloc(MESSAGES_MAX, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");

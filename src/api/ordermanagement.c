@@ -20,6 +20,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -78,12 +79,19 @@ static int om_load(struct store_tx *tx, int64_t merchant, const char *id, int64_
     m->kasse = json_object_get(m->order, "_kasse");
     if (!json_is_object(m->kasse)) {
         m->kasse = json_object();
-        json_object_set_new(m->order, "_kasse", m->kasse);
+        if (json_object_set_new(m->order, "_kasse", m->kasse) != 0)
+            m->kasse = NULL;
     }
     m->captures = json_object_get(m->order, "captures");
     if (!json_is_array(m->captures)) {
         m->captures = json_array();
-        json_object_set_new(m->order, "captures", m->captures);
+        if (json_object_set_new(m->order, "captures", m->captures) != 0)
+            m->captures = NULL;
+    }
+    if (!m->kasse || !m->captures) {
+        json_decref(m->order);
+        order_row_free(&m->row);
+        return kerr_internal(err, "order: out of memory");
     }
     struct order_state *st = &m->st;
     if (order_status_parse(m->row.status, &st->status) != 0 ||
@@ -139,8 +147,8 @@ static int om_save(struct store_tx *tx, struct om *m, int64_t now, struct kerr *
     size_t i;
     json_t *c;
     json_array_foreach(m->captures, i, c) {
-        if (i < m->n_caps)
-            set_int(c, "refunded_amount", m->caps[i].refunded_amount);
+        if (i < m->n_caps && set_int(c, "refunded_amount", m->caps[i].refunded_amount) != 0)
+            return kerr_internal(err, "order: out of memory");
     }
     char expires[32];
     time_format_iso8601(st->expires_at, expires);
@@ -224,24 +232,30 @@ static json_t *om_render(const struct om *m, int64_t now)
     json_array_foreach(json_object_get(o, "captures"), i, x) {
         keep_only(x, capture_fields);
     }
+    int bad = 0;
     json_array_foreach(json_object_get(o, "refunds"), i, x) {
         keep_only(x, refund_fields);
-        if (!json_is_array(json_object_get(x, "order_lines")))
-            json_object_set_new(x, "order_lines", json_array());
-        if (!json_is_boolean(json_object_get(x, "credit_invoice")))
-            json_object_set_new(x, "credit_invoice", json_false());
+        if (!bad && !json_is_array(json_object_get(x, "order_lines")))
+            bad = json_object_set_new(x, "order_lines", json_array());
+        if (!bad && !json_is_boolean(json_object_get(x, "credit_invoice")))
+            bad = json_object_set_new(x, "credit_invoice", json_false());
     }
     if (json_array_size(json_object_get(o, "shipping_info")) == 0)
         json_object_del(o, "shipping_info");
     char expires[32];
     time_format_iso8601(m->st.expires_at, expires);
-    json_object_set_new(o, "status", json_string(order_status_name(order_status_at(&m->st, now))));
-    json_object_set_new(o, "fraud_status", json_string(order_fraud_name(m->st.fraud)));
-    set_int(o, "order_amount", m->st.order_amount);
-    set_int(o, "captured_amount", m->st.captured_amount);
-    set_int(o, "refunded_amount", m->st.refunded_amount);
-    set_int(o, "remaining_authorized_amount", order_remaining(&m->st, now));
-    json_object_set_new(o, "expires_at", json_string(expires));
+    if (bad ||
+        json_object_set_new(o, "status",
+                            json_string(order_status_name(order_status_at(&m->st, now)))) ||
+        json_object_set_new(o, "fraud_status", json_string(order_fraud_name(m->st.fraud))) ||
+        set_int(o, "order_amount", m->st.order_amount) ||
+        set_int(o, "captured_amount", m->st.captured_amount) ||
+        set_int(o, "refunded_amount", m->st.refunded_amount) ||
+        set_int(o, "remaining_authorized_amount", order_remaining(&m->st, now)) ||
+        json_object_set_new(o, "expires_at", json_string(expires))) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -461,15 +475,18 @@ static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *
         json_object_set_new(capture, "shipping_info",
                             json_object_get(c->body, "shipping_info")
                                 ? json_incref(json_object_get(c->body, "shipping_info"))
-                                : json_array()) ||
-        json_array_append_new(m->captures, capture)) {
+                                : json_array())) {
+        json_decref(capture);
         return kerr_internal(err, "capture: out of memory");
     }
+    if (json_array_append_new(m->captures, capture) != 0)   /* steals capture even then */
+        return kerr_internal(err, "capture: out of memory");
     m->caps[m->n_caps].captured_amount = amount;
     m->caps[m->n_caps].refunded_amount = 0;
     m->n_caps++;
     /* Capturing also acknowledges the order (contract 5.4). */
-    json_object_set_new(m->kasse, "acknowledged", json_true());
+    if (json_object_set_new(m->kasse, "acknowledged", json_true()) != 0)
+        return kerr_internal(err, "capture: out of memory");
     return 0;
 }
 
@@ -479,7 +496,8 @@ static int do_refund(struct om *m, struct op_ctx *c, int64_t now, struct kerr *e
     json_t *refunds = json_object_get(m->order, "refunds");
     if (!json_is_array(refunds)) {
         refunds = json_array();
-        json_object_set_new(m->order, "refunds", refunds);
+        if (json_object_set_new(m->order, "refunds", refunds) != 0)
+            return kerr_internal(err, "refund: out of memory");
     }
     if (json_array_size(refunds) >= LIMIT_OM_REFUNDS)
         return kerr_set(err, 403, "REFUND_NOT_ALLOWED", "Refund not allowed");
@@ -496,8 +514,11 @@ static int do_refund(struct om *m, struct op_ctx *c, int64_t now, struct kerr *e
                                "refunded_amount", (json_int_t)amount, "refunded_at", at,
                                "order_lines", lines ? json_incref(lines) : json_array(),
                                "credit_invoice", 0);
-    if (!refund || copy_field(refund, c->body, "description") ||
-        json_array_append_new(refunds, refund) ||
+    if (!refund || copy_field(refund, c->body, "description")) {
+        json_decref(refund);
+        return kerr_internal(err, "refund: out of memory");
+    }
+    if (json_array_append_new(refunds, refund) ||   /* steals refund even then */
         (json_object_get(c->body, "reference") &&
          kasse_note(m, "refunds", c->new_id, "reference",
                     json_incref(json_object_get(c->body, "reference")))))
@@ -518,7 +539,8 @@ static int append_shipping(json_t *target, const json_t *body, struct kerr *err)
     json_array_foreach(json_object_get(body, "shipping_info"), i, x) {
         if (json_array_size(list) >= LIMIT_OM_SHIPPING_INFO)
             return kerr_set(err, 403, "NOT_ALLOWED", "Too many shipping info entries");
-        json_array_append(list, x);
+        if (json_array_append(list, x) != 0)
+            return kerr_internal(err, "out of memory");
     }
     return 0;
 }
@@ -614,8 +636,8 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
             json_t *v = json_object_get(c->body, key);
             if (v && json_string_length(v) == 0)
                 json_object_del(m.order, key);
-            else if (v)
-                json_object_set(m.order, key, v);
+            else if (v && json_object_set(m.order, key, v) != 0)
+                rc = kerr_internal(err, "oom");
         }
         break;
     case OP_SHIPPING_INFO:
@@ -796,7 +818,7 @@ struct list_ctx {
 static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct list_ctx *c = arg;
-    struct order_row *rows = calloc(ORDERS_SCAN_MAX, sizeof *rows);
+    struct order_row *rows = mem_calloc(ORDERS_SCAN_MAX, sizeof *rows);
     size_t n = 0;
     if (!rows)
         return kerr_internal(err, "out of memory");

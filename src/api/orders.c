@@ -48,10 +48,14 @@ json_t *order_authorized_payment_method(const char *category)
 {
     size_t m = method_index(category);
     json_t *o = json_pack("{s:s}", "type", methods[m].kp_type);
-    if (o && methods[m].days)
-        json_object_set_new(o, "number_of_days", json_integer(methods[m].days));
-    if (o && methods[m].installments)
-        json_object_set_new(o, "number_of_installments", json_integer(methods[m].installments));
+    if (o && ((methods[m].days &&
+               json_object_set_new(o, "number_of_days", json_integer(methods[m].days))) ||
+              (methods[m].installments &&
+               json_object_set_new(o, "number_of_installments",
+                                   json_integer(methods[m].installments))))) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -89,11 +93,21 @@ static int set(json_t *o, const char *key, json_t *v)
     return v ? json_object_set_new(o, key, v) : -1;
 }
 
-static void copy_if(json_t *dst, const json_t *src, const char *key)
+/* o[key] = v, v stolen whatever happens: dropped when an earlier step failed (*bad), and a
+ * NULL v (its building failed) or a failed set makes *bad. */
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+    if (*bad)
+        json_decref(v);
+    else if (!v || json_object_set_new(o, key, v) != 0)
+        *bad = 1;
+}
+
+/* Copies src[key] into dst when src has it: 0, or -1 when memory ran out. */
+static int copy_if(json_t *dst, const json_t *src, const char *key)
 {
     json_t *v = json_object_get(src, key);
-    if (v)
-        json_object_set(dst, key, v);
+    return v ? json_object_set(dst, key, v) : 0;
 }
 
 int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
@@ -131,26 +145,25 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
           set(order, "refunded_amount", json_integer(0)) ||
           set(order, "remaining_authorized_amount", json_integer(amount - row.captured_amount));
     if (!bad) {
-        copy_if(order, req, "purchase_country");
-        copy_if(order, req, "purchase_currency");
-        copy_if(order, req, "locale");
-        copy_if(order, req, "order_lines");
-        copy_if(order, req, "merchant_reference1");
-        copy_if(order, req, "merchant_reference2");
-        copy_if(order, req, "merchant_data");
-        copy_if(order, req, "billing_address");
-        copy_if(order, req, "shipping_address");
-        if (!json_object_get(order, "shipping_address"))
-            copy_if(order, spec->authorized, "shipping_address");
-        if (!json_object_get(order, "billing_address"))
-            copy_if(order, spec->authorized, "billing_address");
+        static const char *const from_request[] = {
+            "purchase_country", "purchase_currency", "locale", "order_lines",
+            "merchant_reference1", "merchant_reference2", "merchant_data", "billing_address",
+            "shipping_address"};
+        for (size_t i = 0; !bad && i < sizeof from_request / sizeof from_request[0]; i++)
+            bad = copy_if(order, req, from_request[i]);
+        if (!bad && !json_object_get(order, "shipping_address"))
+            bad = copy_if(order, spec->authorized, "shipping_address");
+        if (!bad && !json_object_get(order, "billing_address"))
+            bad = copy_if(order, spec->authorized, "billing_address");
         json_t *customer = json_object_get(req, "customer");
         if (!customer)
             customer = json_object_get(spec->authorized, "customer");
         json_t *om_customer = json_object();
-        if (om_customer && customer) {
-            copy_if(om_customer, customer, "date_of_birth");
-            copy_if(om_customer, customer, "national_identification_number");
+        if (om_customer && customer &&
+            (copy_if(om_customer, customer, "date_of_birth") ||
+             copy_if(om_customer, customer, "national_identification_number"))) {
+            json_decref(om_customer);
+            om_customer = NULL;        /* put() below reports NULL as bad */
         }
         /* auto_capture: the order is created captured, with its one capture (contract 2.5). */
         json_t *captures = json_array();
@@ -162,25 +175,31 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
                                           "klarna_reference", capture_ref, "captured_amount",
                                           (json_int_t)amount, "captured_at", created,
                                           "refunded_amount", (json_int_t)0);
-            json_t *lines = json_object_get(req, "order_lines");
-            if (capture && lines)
-                json_object_set(capture, "order_lines", lines);
+            if (capture && copy_if(capture, req, "order_lines") != 0) {
+                json_decref(capture);
+                capture = NULL;
+            }
             if (!capture || json_array_append_new(captures, capture) != 0) {
                 json_decref(captures);
-                captures = NULL;       /* set() below fails on NULL: reported as bad */
+                captures = NULL;
             }
         }
-        bad = set(order, "customer", om_customer) ||
-              set(order, "klarna_reference", json_string(ref)) ||
-              set(order, "created_at", json_string(created)) ||
-              set(order, "expires_at", json_string(expires)) || set(order, "captures", captures) ||
-              set(order, "refunds", json_array()) || set(order, "shipping_info", json_array());
+        put(order, "customer", om_customer, &bad);
+        put(order, "klarna_reference", json_string(ref), &bad);
+        put(order, "created_at", json_string(created), &bad);
+        put(order, "expires_at", json_string(expires), &bad);
+        put(order, "captures", captures, &bad);
+        put(order, "refunds", json_array(), &bad);
+        put(order, "shipping_info", json_array(), &bad);
         json_t *ipm = json_pack("{s:s, s:s}", "type", methods[m].om_type, "description",
                                 methods[m].description);
-        if (ipm && methods[m].installments)
+        if (ipm && methods[m].installments &&
             json_object_set_new(ipm, "number_of_installments",
-                                json_integer(methods[m].installments));
-        bad = bad || set(order, "initial_payment_method", ipm);
+                                json_integer(methods[m].installments)) != 0) {
+            json_decref(ipm);
+            ipm = NULL;
+        }
+        put(order, "initial_payment_method", ipm, &bad);
     }
     /* Kasse's own bookkeeping rides along under "_kasse" (never shown to clients as is). */
     const json_t *urls = json_object_get(req, "merchant_urls");
@@ -193,13 +212,15 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     json_t *kasse = json_pack("{s:s, s:s, s:s}", "session_id", spec->session_id,
                               "payment_method_category", methods[m].category,
                               "redirect_target", target);
-    if (kasse && spec->fraud_decides_at) {
-        json_object_set_new(kasse, "fraud_decides_at", json_integer(spec->fraud_decides_at));
-        json_object_set_new(kasse, "fraud_result", json_string(spec->fraud_result));
+    if (kasse &&
+        ((spec->fraud_decides_at &&
+          (set(kasse, "fraud_decides_at", json_integer(spec->fraud_decides_at)) ||
+           set(kasse, "fraud_result", json_string(spec->fraud_result)))) ||
+         (urls && json_object_set(kasse, "merchant_urls", (json_t *)urls)))) {
+        json_decref(kasse);
+        kasse = NULL;
     }
-    if (kasse && urls)
-        json_object_set(kasse, "merchant_urls", (json_t *)urls);
-    bad = bad || set(order, "_kasse", kasse);
+    put(order, "_kasse", kasse, &bad);
     if (bad) {
         json_decref(order);
         return kerr_internal(err, "order: out of memory");

@@ -28,6 +28,7 @@
 #include "core/market.h"
 #include "lib/jsonv.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 
 #define STR(n, maxl)     { .name = (n), .type = JV_STRING, .max_len = (maxl) }
 #define STR_PAT(n, pat)  { .name = (n), .type = JV_STRING, .pattern = (pat) }
@@ -292,7 +293,7 @@ static int check_cart(const json_t *s, struct kerr *err)
 {
     const json_t *lines = json_object_get(s, "order_lines");
     size_t n = json_array_size(lines);
-    struct cart_line *cl = calloc(n ? n : 1, sizeof *cl);
+    struct cart_line *cl = mem_calloc(n ? n : 1, sizeof *cl);
     if (!cl)
         return kerr_internal(err, "session: out of memory for cart lines");
     for (size_t i = 0; i < n; i++) {

@@ -12,6 +12,10 @@ void http_error_reply(const struct req *r, const struct kerr *err, const char *a
     *out = (struct reply){0};
     out->status = err->status ? err->status : 500;
     out->json = reply_error_body(r->correlation_id, err);
+    if (!out->json) {                 /* out of memory: render() sends the fixed 500 envelope */
+        out->status = 500;
+        return;
+    }
     if (err->status == 401)
         reply_header(out, "WWW-Authenticate",
                      r->route && r->route->auth == AUTH_SHOPPER ? "Bearer realm=\"Kasse\""

@@ -32,6 +32,25 @@ struct app {
     struct auth_cache *auth_cache;/* merchants seen recently (auth.c) */
 };
 
+/* app.c: opens the store at db (creating it and its folder if missing), loads or creates the
+ * server key, derives the purpose keys and makes the merchant cache; the caller sets the clock,
+ * flags and public_url. 0, or -1 with err and nothing left open. */
+int app_open(struct app *app, const char *db, struct kerr *err);
+/* Frees what app_open made (the app itself is the caller's). */
+void app_close(struct app *app);
+
+struct app_merchant {
+    const char *username;
+    const char *secret;           /* stored as its HMAC only */
+    const char *name;             /* what shoppers see */
+    const char *categories;       /* "klarna" or "classic" */
+};
+/* Creates the merchant, or sets the secret of an existing one with that username. With
+ * only_if_empty, does nothing when the store has a merchant already. *created (may be NULL):
+ * whether a merchant was inserted. */
+int app_merchant_put(struct app *app, const struct app_merchant *m, bool only_if_empty,
+                     bool *created, struct kerr *err);
+
 /* The authenticated merchant of a request. */
 struct merchant {
     int64_t id;
@@ -120,8 +139,13 @@ const char *req_query(const struct req *r, const char *name);
 /* Parses the request body as one JSON object: an empty body is {}; malformed JSON, duplicate
  * keys, nesting deeper than LIMIT_JSON_DEPTH or a non-object → 400 BAD_REQUEST. */
 json_t *req_json_body(const struct req *r, struct kerr *err);
-/* Serialises the envelope {correlation_id, error_code, error_messages}. */
+/* Serialises the envelope {correlation_id, error_code, error_messages}; NULL when memory ran
+ * out. */
 json_t *reply_error_body(const char *correlation_id, const struct kerr *err);
+/* When memory ran out even for that: a 500's envelope written into out without allocating
+ * (correlation id, INTERNAL_SERVER_ERROR, "Internal error"). Returns its length. */
+#define REPLY_FALLBACK_BYTES 160
+int reply_fallback_body(const char *correlation_id, char out[REPLY_FALLBACK_BYTES]);
 
 /* idempotency.c: Klarna-Idempotency-Key on every POST/PATCH/DELETE, one mechanism for every
  * API (contract 1.5). A handler that writes builds its reply inside its store transaction: */
@@ -143,7 +167,9 @@ int idempotency_begin(struct req *r, struct reply *out, struct kerr *err);
  * and always fills out (a refusal is Klarna's envelope, with Allow or WWW-Authenticate where
  * they belong). Runs with the request's arena current; the caller renders and frees out. */
 void http_dispatch(struct req *r, struct reply *out);
-/* out becomes err as Klarna's envelope (status, correlation id, headers). */
+/* out becomes err as Klarna's envelope (status, correlation id, headers). When memory ran out
+ * even for the envelope, out is a 500 with no body and no headers, which the renderer answers
+ * with reply_fallback_body: every request gets an answer. */
 void http_error_reply(const struct req *r, const struct kerr *err, const char *allow,
                       struct reply *out);
 

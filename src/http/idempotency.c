@@ -19,6 +19,7 @@
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
+#include "lib/mem.h"
 #include "store/store.h"
 
 #define IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
@@ -140,12 +141,18 @@ struct idem_job {
     struct reply *out;
 };
 
+/* The reply's headers as a JSON array of [name, value]; NULL when memory ran out (a record
+ * missing a header would replay a different reply). */
 static char *headers_json(const struct reply *out)
 {
     json_t *arr = json_array();
-    for (int i = 0; arr && i < out->n_headers; i++)
-        json_array_append_new(arr, json_pack("[s,s]", out->headers[i].name,
-                                             out->headers[i].value));
+    for (int i = 0; arr && i < out->n_headers; i++) {
+        json_t *pair = json_pack("[s,s]", out->headers[i].name, out->headers[i].value);
+        if (!pair || json_array_append_new(arr, pair) != 0) {   /* steals pair even then */
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
     char *text = arr ? jsonw_dumps(arr, NULL) : NULL;
     json_decref(arr);
     return text;
@@ -180,7 +187,7 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
     if (request_hash(r, row.request_hash) != 0)
         return kerr_internal(err, "idempotency: hash");
     row.headers = headers_json(j->out);
-    row.body = j->out->json ? jsonw_dumps(j->out->json, NULL) : strdup("");
+    row.body = j->out->json ? jsonw_dumps(j->out->json, NULL) : mem_strdup("");
     int rc = 0;
     if (!row.headers || !row.body)
         rc = kerr_internal(err, "idempotency: out of memory");

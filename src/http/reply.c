@@ -103,8 +103,10 @@ json_t *req_json_body(const struct req *r, struct kerr *err)
     struct jsonp_error where;
     json_t *v = jsonp_parse_at(data, len, LIMIT_JSON_DEPTH, msg, sizeof msg, &where);
     if (!v) {
+        if (where.out_of_memory)
+            kerr_internal(err, "request body: out of memory");
         /* Valid JSON with a number Kasse cannot hold is a bad value at that field. */
-        if (where.out_of_range && where.path[0] && !where.truncated)
+        else if (where.out_of_range && where.path[0] && !where.truncated)
             kerr_bad_value(err, where.path);
         else
             kerr_set(err, 400, "BAD_REQUEST", "Malformed JSON: %s", msg);
@@ -121,11 +123,23 @@ json_t *req_json_body(const struct req *r, struct kerr *err)
 json_t *reply_error_body(const char *correlation_id, const struct kerr *err)
 {
     json_t *messages = json_array();
-    if (messages && err->msg[0])
-        json_array_append_new(messages, json_string(err->msg));
-    return json_pack("{s:s, s:s, s:o*}", "correlation_id", correlation_id, "error_code",
+    if (!messages ||
+        (err->msg[0] && json_array_append_new(messages, json_string(err->msg)) != 0)) {
+        json_decref(messages);
+        return NULL;                  /* not an envelope without its message */
+    }
+    return json_pack("{s:s, s:s, s:o}", "correlation_id", correlation_id, "error_code",
                      err->code[0] ? err->code : "INTERNAL_SERVER_ERROR", "error_messages",
                      messages);
+}
+
+int reply_fallback_body(const char *correlation_id, char out[REPLY_FALLBACK_BYTES])
+{
+    int n = snprintf(out, REPLY_FALLBACK_BYTES,
+                     "{\"correlation_id\":\"%.36s\",\"error_code\":\"INTERNAL_SERVER_ERROR\","
+                     "\"error_messages\":[\"Internal error\"]}",
+                     correlation_id);
+    return n < 0 || n >= REPLY_FALLBACK_BYTES ? 0 : n;
 }
 
 bool reply_has_header(const struct reply *out, const char *name)

@@ -7,6 +7,7 @@
 
 #include "http/http.h"
 #include "lib/ids.h"
+#include "lib/mem.h"
 
 #define MAX_SEGMENTS 16
 
@@ -63,7 +64,7 @@ static bool matches(const char *template, char **seg, int n, char **params)
 int router_match(struct req *r, char *allow, size_t allow_cap, struct kerr *err)
 {
     free(r->path_copy);
-    r->path_copy = strdup(r->path);
+    r->path_copy = mem_strdup(r->path);
     if (!r->path_copy)
         return kerr_internal(err, "router: out of memory");
     char *seg[MAX_SEGMENTS];

@@ -211,18 +211,21 @@ static bool header_safe(const char *v)
 /* Renders out as the bytes of one HTTP/1.1 reply into c->out (head, then body unless HEAD).
  * Adds what every reply carries: the correlation id, Date, Content-Length, Connection when
  * closing, and the browser headers (no caching unless the handler chose; no sniffing; no
- * framing unless the handler's Content-Security-Policy says who may frame). 0, or -1 when
- * memory ran out (the connection is then closed). */
+ * framing unless the handler's Content-Security-Policy says who may frame). A reply whose
+ * JSON cannot be written, or a 5xx without a body (its envelope could not be built), goes out
+ * as a 500 with the fixed envelope (reply_fallback_body), made without allocating. 0, or -1
+ * when memory ran out even for the head (the connection is then closed). */
 static int render(struct conn *c, struct req *r, struct reply *out, bool head_only)
 {
     const char *body = NULL;
     char *json_text = NULL;
     size_t body_len = 0;
     const char *content_type = NULL;
+    char fallback[REPLY_FALLBACK_BYTES];
+    bool use_fallback = false;
     if (out->json) {
         json_text = jsonw_dumps(out->json, &body_len);
-        if (!json_text)
-            return -1;
+        use_fallback = !json_text;
         body = json_text;
         content_type = out->status < 400 ? "application/json;charset=utf-8" : "application/json";
     } else if (out->owned) {
@@ -233,6 +236,15 @@ static int render(struct conn *c, struct req *r, struct reply *out, bool head_on
         body = out->raw;
         body_len = out->raw_len;
         content_type = out->content_type;
+    } else {
+        use_fallback = out->status >= 500;
+    }
+    if (use_fallback) {
+        out->status = 500;
+        out->n_headers = 0;           /* they belonged to the reply that could not be sent */
+        body_len = (size_t)reply_fallback_body(r->correlation_id, fallback);
+        body = fallback;
+        content_type = "application/json";
     }
     log_request(r, out->status, body, body_len);
     struct buf b;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mem.h"
+
 void buf_init(struct buf *b, size_t max)
 {
     b->data = NULL;
@@ -20,7 +22,7 @@ int buf_reserve(struct buf *b, size_t n)
         n = b->max;
     if (n + 1 <= b->cap)
         return 0;
-    char *d = realloc(b->data, n + 1);
+    char *d = mem_realloc(b->data, n + 1);
     if (!d)
         return -1;
     if (!b->data)
@@ -38,7 +40,7 @@ int buf_append(struct buf *b, const void *p, size_t n)
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *d = realloc(b->data, cap);
+        char *d = mem_realloc(b->data, cap);
         if (!d)
             return -1;
         b->data = d;
@@ -62,7 +64,7 @@ int buf_printf(struct buf *b, const char *fmt, ...)
         return -1;
     if ((size_t)n < sizeof small)
         return buf_append(b, small, (size_t)n);
-    char *big = malloc((size_t)n + 1);
+    char *big = mem_malloc((size_t)n + 1);
     if (!big)
         return -1;
     va_start(ap, fmt);

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mem.h"
+
 _Static_assert(sizeof(json_int_t) == 8 && (json_int_t)-1 < 0, "json_int_t is int64");
 #define JP_INT_MAX ((uint64_t)LLONG_MAX)
 
@@ -97,8 +99,16 @@ static char *scratch(struct jp *ps, size_t need)
     if (need <= sizeof ps->small)
         return ps->small;
     if (!ps->scratch)
-        ps->scratch = malloc((size_t)(ps->end - ps->start) + 1);
+        ps->scratch = mem_malloc((size_t)(ps->end - ps->start) + 1);
     return ps->scratch;
+}
+
+/* Running out of memory is not the text's fault: where says so, so the caller can answer 5xx. */
+static json_t *oom(struct jp *ps, const unsigned char *at)
+{
+    if (ps->where)
+        ps->where->out_of_memory = 1;
+    return fail(ps, at, "out of memory");
 }
 
 /* ---- lexical helpers ---- */
@@ -420,13 +430,13 @@ static json_t *parse_number(struct jp *ps)
         else
             iv = -(json_int_t)v;
         json_t *j = json_integer(iv);
-        return j ? j : fail(ps, s, "out of memory");
+        return j ? j : oom(ps, s);
     }
 
     size_t len = (size_t)(p - s);
     char *buf = scratch(ps, len + 1);
     if (!buf)
-        return fail(ps, s, "out of memory");
+        return oom(ps, s);
     memcpy(buf, s, len);
     buf[len] = '\0';
     pthread_once(&c_locale_once, c_locale_init);
@@ -437,7 +447,7 @@ static json_t *parse_number(struct jp *ps)
         return fail(ps, s, "real number overflow");
     }
     json_t *j = json_real(d);
-    return j ? j : fail(ps, s, "out of memory");
+    return j ? j : oom(ps, s);
 }
 
 static json_t *parse_value(struct jp *ps);
@@ -446,7 +456,7 @@ static json_t *parse_object(struct jp *ps)
 {
     json_t *obj = json_object();
     if (!obj)
-        return fail(ps, ps->p, "out of memory");
+        return oom(ps, ps->p);
     ps->p++;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
@@ -486,14 +496,14 @@ static json_t *parse_object(struct jp *ps)
         const char *k = span_text(ps, &key, &klen);
         if (!k) {
             json_decref(v);
-            fail(ps, key_at, "out of memory");
+            oom(ps, key_at);
             goto error;
         }
         /* Duplicate check without a second hash lookup: setting an existing key replaces
          * its value and leaves the size as it was; the object is thrown away then anyway. */
         size_t before = json_object_size(obj);
         if (json_object_setn_new_nocheck(obj, k, klen, v) != 0) {   /* steals v even then */
-            fail(ps, key_at, "out of memory");
+            oom(ps, key_at);
             goto error;
         }
         if (json_object_size(obj) == before) {
@@ -521,7 +531,7 @@ static json_t *parse_array(struct jp *ps)
 {
     json_t *arr = json_array();
     if (!arr)
-        return fail(ps, ps->p, "out of memory");
+        return oom(ps, ps->p);
     ps->p++;
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == ']') {
@@ -537,7 +547,7 @@ static json_t *parse_array(struct jp *ps)
             goto error;
         }
         if (json_array_append_new(arr, v) != 0) {   /* steals v even then */
-            fail(ps, ps->p, "out of memory");
+            oom(ps, ps->p);
             goto error;
         }
         skip_ws(ps);
@@ -589,7 +599,7 @@ static json_t *parse_value(struct jp *ps)
         const char *txt = span_text(ps, &sp, &len);
         v = txt ? json_stringn_nocheck(txt, len) : NULL;
         if (!v)
-            return fail(ps, at, "out of memory");
+            return oom(ps, at);
         break;
     }
     case '-': case '0': case '1': case '2': case '3': case '4':

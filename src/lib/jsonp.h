@@ -29,9 +29,11 @@ json_t *jsonp_parse(const char *s, size_t n, int max_depth, char *err, size_t er
 
 /* Where a parse failed because a number is out of range (an integer beyond int64, a real
  * that overflows): valid JSON that Kasse cannot hold. Clients get "Bad value: <path>" for
- * those, as for any other bad amount, instead of a syntax error. */
+ * those, as for any other bad amount, instead of a syntax error. A parse that ran out of
+ * memory says so too: that is a server error, not a malformed body. */
 struct jsonp_error {
     int out_of_range;      /* the failure is a number out of range */
+    int out_of_memory;     /* the failure is the parser's, not the text's */
     int truncated;         /* the path was too long to keep whole */
     char path[256];        /* "order_lines[0].quantity" (empty for a top-level number) */
 };

@@ -14,6 +14,7 @@
 #include "lib/limits.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 
 #define JWT_HEADER_JSON "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 #define JWT_SIG_LEN 32
@@ -34,7 +35,7 @@ char *jwt_sign_hs256(const json_t *claims, const uint8_t *key, size_t key_len)
     size_t p64 = crypto_b64url_len(payload_len);
     size_t s64 = crypto_b64url_len(JWT_SIG_LEN);
     size_t total = h64 + 1 + p64 + 1 + s64;   /* fits: payload_len came from a real string */
-    char *tok = malloc(total + 1);
+    char *tok = mem_malloc(total + 1);
     if (!tok) {
         free(payload);
         return NULL;
@@ -117,7 +118,7 @@ json_t *jwt_verify_hs256(const char *token, const uint8_t *key, size_t key_len)
     if (memchr(sig64, '.', sig64_len))
         return NULL;                  /* more than three parts (e.g. a JWE) */
 
-    uint8_t *buf = malloc(JWT_PART_MAX);
+    uint8_t *buf = mem_malloc(JWT_PART_MAX);
     if (!buf)
         return NULL;
     json_t *claims = NULL;

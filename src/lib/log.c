@@ -6,10 +6,16 @@
 #include <time.h>
 
 static int quiet;
+static FILE *stream;
 
 void log_set_quiet(int q)
 {
     quiet = q;
+}
+
+void log_set_stream(FILE *f)
+{
+    stream = f;
 }
 
 static void emit(const char *level, const char *fmt, va_list ap)
@@ -21,7 +27,7 @@ static void emit(const char *level, const char *fmt, va_list ap)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char line[1024];
     vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "%s kasse %s %s\n", when, level, line);
+    fprintf(stream ? stream : stderr, "%s kasse %s %s\n", when, level, line);
 }
 
 void log_info(const char *fmt, ...)

@@ -6,13 +6,17 @@
  * pointer, frees of them cost nothing, and the whole arena goes back in one step when the
  * request completes (http/server.c). Without a current arena (the store's writer thread, the
  * command line, unit tests) allocations come from malloc. Every block carries a one-word tag,
- * so a value can be freed on any thread whatever it came from. A thread-local fault counter
- * lets tests fail the Nth allocation (style habit 8). */
+ * so a value can be freed on any thread whatever it came from. A thread-local fault injector
+ * lets tests fail the Nth allocation, or every one from the Nth on (style habit 8); it counts
+ * jansson's allocations and Kasse's own request-path ones (mem_malloc and friends), and the
+ * store's writer runs a request's transaction with that request's injection state. */
 #include "lib/mem.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MEM_ALIGN 16
 #define TAG_MALLOC 0x6d616c6cu   /* "mall" */
@@ -30,7 +34,7 @@ struct header {                  /* MEM_ALIGN bytes in front of every block */
 };
 
 static _Thread_local struct arena *current;
-static _Thread_local long fail_countdown;   /* > 0: that many allocations succeed */
+static _Thread_local struct mem_fault fault;
 
 static void *tag_block(void *base, uint32_t tag)
 {
@@ -83,9 +87,21 @@ static void *arena_alloc(struct arena *a, size_t n)
     return tag_block(base, TAG_ARENA);
 }
 
+/* True when a test asked this allocation to fail. */
+static bool injected_failure(void)
+{
+    if (fault.fired && fault.sticky)
+        return true;
+    if (fault.countdown > 0 && --fault.countdown == 0) {
+        fault.fired = true;
+        return true;
+    }
+    return false;
+}
+
 void *mem_alloc(size_t n)
 {
-    if (fail_countdown > 0 && --fail_countdown == 0)
+    if (injected_failure())
         return NULL;
     if (current)
         return arena_alloc(current, n);
@@ -134,7 +150,51 @@ void mem_arena_free(struct arena *a)
     a->bytes = 0;
 }
 
+void *mem_malloc(size_t n)
+{
+    return injected_failure() ? NULL : malloc(n);
+}
+
+void *mem_calloc(size_t n, size_t size)
+{
+    return injected_failure() ? NULL : calloc(n, size);
+}
+
+void *mem_realloc(void *p, size_t n)
+{
+    return injected_failure() ? NULL : realloc(p, n);
+}
+
+char *mem_strdup(const char *s)
+{
+    return injected_failure() ? NULL : strdup(s);
+}
+
+char *mem_strndup(const char *s, size_t n)
+{
+    return injected_failure() ? NULL : strndup(s, n);
+}
+
 void mem_fail_after(long n)
 {
-    fail_countdown = n;
+    fault = (struct mem_fault){.countdown = n};
+}
+
+void mem_fail_from(long n)
+{
+    fault = (struct mem_fault){.countdown = n, .sticky = true};
+}
+
+bool mem_fail_stop(void)
+{
+    bool fired = fault.fired;
+    fault = (struct mem_fault){0};
+    return fired;
+}
+
+struct mem_fault mem_fault_swap(struct mem_fault f)
+{
+    struct mem_fault old = fault;
+    fault = f;
+    return old;
 }

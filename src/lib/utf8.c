@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mem.h"
+
 size_t utf8_sequence(const unsigned char *s, size_t n)
 {
     if (n == 0)
@@ -58,7 +60,7 @@ char *utf8_repair(const char *s, size_t n)
     static const char replacement[] = "\xEF\xBF\xBD";   /* U+FFFD */
     if (n > ((size_t)-1 - 1) / 3)
         return NULL;
-    char *out = malloc(n * 3 + 1);
+    char *out = mem_malloc(n * 3 + 1);
     if (!out)
         return NULL;
     const unsigned char *p = (const unsigned char *)s;

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "store/store.h"
 #include "schema_sqlite.h"
 
@@ -173,6 +174,7 @@ struct job {
     void *arg;
     struct kerr *err;
     int rc;
+    struct mem_fault fault;      /* the caller's allocation-failure injection (lib/mem.h) */
     sem_t done;                  /* posted by the writer once the batch is durable */
     struct job *next;
 };
@@ -381,7 +383,10 @@ static void run_batch(struct sqlite_store *s, struct job *batch)
             j->rc = kerr_internal(j->err, "store: savepoint");
             continue;
         }
+        /* The job is the caller's code: it runs with the caller's fault injection. */
+        struct mem_fault own = mem_fault_swap(j->fault);
         j->rc = j->fn(&c->tx, j->arg, j->err);
+        j->fault = mem_fault_swap(own);
         if (j->rc != 0)
             exec_stmt(c, ST_ROLLBACK_TO);
         exec_stmt(c, ST_RELEASE);
@@ -442,11 +447,13 @@ static int sq_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *
         sem_destroy(&j.done);
         return kerr_set(err, 503, "SERVICE_UNAVAILABLE", "Kasse is shutting down");
     }
+    j.fault = mem_fault_swap((struct mem_fault){0});   /* travels with the job and back */
     enqueue_locked(s, &j);
     pthread_mutex_unlock(&s->mu);
     while (sem_wait(&j.done) != 0)
         ;                        /* EINTR */
     sem_destroy(&j.done);
+    mem_fault_swap(j.fault);
     return j.rc;
 }
 
@@ -612,7 +619,7 @@ static char *col_strdup(sqlite3_stmt *st, int i)
     const unsigned char *t = sqlite3_column_text(st, i);
     if (!t)
         return NULL;
-    return strdup((const char *)t);
+    return mem_strdup((const char *)t);
 }
 
 static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lib/jsonp.h"
+#include "lib/mem.h"
 
 #define DEPTH JSONP_JANSSON_MAX_DEPTH
 
@@ -460,10 +461,41 @@ static void test_out_of_range_reports_path(void **state)
     assert_string_equal(where.path, "");
 }
 
+/* Rule: a parse that runs out of memory says so (the body was fine: a 500, not a 400), at
+ * every allocation of the parse; with memory, the same text parses. */
+static void test_out_of_memory_reported(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"a\":[1,2.5,\"x\\n\"],\"k\\u00e5y\":{\"b\":null}}";
+    mem_install();
+    long n = 1;
+    for (;; n++) {
+        struct jsonp_error where;
+        char msg[128];
+        mem_fail_after(n);
+        json_t *v = jsonp_parse_at(text, strlen(text), 32, msg, sizeof msg, &where);
+        bool fired = mem_fail_stop();
+        if (!fired) {
+            assert_non_null(v);
+            json_decref(v);
+            break;
+        }
+        assert_null(v);
+        assert_int_equal(where.out_of_memory, 1);
+        assert_int_equal(where.out_of_range, 0);
+    }
+    assert_true(n > 5);
+    struct jsonp_error where;
+    assert_null(jsonp_parse_at("{\"a\":tru}", 10, 32, NULL, 0, &where));
+    assert_int_equal(where.out_of_memory, 0);
+    json_set_alloc_funcs(malloc, free);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_range_reports_path),
+        cmocka_unit_test(test_out_of_memory_reported),
         cmocka_unit_test(test_grammar_rfc8259),
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_whitespace_only_space_tab_lf_cr),

@@ -1,7 +1,7 @@
 /* Unit tests for lib/mem: arena blocks are aligned and live until the arena is freed, frees of
  * arena blocks are no-ops on any thread, malloc blocks are freed for real, jansson values built
  * in an arena work and can be dropped in any order, and the fault injector fails the Nth
- * allocation. */
+ * allocation (or every one from the Nth on), and its state moves between threads whole. */
 #include <jansson.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -94,6 +94,45 @@ static void test_fail_after(void **state)
     mem_fail_after(0);
 }
 
+/* Rule: from the Nth allocation on, every allocation fails until injection stops; stop says
+ * whether a failure happened. */
+static void test_fail_from(void **state)
+{
+    (void)state;
+    mem_fail_from(2);
+    void *a = mem_alloc(8), *b = mem_malloc(8), *c = mem_alloc(8);
+    assert_non_null(a);
+    assert_null(b);
+    assert_null(c);
+    assert_true(mem_fail_stop());
+    void *d = mem_strdup("d");
+    assert_non_null(d);
+    mem_free(a);
+    free(d);
+    mem_fail_after(5);
+    assert_false(mem_fail_stop());
+}
+
+/* Rule: the injection state moves between threads whole (the store's writer runs a caller's
+ * job with it): a countdown swapped out counts nothing here, and comes back as it was left. */
+static void test_fault_swap(void **state)
+{
+    (void)state;
+    mem_fail_after(2);
+    struct mem_fault f = mem_fault_swap((struct mem_fault){0});
+    void *a = mem_alloc(8), *b = mem_alloc(8);       /* not counted: injection swapped out */
+    assert_non_null(a);
+    assert_non_null(b);
+    mem_fault_swap(f);
+    void *c = mem_alloc(8), *d = mem_alloc(8);
+    assert_non_null(c);
+    assert_null(d);
+    assert_true(mem_fail_stop());
+    mem_free(a);
+    mem_free(b);
+    mem_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +140,8 @@ int main(void)
         cmocka_unit_test(test_malloc_blocks),
         cmocka_unit_test(test_jansson_in_arena_across_threads),
         cmocka_unit_test(test_fail_after),
+        cmocka_unit_test(test_fail_from),
+        cmocka_unit_test(test_fault_swap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
