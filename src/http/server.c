@@ -135,6 +135,11 @@ static enum MHD_Result queue_error(struct req *r, const struct kerr *err, const 
                                                                 : "Basic realm=\"Kasse\"");
     if (allow && allow[0])
         reply_header(&out, MHD_HTTP_HEADER_ALLOW, allow);
+    if (err->retry_after > 0) {           /* 503: the store cannot take writes now */
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%d", err->retry_after);
+        reply_header(&out, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     enum MHD_Result ok = queue(r, &out);
     json_decref(out.json);
     return ok;
