@@ -23,6 +23,9 @@
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_THREADS 32
 #define MAX_THREADS 256
+#define MAX_LOG_MB (1024 * 1024)          /* --log-max-mb: up to 1 TiB */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* What shoppers see of a merchant seeded without a display name: never its API username. */
 #define DEFAULT_DISPLAY_NAME "Kasse Test Merchant"
@@ -39,7 +42,7 @@ static const char usage_main[] =
 
 static const char usage_serve[] =
     "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
-    "                   [--test-clock] [--callbacks-public-only]\n"
+    "                   [--test-clock] [--callbacks-public-only] [--log-max-mb N]\n"
     "\n"
     "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
     "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
@@ -52,6 +55,15 @@ static const char usage_serve[] =
     "                      and other non-public addresses (checked on the address each\n"
     "                      connection resolves to; off by default: local callbacks are the\n"
     "                      point on a developer's machine, SSRF on a shared platform)\n"
+    "  --log-max-mb N      keep the request log (kasse.db → kasse-log.db) within N MiB\n"
+    "                      (default " STR(STORE_LOG_MAX_MB_DEFAULT) "), deleting the oldest rows"
+    " first; rows older\n"
+    "                      than 30 days are deleted too\n"
+    "\n"
+    "disk: the store's WAL is checkpointed and cut back past 16 MiB. On a full disk\n"
+    "  writes are answered 503 SERVICE_UNAVAILABLE with Retry-After and nothing of\n"
+    "  them is applied; reads go on; request-log rows are dropped. Writes succeed\n"
+    "  again by themselves once there is space (no restart).\n"
     "\n"
     "environment:\n"
     "  KASSE_MERCHANTS=\"user:secret[:klarna|classic][:display name],...\"  seed merchants\n"
@@ -231,14 +243,14 @@ static int ensure_parent_dir(const char *path)
     return 0;
 }
 
-static int open_app(struct app *app, const char *db)
+static int open_app(struct app *app, const char *db, const struct store_sqlite_limits *lim)
 {
     struct kerr err = {0};
     if (ensure_parent_dir(db) != 0) {
         fprintf(stderr, "kasse: cannot create the folder of %s: %s\n", db, strerror(errno));
         return -1;
     }
-    app->store = store_sqlite_open(db, &err);
+    app->store = store_sqlite_open_with(db, lim, &err);
     if (!app->store || load_keys(app, &err) != 0) {
         fprintf(stderr, "kasse: %s\n", err.msg);
         store_close(app->store);
@@ -286,9 +298,11 @@ static int cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
         {"public-url", required_argument, NULL, 'u'}, {"threads", required_argument, NULL, 't'},
         {"test-clock", no_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-        {"callbacks-public-only", no_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
+        {"callbacks-public-only", no_argument, NULL, 'p'},
+        {"log-max-mb", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
     const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
     long threads = DEFAULT_THREADS;
+    long log_max_mb = STORE_LOG_MAX_MB_DEFAULT;
     int test_clock = 0, public_only = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -301,6 +315,15 @@ static int cmd_serve(int argc, char **argv)
             threads = strtol(optarg, &end, 10);
             if (*end || threads < 1 || threads > MAX_THREADS) {
                 fprintf(stderr, "kasse serve: --threads must be 1..%d\n", MAX_THREADS);
+                return 2;
+            }
+            break;
+        }
+        case 'm': {
+            char *end;
+            log_max_mb = strtol(optarg, &end, 10);
+            if (*end || end == optarg || log_max_mb < 1 || log_max_mb > MAX_LOG_MB) {
+                fprintf(stderr, "kasse serve: --log-max-mb must be 1..%d\n", MAX_LOG_MB);
                 return 2;
             }
             break;
@@ -329,12 +352,14 @@ static int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);    /* a file size limit is a full disk: 503, not a dead server */
 
     static struct app app;
     app.clock.testable = test_clock;
     app.test_clock = test_clock;
     app.callbacks_public_only = public_only;
-    if (open_app(&app, db) != 0)
+    struct store_sqlite_limits lim = {.log_max_bytes = (int64_t)log_max_mb * 1024 * 1024};
+    if (open_app(&app, db, &lim) != 0)
         return 1;
 
     struct kerr err = {0};
@@ -457,7 +482,7 @@ static int cmd_merchant(int argc, char **argv)
     }
     log_set_quiet(1);
     static struct app app;
-    if (open_app(&app, db) != 0)
+    if (open_app(&app, db, NULL) != 0)
         return 1;
     char username[32], secret[48];
     struct kerr err = {0};
