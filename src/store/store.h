@@ -259,6 +259,7 @@ struct store_sqlite_stats {
     uint64_t checkpoints;      /* main WAL checkpoints run by the writer */
     uint64_t restarts;         /* ... of which RESTART, done */
     uint64_t restarts_busy;    /* RESTARTs put off because a reader held an old snapshot */
+    uint64_t reads_held_max_ms;   /* the longest a RESTART held store reads back */
     uint64_t disk_refused;     /* write requests answered 503: the disk took no commit */
     uint64_t log_pruned_size;  /* request-log rows deleted to stay within the size bound */
     uint64_t log_pruned_age;   /* ... older than the retention */
