@@ -22,6 +22,9 @@
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_THREADS 32
 #define MAX_THREADS 256
+#define MAX_LOG_MB (1024 * 1024)          /* --log-max-mb: up to 1 TiB */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* What shoppers see of a merchant seeded without a display name: never its API username. */
 #define DEFAULT_DISPLAY_NAME "Kasse Test Merchant"
@@ -40,6 +43,7 @@ static const char usage_serve[] =
     "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
     "                   [--test-clock] [--callbacks-public-only] [--callback-workers N]\n"
     "                   [--max-connections N] [--connections-per-address N]\n"
+    "                   [--log-max-mb N]\n"
     "\n"
     "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
     "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
@@ -60,6 +64,15 @@ static const char usage_serve[] =
     "                      waiting longest without a request in progress are closed first\n"
     "  --connections-per-address N  connections one client address may hold (default 256;\n"
     "                      0: no cap, e.g. behind a reverse proxy that is one address)\n"
+    "  --log-max-mb N      keep the request log (kasse.db → kasse-log.db) within N MiB\n"
+    "                      (default " STR(STORE_LOG_MAX_MB_DEFAULT) "), deleting the oldest rows"
+    " first; rows older\n"
+    "                      than 30 days are deleted too\n"
+    "\n"
+    "disk: the store's WAL is checkpointed and cut back past 16 MiB. On a full disk\n"
+    "  writes are answered 503 SERVICE_UNAVAILABLE with Retry-After and nothing of\n"
+    "  them is applied; reads go on; request-log rows are dropped. Writes succeed\n"
+    "  again by themselves once there is space (no restart).\n"
     "\n"
     "environment:\n"
     "  KASSE_MERCHANTS=\"user:secret[:klarna|classic][:display name],...\"  seed merchants\n"
@@ -145,10 +158,10 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
 
 /* ---- store opening shared by the commands ---- */
 
-static int open_app(struct app *app, const char *db)
+static int open_app(struct app *app, const char *db, const struct store_sqlite_limits *lim)
 {
     struct kerr err = {0};
-    if (app_open(app, db, &err) != 0) {
+    if (app_open(app, db, lim, &err) != 0) {
         fprintf(stderr, "kasse: %s\n", err.msg);
         return -1;
     }
@@ -196,10 +209,12 @@ static int cmd_serve(int argc, char **argv)
         {"callbacks-public-only", no_argument, NULL, 'p'},
         {"callback-workers", required_argument, NULL, 'w'},
         {"max-connections", required_argument, NULL, 'm'},
-        {"connections-per-address", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+        {"connections-per-address", required_argument, NULL, 'a'},
+        {"log-max-mb", required_argument, NULL, 'g'}, {NULL, 0, NULL, 0}};
     const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
     long threads = DEFAULT_THREADS, workers = OUTBOX_WORKERS;
     long max_conns = 0, per_address = 0;
+    long log_max_mb = STORE_LOG_MAX_MB_DEFAULT;
     int test_clock = 0, public_only = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -241,6 +256,15 @@ static int cmd_serve(int argc, char **argv)
                 per_address = v ? v : -1;
             break;
         }
+        case 'g': {
+            char *end;
+            log_max_mb = strtol(optarg, &end, 10);
+            if (*end || end == optarg || log_max_mb < 1 || log_max_mb > MAX_LOG_MB) {
+                fprintf(stderr, "kasse serve: --log-max-mb must be 1..%d\n", MAX_LOG_MB);
+                return 2;
+            }
+            break;
+        }
         case 'c': test_clock = 1; break;
         case 'p': public_only = 1; break;
         case 'h': fputs(usage_serve, stdout); return 0;
@@ -265,12 +289,14 @@ static int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);    /* a file size limit is a full disk: 503, not a dead server */
 
     static struct app app;
     app.clock.testable = test_clock;
     app.test_clock = test_clock;
     app.callbacks_public_only = public_only;
-    if (open_app(&app, db) != 0)
+    struct store_sqlite_limits lim = {.log_max_bytes = (int64_t)log_max_mb * 1024 * 1024};
+    if (open_app(&app, db, &lim) != 0)
         return 1;
 
     struct kerr err = {0};
@@ -390,7 +416,7 @@ static int cmd_merchant(int argc, char **argv)
     }
     log_set_quiet(1);
     static struct app app;
-    if (open_app(&app, db) != 0)
+    if (open_app(&app, db, NULL) != 0)
         return 1;
     char username[32], secret[48];
     struct kerr err = {0};

@@ -64,12 +64,13 @@ static int ensure_parent_dir(const char *path)
     return 0;
 }
 
-int app_open(struct app *app, const char *db, struct kerr *err)
+int app_open(struct app *app, const char *db, const struct store_sqlite_limits *lim,
+             struct kerr *err)
 {
     if (ensure_parent_dir(db) != 0)
         return kerr_set(err, 500, "CONFIG", "cannot create the folder of %s: %s", db,
                         strerror(errno));
-    app->store = store_sqlite_open(db, err);
+    app->store = store_sqlite_open_with(db, lim, err);
     if (!app->store || load_keys(app, err) != 0) {
         app_close(app);
         return -1;

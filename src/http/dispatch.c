@@ -1,6 +1,7 @@
 /* dispatch: one complete request to its reply — route, authenticate, replay or run the handler.
  * Knows nothing of sockets (server.c) and nothing of Klarna's rules (api/); unit tests drive
  * it directly (the allocation-failure loop). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "http/http.h"
@@ -22,6 +23,11 @@ void http_error_reply(const struct req *r, const struct kerr *err, const char *a
                                                                 : "Basic realm=\"Kasse\"");
     if (allow && allow[0])
         reply_header(out, "Allow", allow);
+    if (err->retry_after > 0) {       /* 503: the store cannot take writes now */
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%d", err->retry_after);
+        reply_header(out, "Retry-After", seconds);
+    }
 }
 
 void http_dispatch(struct req *r, struct reply *out)
@@ -42,7 +48,8 @@ void http_dispatch(struct req *r, struct reply *out)
     if (replayed < 0 || (replayed == 0 && r->route->handler(r, out, &err) != 0)) {
         json_decref(out->json);
         free(out->owned);
-        if (err.status >= 500)
+        /* (a full disk's 503s are logged by the store, once per outage) */
+        if (err.status >= 500 && err.status != 503)
             log_error("%s %s → %d %s (%s)", r->method, r->path, err.status, err.code,
                       r->correlation_id);
         http_error_reply(r, &err, NULL, out);

@@ -35,7 +35,8 @@ struct app {
 /* app.c: opens the store at db (creating it and its folder if missing), loads or creates the
  * server key, derives the purpose keys and makes the merchant cache; the caller sets the clock,
  * flags and public_url. 0, or -1 with err and nothing left open. */
-int app_open(struct app *app, const char *db, struct kerr *err);
+int app_open(struct app *app, const char *db, const struct store_sqlite_limits *lim,
+             struct kerr *err);
 /* Frees what app_open made (the app itself is the caller's). */
 void app_close(struct app *app);
 

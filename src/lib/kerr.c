@@ -14,6 +14,7 @@ int kerr_set(struct kerr *err, int status, const char *code, const char *fmt, ..
     err->status = status;
     snprintf(err->code, sizeof err->code, "%s", code);
     err->path[0] = '\0';
+    err->retry_after = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
@@ -26,6 +27,19 @@ int kerr_bad_value(struct kerr *err, const char *path)
     kerr_set(err, 400, "BAD_VALUE", "Bad value: %s", path);
     if (err)
         snprintf(err->path, sizeof err->path, "%s", path);
+    return -1;
+}
+
+int kerr_unavailable(struct kerr *err, int retry_after, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    kerr_set(err, 503, "SERVICE_UNAVAILABLE", "%s", "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->retry_after = retry_after;
     return -1;
 }
 

@@ -14,6 +14,8 @@ struct kerr {
     char code[48];    /* Klarna error_code, e.g. "BAD_VALUE" */
     char path[256];   /* JSON path of the first bad field, "" if none */
     char msg[512];    /* error_messages[0]; "" renders as an empty list */
+    int retry_after;  /* seconds; > 0 adds Retry-After to the reply (503: the store cannot
+                       * take writes now, e.g. a full disk) */
 };
 
 /* Fills err (if not NULL) and returns -1 so callers can `return kerr_set(...)`. */
@@ -22,6 +24,10 @@ int kerr_set(struct kerr *err, int status, const char *code, const char *fmt, ..
 
 /* 400 BAD_VALUE "Bad value: <path>", path recorded; returns -1. */
 int kerr_bad_value(struct kerr *err, const char *path);
+
+/* 503 SERVICE_UNAVAILABLE with Retry-After: retry_after seconds; returns -1. */
+int kerr_unavailable(struct kerr *err, int retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* 500 INTERNAL_SERVER_ERROR "Internal error"; the detail goes to the log, never to the client. */
 int kerr_internal(struct kerr *err, const char *detail);

@@ -14,14 +14,24 @@
  * Request-log rows are diagnostics, not money: they live in their own database file beside the
  * main one (kasse.db → kasse-log.db, synchronous=NORMAL), queued without waiting and written in
  * batches by a logger thread with its own connection, so they never lengthen the commit path of
- * the writes merchants wait for. Read connections ATTACH that file as "logs". */
+ * the writes merchants wait for. Read connections ATTACH that file as "logs".
+ *
+ * Disk (issue 9, item 11). Both WALs are bounded by checkpoints their own thread runs after a
+ * commit (wal_bound: PASSIVE, and RESTART past the bound). The request log is bounded by size
+ * (log_max_bytes, pruned oldest first inside the batch transaction) as well as by age, and its
+ * queue by bytes. A commit the disk refuses (full, I/O error) fails its whole batch with 503 and
+ * nothing of it applied (run_batch, batch_lost); the writer goes on, so the next batch succeeds
+ * once there is space. Log rows the disk refuses are dropped. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -34,6 +44,7 @@ enum stmt_id {
     ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
     ST_SESSION_GET, ST_SESSION_GET_ANY, ST_SESSION_INSERT, ST_SESSION_UPDATE, ST_MERCHANT_BY_ID,
     ST_LOG_INSERT, ST_LOG_GET, ST_LOG_PRUNE, ST_IDEM_PRUNE,
+    ST_LOG_USED, ST_LOG_COUNT, ST_LOG_DROP_OLDEST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_AUTH_INSERT, ST_AUTH_GET, ST_AUTH_LATEST, ST_AUTH_SET_STATE, ST_AUTH_SET_STATE_BODY,
     ST_AUTH_SUPERSEDE,
@@ -80,6 +91,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "request_body, response_body FROM logs.request_log "
                    "WHERE correlation_id = ?1 AND merchant_id = ?2",
     [ST_LOG_PRUNE] = "DELETE FROM request_log WHERE at < ?1",
+    /* The log's content in bytes: pages in use (not on the freelist) times the page size, read
+     * from the file header, so it is exact and cheap and needs no dbstat. */
+    [ST_LOG_USED] = "SELECT (p.page_count - f.freelist_count) * s.page_size, "
+                    "f.freelist_count * s.page_size FROM pragma_page_count() AS p, "
+                    "pragma_freelist_count() AS f, pragma_page_size() AS s",
+    [ST_LOG_COUNT] = "SELECT count(*) FROM request_log",
+    [ST_LOG_DROP_OLDEST] = "DELETE FROM request_log WHERE rowid IN (SELECT rowid FROM "
+                           "request_log ORDER BY at, rowid LIMIT ?1)",
     [ST_IDEM_PRUNE] = "DELETE FROM idempotency WHERE created_at < ?1",
     [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body, "
                     "request_hash "
@@ -167,6 +186,15 @@ struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
     struct conn *next_all;       /* every read connection, for close */
+    /* The WAL bound (writer and logger only; see wal_bound). */
+    const char *name;            /* "main" or "request log", for the log lines */
+    int64_t page_size;
+    int64_t wal_max;             /* bytes: RESTART past this, and journal_size_limit */
+    int wal_frames;              /* frames in the WAL after the last commit (wal_hook) */
+    bool wal_wrote;              /* the hook ran: a commit wrote to the WAL */
+    int64_t restart_after_ms;    /* monotonic: no RESTART attempt before this */
+    int64_t restart_backoff_ms;  /* the wait after the next put-off RESTART */
+    int64_t warned_ms;           /* monotonic: last "WAL over its bound" line */
 };
 
 struct job {
@@ -175,17 +203,64 @@ struct job {
     struct kerr *err;
     int rc;
     struct mem_fault fault;      /* the caller's allocation-failure injection (lib/mem.h) */
+    bool ran;                    /* its function ran (run_batch) */
     sem_t done;                  /* posted by the writer once the batch is durable */
     struct job *next;
 };
 
+#define BUSY_TIMEOUT_MS 5000
+
+/* The WAL bound (issue 9: 190 MB of WAL in 5 minutes, checkpoints starved by readers). SQLite's
+ * own auto-checkpoint is PASSIVE: it copies what no reader still needs and never waits, and the
+ * WAL only starts over from its beginning when, at the start of a write, no reader uses it, which
+ * under steady reads never happens. So the writer (and the logger, for its file) checkpoints
+ * itself after each commit, once its callers are woken:
+ *   - past WAL_CHECKPOINT_FRAMES frames, PASSIVE (SQLite's default threshold, ~4 MiB);
+ *   - past its bound (wal_max_bytes; the request log's: a quarter of its own bound, at most
+ *     that), PASSIVE and then RESTART, which copies what readers of older snapshots still
+ *     needed once they finish and makes the next commit write the WAL from its start; SQLite
+ *     then cuts the file back to journal_size_limit (= the bound).
+ * Readers could still starve RESTART: each store read is one short transaction (store_read:
+ * BEGIN, a few SELECTs, COMMIT, nothing waits inside), but with many threads they overlap, so
+ * some reader always holds a snapshot lock (measured: 24 reading threads kept RESTART waiting 14
+ * times out of 15, and the WAL grew to 45 MB with a 16 MiB bound). So for the RESTART the writer
+ * takes read_gate exclusively (writer-preferring: new store reads wait, those in flight finish),
+ * at most WAL_RESTART_WAIT_MS, runs it and lets reads go on: reads are held back for the tail of
+ * one checkpoint (tens of ms; the longest is in the stats) once per bound's worth of writes.
+ * The logger's RESTART needs no gate (log reads are rare). Only a transaction held open outside
+ * store_read (another process: the sqlite3 shell, a backup) can still pin the WAL: RESTART then
+ * gives up (BUSY) and is tried again after WAL_RESTART_RETRY_MS, doubling up to
+ * WAL_RESTART_RETRY_MAX_MS, PASSIVE in between; the WAL grows while that transaction lasts, a
+ * line says so once a minute, and it is cut back soon after the reader ends. RESTART rather
+ * than TRUNCATE: the WAL file keeps up to its bound allocated, so later commits overwrite blocks
+ * the file system already gave and need no new space (kind to a nearly full disk). */
+#define WAL_CHECKPOINT_FRAMES 1000
+#define WAL_MAX_BYTES_DEFAULT (16LL * 1024 * 1024)
+#define WAL_MIN_BYTES (64 * 1024)
+#define WAL_RESTART_WAIT_MS 100
+#define WAL_RESTART_RETRY_MS 100
+#define WAL_RESTART_RETRY_MAX_MS 5000
+#define WAL_WARN_EVERY_MS 60000
+
+/* A full disk (SQLITE_FULL: ENOSPC, a file size limit) or an I/O error on a commit: every
+ * request of that group commit is answered 503 SERVICE_UNAVAILABLE with Retry-After and none
+ * of them is applied (a request is acknowledged only after its commit). The writer keeps
+ * going: the next batch tries again, so writes succeed again as soon as space returns. */
+#define STORE_RETRY_AFTER_S 5
+
 #define LOG_BATCH_ROWS 512
 #define LOG_BATCH_MS 50
 #define LOG_RETENTION_MS (30LL * 24 * 3600 * 1000)   /* request logs are kept 30 days */
-#define LOG_PRUNE_EVERY 4096                          /* rows written between prunes */
+#define LOG_PRUNE_EVERY 4096                          /* rows written between age prunes */
+#define LOG_MAX_BYTES_DEFAULT ((int64_t)STORE_LOG_MAX_MB_DEFAULT * 1024 * 1024)
+#define LOG_PRUNE_TARGET_PCT 90        /* a size prune goes down to 90% of the bound */
+#define LOG_BATCH_BYTES (1024 * 1024)  /* a batch is at most this much (and 1/8 of the bound) */
+#define LOG_FREE_SLACK_PCT 25          /* free pages beyond 25% of the bound are given back */
+#define LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)   /* queued rows past this are dropped */
 
 struct log_node {
     struct reqlog_row row;       /* owned */
+    size_t bytes;                /* reqlog_bytes(row), for the queue bound */
     struct log_node *next;
 };
 
@@ -193,6 +268,8 @@ struct sqlite_store {
     struct store base;
     char *path;
     char *log_path;
+    int64_t wal_max_bytes;
+    int64_t log_max_bytes;
     struct conn *logger;
     pthread_t logger_thread;
     int logger_started;
@@ -200,23 +277,38 @@ struct sqlite_store {
     pthread_cond_t log_done;     /* a log batch was written */
     struct log_node *log_head, *log_tail;
     uint64_t log_queued, log_written;   /* under mu */
+    int64_t log_queued_bytes;    /* under mu */
     int log_urgent;              /* a flush waits: write now */
+    int log_failing;             /* logger thread: the last batch could not be written */
     uint64_t generation;         /* tells this store's thread-local read connections apart */
     struct conn *writer;
     pthread_t writer_thread;
     int writer_started;
+    int disk_failing;            /* writer thread: the last batch failed on the disk */
+    uint64_t refused_since;      /* writer thread: requests refused since disk_failing */
     pthread_mutex_t mu;
     pthread_cond_t work;         /* jobs queued or stopping */
     struct job *head, *tail;
     int stopping;
     struct conn *readers;        /* list of read connections (under mu) */
+    pthread_rwlock_t read_gate;  /* store reads hold it shared; a RESTART drains them (wal_bound) */
+    struct store_sqlite_stats stats;   /* updated with __atomic builtins */
 };
+
+#define STAT_ADD(s, field, n) __atomic_add_fetch(&(s)->stats.field, (n), __ATOMIC_RELAXED)
 
 static const struct store_ops sqlite_ops;
 
 static uint64_t next_generation = 1;
 static _Thread_local struct conn *tl_conn;
 static _Thread_local uint64_t tl_generation;
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- connections and statements ---- */
 
@@ -232,19 +324,26 @@ static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
     return c->stmt[id];
 }
 
-/* Runs a statement that returns no rows; 0 or -1. */
-static int exec_stmt(struct conn *c, enum stmt_id id)
+/* Runs a statement that returns no rows: SQLITE_DONE, or SQLITE_ERROR / the extended code of
+ * the failure, logged unless quiet (the callers that report disk errors themselves). */
+static int step_rc(struct conn *c, enum stmt_id id, bool quiet)
 {
     sqlite3_stmt *st = stmt(c, id);
     if (!st)
-        return -1;
+        return SQLITE_ERROR;
     int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        rc = sqlite3_extended_errcode(c->db);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        log_error("sqlite %s: %s", stmt_sql[id], sqlite3_errmsg(c->db));
-        return -1;
-    }
-    return 0;
+    if (rc != SQLITE_DONE && !quiet)
+        log_error("sqlite %s: %s", stmt_sql[id], sqlite3_errstr(rc));
+    return rc;
+}
+
+/* Runs a statement that returns no rows; 0 or -1. */
+static int exec_stmt(struct conn *c, enum stmt_id id)
+{
+    return step_rc(c, id, false) == SQLITE_DONE ? 0 : -1;
 }
 
 static int exec_sql(sqlite3 *db, const char *sql)
@@ -271,7 +370,7 @@ static struct conn *conn_open(const char *path, const char *pragmas)
         free(c);
         return NULL;
     }
-    sqlite3_busy_timeout(c->db, 5000);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
     if (exec_sql(c->db, pragmas) != 0) {
         sqlite3_close(c->db);
         free(c);
@@ -282,7 +381,15 @@ static struct conn *conn_open(const char *path, const char *pragmas)
 
 #define MAIN_PRAGMAS "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " \
                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY"
-#define LOG_PRAGMAS "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY"
+/* The writer never spills dirty pages to the WAL before COMMIT (cache_spill=OFF): a job's
+ * statements do not touch the disk, so a full disk shows on the COMMIT of the batch, where every
+ * job of the batch is answered for (run_batch). A batch's pages are held in memory meanwhile
+ * (a few MiB at most: its requests' rows). */
+#define WRITER_PRAGMAS "PRAGMA cache_spill=OFF"
+/* auto_vacuum comes first: it only takes effect on a new file, before anything is written.
+ * INCREMENTAL lets the log give pages back to the file system (log_prune_size). */
+#define LOG_PRAGMAS "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; " \
+                    "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY"
 
 /* The request-log database's schema (its own file; see the top of this file). */
 static const char log_schema[] =
@@ -345,40 +452,164 @@ static int migrate(sqlite3 *db)
     return 0;
 }
 
-/* ---- the writer thread (group commit) ---- */
+/* ---- the WAL bound (writer and logger connections) ---- */
 
-static int log_insert(struct conn *c, const struct reqlog_row *r)
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-    sqlite3_stmt *st = stmt(c, ST_LOG_INSERT);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, r->correlation_id, -1, SQLITE_STATIC);
-    if (r->merchant_id)
-        sqlite3_bind_int64(st, 2, r->merchant_id);
-    else
-        sqlite3_bind_null(st, 2);
-    sqlite3_bind_text(st, 3, r->method, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r->path ? r->path : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, r->status);
-    sqlite3_bind_int64(st, 6, r->at_ms);
-    sqlite3_bind_int64(st, 7, r->duration_us);
-    sqlite3_bind_text(st, 8, r->request_body, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, r->response_body, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    (void)db;
+    (void)name;
+    struct conn *c = arg;
+    c->wal_frames = frames;
+    c->wal_wrote = true;
+    return SQLITE_OK;
 }
 
+/* Takes over checkpointing of c's database from SQLite's auto-checkpoint (replaced by the
+ * hook) and caps the WAL file at wal_max bytes once it starts over. */
+static int wal_bound_init(struct conn *c, const char *name, int64_t wal_max)
+{
+    c->name = name;
+    c->wal_max = wal_max > WAL_MIN_BYTES ? wal_max : WAL_MIN_BYTES;
+    c->restart_backoff_ms = WAL_RESTART_RETRY_MS;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        c->page_size = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (c->page_size <= 0)
+        c->page_size = 4096;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%lld", (long long)c->wal_max);
+    if (exec_sql(c->db, sql) != 0)
+        return -1;
+    sqlite3_wal_hook(c->db, wal_hook, c);
+    return 0;
+}
+
+/* After a commit: PASSIVE past WAL_CHECKPOINT_FRAMES, RESTART past wal_max (see the top). */
+static void wal_bound(struct sqlite_store *s, struct conn *c)
+{
+    int64_t wal_bytes = (int64_t)c->wal_frames * c->page_size;
+    if (c->wal_frames < WAL_CHECKPOINT_FRAMES && wal_bytes < c->wal_max)
+        return;
+    int64_t now = monotonic_ms();
+    bool restart = wal_bytes >= c->wal_max && now >= c->restart_after_ms;
+    int frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    if (restart && rc == SQLITE_OK) {
+        /* What PASSIVE could not copy, readers of older snapshots still need. Store reads are
+         * held back (read_gate) until those in flight end, at most WAL_RESTART_WAIT_MS, so the
+         * RESTART copies the rest and starts the WAL over; then reads go on. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WAL_RESTART_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int64_t asked = monotonic_ms();
+        bool gated = c == s->writer && pthread_rwlock_timedwrlock(&s->read_gate, &until) == 0;
+        sqlite3_busy_timeout(c->db, gated ? 10 : WAL_RESTART_WAIT_MS);
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &frames, &copied);
+        sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+        if (gated) {
+            pthread_rwlock_unlock(&s->read_gate);
+            uint64_t held = (uint64_t)(monotonic_ms() - asked);
+            if (held > __atomic_load_n(&s->stats.reads_held_max_ms, __ATOMIC_RELAXED))
+                __atomic_store_n(&s->stats.reads_held_max_ms, held, __ATOMIC_RELAXED);
+        }
+    }
+    if (c == s->writer)
+        STAT_ADD(s, checkpoints, 1);
+    if (rc == SQLITE_OK && restart) {
+        c->wal_frames = 0;       /* the next commit writes the WAL from its start */
+        c->restart_backoff_ms = WAL_RESTART_RETRY_MS;
+        if (c == s->writer)
+            STAT_ADD(s, restarts, 1);
+        return;
+    }
+    if (rc == SQLITE_OK)
+        return;
+    if (restart && c == s->writer)
+        STAT_ADD(s, restarts_busy, 1);
+    c->restart_after_ms = now + c->restart_backoff_ms;
+    if (c->restart_backoff_ms < WAL_RESTART_RETRY_MAX_MS)
+        c->restart_backoff_ms = c->restart_backoff_ms * 2 < WAL_RESTART_RETRY_MAX_MS
+                                    ? c->restart_backoff_ms * 2
+                                    : WAL_RESTART_RETRY_MAX_MS;
+    /* Said once a minute, and only once it matters: twice the bound, or a failing disk. */
+    bool busy = (rc & 0xff) == SQLITE_BUSY;
+    if ((!busy || wal_bytes >= 2 * c->wal_max) && now - c->warned_ms >= WAL_WARN_EVERY_MS) {
+        c->warned_ms = now;
+        if (busy)
+            log_error("store: the %s WAL is %.1f MB (bound %.1f MB): a reader holds an old "
+                      "snapshot; it is cut back once that reader ends",
+                      c->name, (double)wal_bytes / 1048576, (double)c->wal_max / 1048576);
+        else
+            log_error("store: %s checkpoint: %s (the WAL is %.1f MB; tried again later)",
+                      c->name, sqlite3_errstr(rc), (double)wal_bytes / 1048576);
+    }
+}
+
+/* ---- the writer thread (group commit) ---- */
+
+/* A failed SQLite call that means the disk cannot take the write: full (ENOSPC, a file size
+ * limit) or an I/O error. */
+static bool disk_error(int rc)
+{
+    return (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR;
+}
+
+static int refuse_on_disk(struct kerr *err, int rc)
+{
+    if ((rc & 0xff) == SQLITE_FULL)
+        return kerr_unavailable(err, STORE_RETRY_AFTER_S,
+                                "Kasse's disk is full: the request was not applied; "
+                                "retry later");
+    return kerr_unavailable(err, STORE_RETRY_AFTER_S,
+                            "Kasse cannot write to its disk: the request was not applied; "
+                            "retry later");
+}
+
+/* The batch was not made durable (rc: why): no job of it may answer success. Jobs that had
+ * already failed on their own (a 4xx, their savepoint rolled back) keep their answer. */
+static void batch_lost(struct sqlite_store *s, struct job *batch, int rc)
+{
+    uint64_t refused = 0;
+    for (struct job *j = batch; j; j = j->next) {
+        if (j->ran && j->rc != 0 && j->err && j->err->status > 0 && j->err->status < 500)
+            continue;
+        if (disk_error(rc)) {
+            j->rc = refuse_on_disk(j->err, rc);
+            refused++;
+        } else {
+            j->rc = kerr_internal(j->err, "store: the write transaction failed");
+        }
+    }
+    if (!refused)
+        return;
+    STAT_ADD(s, disk_refused, refused);
+    if (!s->disk_failing)
+        log_error("store: cannot commit (%s): writes are answered 503 until the disk takes "
+                  "them again; nothing acknowledged is lost", sqlite3_errstr(rc));
+    s->disk_failing = 1;
+    s->refused_since += refused;
+}
+
+/* Runs every job of the batch in its own savepoint of one transaction and commits once. A job
+ * ends with rc 0 only if its work is durable. */
 static void run_batch(struct sqlite_store *s, struct job *batch)
 {
     struct conn *c = s->writer;
-    int began = exec_stmt(c, ST_BEGIN_IMMEDIATE) == 0;
+    int rc = step_rc(c, ST_BEGIN_IMMEDIATE, true);
+    if (rc != SQLITE_DONE) {
+        if (!disk_error(rc))
+            log_error("sqlite BEGIN IMMEDIATE: %s", sqlite3_errstr(rc));
+        batch_lost(s, batch, rc);
+        return;
+    }
     for (struct job *j = batch; j; j = j->next) {
-        if (!began) {
-            j->rc = kerr_internal(j->err, "store: cannot begin write transaction");
-            continue;
-        }
+        j->ran = true;
         if (exec_stmt(c, ST_SAVEPOINT) != 0) {
             j->rc = kerr_internal(j->err, "store: savepoint");
             continue;
@@ -387,15 +618,41 @@ static void run_batch(struct sqlite_store *s, struct job *batch)
         struct mem_fault own = mem_fault_swap(j->fault);
         j->rc = j->fn(&c->tx, j->arg, j->err);
         j->fault = mem_fault_swap(own);
-        if (j->rc != 0)
+        if (sqlite3_get_autocommit(c->db)) {
+            /* SQLite rolled the whole transaction back (it may on a full disk or an I/O
+             * error): every job of the batch is lost, this one and those before it. */
+            rc = sqlite3_extended_errcode(c->db);
+            log_error("store: the write transaction was rolled back by SQLite: %s",
+                      sqlite3_errstr(rc));
+            if (!disk_error(rc))
+                rc = SQLITE_ERROR;
+            batch_lost(s, batch, rc);
+            return;
+        }
+        if (j->rc != 0) {
+            /* A statement that failed on the disk makes the job's 500 a 503. */
+            int why = sqlite3_extended_errcode(c->db);
+            if (disk_error(why) && j->err && j->err->status >= 500)
+                refuse_on_disk(j->err, why);
             exec_stmt(c, ST_ROLLBACK_TO);
+        }
         exec_stmt(c, ST_RELEASE);
     }
-    if (began && exec_stmt(c, ST_COMMIT) != 0) {
-        exec_stmt(c, ST_ROLLBACK);
-        for (struct job *j = batch; j; j = j->next)
-            if (j->rc == 0)
-                j->rc = kerr_internal(j->err, "store: commit failed");
+    c->wal_wrote = false;
+    rc = step_rc(c, ST_COMMIT, true);
+    if (rc != SQLITE_DONE) {
+        if (!disk_error(rc))
+            log_error("sqlite COMMIT: %s", sqlite3_errstr(rc));
+        if (!sqlite3_get_autocommit(c->db))
+            exec_stmt(c, ST_ROLLBACK);
+        batch_lost(s, batch, rc);
+        return;
+    }
+    if (s->disk_failing && c->wal_wrote) {   /* (a batch that changed nothing wrote nothing) */
+        log_info("store: commits succeed again (%llu write requests were refused meanwhile)",
+                 (unsigned long long)s->refused_since);
+        s->disk_failing = 0;
+        s->refused_since = 0;
     }
 }
 
@@ -419,6 +676,8 @@ static void *writer_main(void *arg)
             next = j->next;
             sem_post(&j->done);
         }
+        /* Checkpoint once the callers have their answers; jobs queue meanwhile. */
+        wal_bound(s, s->writer);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -445,7 +704,7 @@ static int sq_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
         sem_destroy(&j.done);
-        return kerr_set(err, 503, "SERVICE_UNAVAILABLE", "Kasse is shutting down");
+        return kerr_unavailable(err, STORE_RETRY_AFTER_S, "Kasse is shutting down");
     }
     j.fault = mem_fault_swap((struct mem_fault){0});   /* travels with the job and back */
     enqueue_locked(s, &j);
@@ -461,10 +720,182 @@ static int step_done(struct conn *c, sqlite3_stmt *st);
 
 /* ---- the logger thread ---- */
 
+/* What a queued row costs (its strings and a little bookkeeping). */
+static size_t reqlog_bytes(const struct reqlog_row *r)
+{
+    size_t n = sizeof *r;
+    if (r->path)
+        n += strlen(r->path);
+    if (r->request_body)
+        n += strlen(r->request_body);
+    if (r->response_body)
+        n += strlen(r->response_body);
+    return n;
+}
+
+static int log_insert(struct conn *c, const struct reqlog_row *r)
+{
+    sqlite3_stmt *st = stmt(c, ST_LOG_INSERT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->correlation_id, -1, SQLITE_STATIC);
+    if (r->merchant_id)
+        sqlite3_bind_int64(st, 2, r->merchant_id);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, r->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->path ? r->path : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, r->status);
+    sqlite3_bind_int64(st, 6, r->at_ms);
+    sqlite3_bind_int64(st, 7, r->duration_us);
+    sqlite3_bind_text(st, 8, r->request_body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, r->response_body, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The log's content and free space in bytes (ST_LOG_USED); 0 or -1. */
+static int log_used(struct conn *c, int64_t *used, int64_t *free_bytes)
+{
+    sqlite3_stmt *st = stmt(c, ST_LOG_USED);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0) {
+        *used = sqlite3_column_int64(st, 0);
+        if (free_bytes)
+            *free_bytes = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Keeps the log's content within log_max_bytes, inside the logger's open transaction (so the
+ * content is within the bound at every commit): when it is over, the oldest rows (by time, then
+ * by insertion) are deleted until it is at most LOG_PRUNE_TARGET_PCT of the bound. How many to
+ * delete is estimated from the average row (content / rows, indexes included) and measured again
+ * after each delete; the oldest rows sit on the same pages (time-ordered keys), so deleting them
+ * frees whole pages. */
+static void log_prune_size(struct sqlite_store *s)
+{
+    struct conn *c = s->logger;
+    int64_t used = 0;
+    if (log_used(c, &used, NULL) != 0 || used <= s->log_max_bytes)
+        return;
+    int64_t target = s->log_max_bytes / 100 * LOG_PRUNE_TARGET_PCT;
+    for (int round = 0; round < 8 && used > target; round++) {
+        sqlite3_stmt *st = stmt(c, ST_LOG_COUNT);
+        if (!st)
+            return;
+        int64_t rows = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rows <= 0)
+            return;
+        int64_t per_row = used / rows > 0 ? used / rows : 1;
+        int64_t n = ((used - target) / per_row + 1) << round;   /* more each round */
+        st = stmt(c, ST_LOG_DROP_OLDEST);
+        if (!st)
+            return;
+        sqlite3_bind_int64(st, 1, n);
+        if (step_done(c, st) != 0)
+            return;
+        STAT_ADD(s, log_pruned_size, (uint64_t)sqlite3_changes(c->db));
+        if (log_used(c, &used, NULL) != 0)
+            return;
+    }
+}
+
+/* After a commit: free pages beyond LOG_FREE_SLACK_PCT of the bound go back to the file system
+ * (pruned pages are otherwise reused by the next rows, which is cheaper). */
+static void log_give_back(struct sqlite_store *s)
+{
+    struct conn *c = s->logger;
+    int64_t used = 0, free_bytes = 0;
+    if (log_used(c, &used, &free_bytes) != 0)
+        return;
+    int64_t slack = s->log_max_bytes / 100 * LOG_FREE_SLACK_PCT;
+    if (free_bytes <= slack)
+        return;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%lld)",
+             (long long)((free_bytes - slack / 2) / c->page_size));
+    exec_sql(c->db, sql);
+}
+
+/* Writes one batch in one transaction and prunes the log back within its bound before the
+ * COMMIT; frees the rows. Returns how many
+ * rows were taken. Rows that cannot be written (a full disk) are dropped and counted: the log
+ * is diagnostics and must never be what fills the disk or makes requests wait. */
+static uint64_t log_write_batch(struct sqlite_store *s, struct log_node *batch, int64_t *newest_at,
+                                uint64_t *since_prune)
+{
+    struct conn *c = s->logger;
+    uint64_t n = 0, written = 0, failed = 0;
+    int rc = step_rc(c, ST_BEGIN_IMMEDIATE, true);
+    bool open = rc == SQLITE_DONE;
+    for (struct log_node *l = batch, *next; l; l = next) {
+        next = l->next;
+        if (l->row.at_ms > *newest_at)
+            *newest_at = l->row.at_ms;
+        if (open && log_insert(c, &l->row) == 0) {
+            written++;
+        } else if (open && sqlite3_get_autocommit(c->db)) {
+            rc = sqlite3_extended_errcode(c->db);   /* SQLite rolled the batch back */
+            open = false;
+            failed++;
+        } else {
+            if (open)
+                rc = sqlite3_extended_errcode(c->db);
+            failed++;
+        }
+        reqlog_row_free(&l->row);
+        free(l);
+        n++;
+    }
+    if (open) {
+        /* Retention: rows older than 30 days (on the clock they were logged with) go. */
+        *since_prune += written;
+        if (*since_prune >= LOG_PRUNE_EVERY && *newest_at > LOG_RETENTION_MS) {
+            *since_prune = 0;
+            sqlite3_stmt *st = stmt(c, ST_LOG_PRUNE);
+            if (st) {
+                sqlite3_bind_int64(st, 1, *newest_at - LOG_RETENTION_MS);
+                if (step_done(c, st) == 0)
+                    STAT_ADD(s, log_pruned_age, (uint64_t)sqlite3_changes(c->db));
+            }
+        }
+        log_prune_size(s);
+        int crc = step_rc(c, ST_COMMIT, true);
+        if (crc != SQLITE_DONE) {
+            rc = crc;
+            if (!sqlite3_get_autocommit(c->db))
+                exec_stmt(c, ST_ROLLBACK);
+            failed += written;
+            written = 0;
+        }
+    } else if (!sqlite3_get_autocommit(c->db)) {
+        exec_stmt(c, ST_ROLLBACK);
+    }
+    if (failed) {
+        STAT_ADD(s, log_dropped, failed);
+        if (!s->log_failing)
+            log_error("store: request log rows not written (%s): they are dropped until the "
+                      "log can be written again", sqlite3_errstr(rc));
+        s->log_failing = 1;
+    } else if (s->log_failing) {
+        s->log_failing = 0;
+        log_info("store: the request log is written again");
+    }
+    if (written)
+        log_give_back(s);
+    return n;
+}
+
 static void *logger_main(void *arg)
 {
     struct sqlite_store *s = arg;
-    struct conn *c = s->logger;
     uint64_t since_prune = 0;
     int64_t newest_at = 0;
     pthread_mutex_lock(&s->mu);
@@ -481,39 +912,32 @@ static void *logger_main(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
+        int64_t cap = s->log_max_bytes / 8 < LOG_BATCH_BYTES ? s->log_max_bytes / 8
+                                                             : LOG_BATCH_BYTES;
         while (!s->stopping && !s->log_urgent &&
-               s->log_queued - s->log_written < LOG_BATCH_ROWS &&
+               s->log_queued - s->log_written < LOG_BATCH_ROWS && s->log_queued_bytes < cap &&
                pthread_cond_timedwait(&s->log_work, &s->mu, &until) == 0)
             ;
-        s->log_urgent = 0;
-        struct log_node *batch = s->log_head;
-        s->log_head = s->log_tail = NULL;
+        /* One batch: up to LOG_BATCH_ROWS rows and about cap bytes (at least one row), so a
+         * batch adds little to the log and its WAL before they are bounded again. */
+        struct log_node *batch = s->log_head, *last = batch;
+        int64_t bytes = (int64_t)last->bytes;
+        for (int rows = 1; last->next && rows < LOG_BATCH_ROWS &&
+                           bytes + (int64_t)last->next->bytes <= cap; rows++) {
+            last = last->next;
+            bytes += (int64_t)last->bytes;
+        }
+        s->log_head = last->next;
+        if (!s->log_head) {
+            s->log_tail = NULL;
+            s->log_urgent = 0;
+        }
+        last->next = NULL;
+        s->log_queued_bytes -= bytes;
         pthread_mutex_unlock(&s->mu);
 
-        uint64_t n = 0;
-        int began = exec_stmt(c, ST_BEGIN_IMMEDIATE) == 0;
-        for (struct log_node *l = batch, *next; l; l = next) {
-            next = l->next;
-            if (l->row.at_ms > newest_at)
-                newest_at = l->row.at_ms;
-            if (began && log_insert(c, &l->row) != 0)
-                log_error("store: request log row not written: %s", sqlite3_errmsg(c->db));
-            reqlog_row_free(&l->row);
-            free(l);
-            n++;
-        }
-        if (began && exec_stmt(c, ST_COMMIT) != 0)
-            exec_stmt(c, ST_ROLLBACK);
-        /* Retention: rows older than 30 days (on the clock they were logged with) go. */
-        since_prune += n;
-        if (since_prune >= LOG_PRUNE_EVERY && newest_at > LOG_RETENTION_MS) {
-            since_prune = 0;
-            sqlite3_stmt *st = stmt(c, ST_LOG_PRUNE);
-            if (st) {
-                sqlite3_bind_int64(st, 1, newest_at - LOG_RETENTION_MS);
-                step_done(c, st);
-            }
-        }
+        uint64_t n = log_write_batch(s, batch, &newest_at, &since_prune);
+        wal_bound(s, s->logger);
 
         pthread_mutex_lock(&s->mu);
         s->log_written += n;
@@ -544,14 +968,21 @@ static void sq_log_async(struct store *base, struct reqlog_row *row)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct log_node *l = malloc(sizeof *l);
+    size_t bytes = reqlog_bytes(row);
     pthread_mutex_lock(&s->mu);
-    if (!l || s->stopping || !s->logger_started) {
+    if (!l || s->stopping || !s->logger_started ||
+        s->log_queued_bytes + (int64_t)bytes > LOG_QUEUE_MAX_BYTES) {
+        /* The logger is behind by LOG_QUEUE_MAX_BYTES (a slow or full disk): drop the row
+         * rather than grow without bound. */
+        if (l && !s->stopping && s->logger_started)
+            STAT_ADD(s, log_dropped, 1);
         pthread_mutex_unlock(&s->mu);
         free(l);
         reqlog_row_free(row);
         return;
     }
     l->row = *row;               /* takes ownership of the strings */
+    l->bytes = bytes;
     l->next = NULL;
     if (s->log_tail)
         s->log_tail->next = l;
@@ -559,6 +990,7 @@ static void sq_log_async(struct store *base, struct reqlog_row *row)
         s->log_head = l;
     s->log_tail = l;
     s->log_queued++;
+    s->log_queued_bytes += (int64_t)bytes;
     if (s->log_queued - s->log_written == 1 || s->log_queued - s->log_written >= LOG_BATCH_ROWS)
         pthread_cond_signal(&s->log_work);
     pthread_mutex_unlock(&s->mu);
@@ -599,11 +1031,15 @@ static int sq_read(struct store *base, store_tx_fn fn, void *arg, struct kerr *e
     struct conn *c = reader(s);
     if (!c)
         return kerr_internal(err, "store: cannot open read connection");
-    if (exec_stmt(c, ST_BEGIN) != 0)
+    pthread_rwlock_rdlock(&s->read_gate);
+    if (exec_stmt(c, ST_BEGIN) != 0) {
+        pthread_rwlock_unlock(&s->read_gate);
         return kerr_internal(err, "store: cannot begin read transaction");
+    }
     int rc = fn(&c->tx, arg, err);
     if (exec_stmt(c, ST_COMMIT) != 0)
         exec_stmt(c, ST_ROLLBACK);
+    pthread_rwlock_unlock(&s->read_gate);
     return rc;
 }
 
@@ -1460,6 +1896,17 @@ static void sq_close(struct store *base)
         pthread_join(s->writer_thread, NULL);
     if (s->logger_started)
         pthread_join(s->logger_thread, NULL);   /* it writes what is queued first */
+    if (s->writer_started) {
+        const struct store_sqlite_stats *st = &s->stats;
+        log_info("store: %llu checkpoints (%llu restarts, %llu put off by readers, reads held "
+                 "back %llu ms at most), %llu writes refused on the disk; request log: %llu rows "
+                 "pruned for size, %llu for age, %llu dropped",
+                 (unsigned long long)st->checkpoints, (unsigned long long)st->restarts,
+                 (unsigned long long)st->restarts_busy,
+                 (unsigned long long)st->reads_held_max_ms, (unsigned long long)st->disk_refused,
+                 (unsigned long long)st->log_pruned_size, (unsigned long long)st->log_pruned_age,
+                 (unsigned long long)st->log_dropped);
+    }
     for (struct log_node *l = s->log_head, *next; l; l = next) {
         next = l->next;
         reqlog_row_free(&l->row);
@@ -1472,12 +1919,99 @@ static void sq_close(struct store *base)
     }
     conn_close(s->writer);
     pthread_mutex_destroy(&s->mu);
+    pthread_rwlock_destroy(&s->read_gate);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->log_work);
     pthread_cond_destroy(&s->log_done);
     free(s->path);
     free(s->log_path);
     free(s);
+}
+
+/* A request log made before the size bound has auto_vacuum off, so it could never shrink (issue
+ * 9 measured 240 MB). At open, before anything else uses it, its newest rows (about
+ * LOG_PRUNE_TARGET_PCT of the bound, estimated from the average row) are copied into a new file
+ * made the current way, which replaces it. The old file is only read, so this needs at most the
+ * bound in free space; if anything fails, the old file stays (its content is still bounded from
+ * now on, its size not). */
+static void log_convert(const char *log_path, int64_t max_bytes)
+{
+    struct stat st;
+    if (stat(log_path, &st) != 0)
+        return;                  /* a new log */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int64_t mode = 2, rows = 0, used = 0;
+    int ok = sqlite3_open_v2(log_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+        ok = sqlite3_prepare_v2(db, "SELECT a.auto_vacuum, (SELECT count(*) FROM request_log), "
+                                    "(p.page_count - f.freelist_count) * s.page_size "
+                                    "FROM pragma_auto_vacuum() a, pragma_page_count() p, "
+                                    "pragma_freelist_count() f, pragma_page_size() s",
+                                -1, &q, NULL) == SQLITE_OK &&
+             sqlite3_step(q) == SQLITE_ROW;
+        if (ok) {
+            mode = sqlite3_column_int64(q, 0);
+            rows = sqlite3_column_int64(q, 1);
+            used = sqlite3_column_int64(q, 2);
+        }
+        sqlite3_finalize(q);
+    }
+    if (!ok || mode == 2) {      /* already bounded, or not a log Kasse can read: leave it */
+        sqlite3_close(db);
+        return;
+    }
+    size_t n = strlen(log_path) + sizeof ".new";
+    char *fresh_path = malloc(n), *side = malloc(n + 8);
+    sqlite3 *fresh = NULL;
+    int64_t keep = rows > 0 && used > 0 ? max_bytes / 100 * LOG_PRUNE_TARGET_PCT / (used / rows + 1)
+                                        : 0;
+    ok = fresh_path && side;
+    if (ok) {
+        snprintf(fresh_path, n, "%s.new", log_path);
+        unlink(fresh_path);
+        ok = sqlite3_open(fresh_path, &fresh) == SQLITE_OK &&
+             exec_sql(fresh, "PRAGMA auto_vacuum=INCREMENTAL") == 0 &&
+             exec_sql(fresh, log_schema) == 0;
+        sqlite3_close(fresh);
+    }
+    if (ok) {
+        ok = sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS fresh", -1, &q, NULL) == SQLITE_OK &&
+             sqlite3_bind_text(q, 1, fresh_path, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_step(q) == SQLITE_DONE;
+        sqlite3_finalize(q);
+        q = NULL;
+    }
+    if (ok) {
+        ok = sqlite3_prepare_v2(db, "INSERT INTO fresh.request_log SELECT * FROM (SELECT * FROM "
+                                    "main.request_log ORDER BY at DESC, rowid DESC LIMIT ?1) "
+                                    "ORDER BY at, rowid",
+                                -1, &q, NULL) == SQLITE_OK &&
+             sqlite3_bind_int64(q, 1, keep) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);           /* the last connection: checkpoints and removes its WAL */
+    if (ok && rename(fresh_path, log_path) == 0) {
+        snprintf(side, n + 8, "%s-wal", log_path);
+        unlink(side);
+        snprintf(side, n + 8, "%s-shm", log_path);
+        unlink(side);
+        log_info("store: request log rewritten to shrink with its bound: %lld MB, %lld rows "
+                 "→ the newest %lld rows",
+                 (long long)(used >> 20), (long long)rows, (long long)(keep < rows ? keep : rows));
+    } else {
+        log_error("store: the request log %s could not be rewritten to its bound; it keeps its "
+                  "size (%lld MB) but grows no further", log_path, (long long)(used >> 20));
+        if (fresh_path)
+            unlink(fresh_path);
+    }
+    if (fresh_path) {
+        snprintf(side, n + 8, "%s-journal", fresh_path);
+        unlink(side);
+    }
+    free(fresh_path);
+    free(side);
 }
 
 /* kasse.db → kasse-log.db; any other name gets "-log.db" appended. */
@@ -1496,27 +2030,47 @@ static char *log_path_for(const char *path)
 
 struct store *store_sqlite_open(const char *path, struct kerr *err)
 {
+    return store_sqlite_open_with(path, NULL, err);
+}
+
+struct store *store_sqlite_open_with(const char *path, const struct store_sqlite_limits *lim,
+                                     struct kerr *err)
+{
     struct sqlite_store *s = calloc(1, sizeof *s);
     if (!s) {
         kerr_internal(err, "store: out of memory");
         return NULL;
     }
     s->base.ops = &sqlite_ops;
+    s->wal_max_bytes = lim && lim->wal_max_bytes > 0 ? lim->wal_max_bytes : WAL_MAX_BYTES_DEFAULT;
+    s->log_max_bytes = lim && lim->log_max_bytes > 0 ? lim->log_max_bytes : LOG_MAX_BYTES_DEFAULT;
     s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_rwlockattr_t gate;
+    pthread_rwlockattr_init(&gate);
+    /* A waiting RESTART holds new reads back, or a stream of overlapping reads could keep it
+     * waiting for ever. */
+    pthread_rwlockattr_setkind_np(&gate, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->read_gate, &gate);
+    pthread_rwlockattr_destroy(&gate);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->log_work, NULL);
     pthread_cond_init(&s->log_done, NULL);
     s->path = strdup(path);
     s->log_path = log_path_for(path);
     if (!s->path || !s->log_path || !(s->writer = conn_open(path, MAIN_PRAGMAS)) ||
-        migrate(s->writer->db) != 0) {
+        migrate(s->writer->db) != 0 || exec_sql(s->writer->db, WRITER_PRAGMAS) != 0 ||
+        wal_bound_init(s->writer, "main", s->wal_max_bytes) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open store %s", path);
         sq_close(&s->base);
         return NULL;
     }
+    log_convert(s->log_path, s->log_max_bytes);
     if (!(s->logger = conn_open(s->log_path, LOG_PRAGMAS)) ||
         exec_sql(s->logger->db, log_schema) != 0 ||
+        wal_bound_init(s->logger, "request log",
+                       s->log_max_bytes / 4 < s->wal_max_bytes ? s->log_max_bytes / 4
+                                                               : s->wal_max_bytes) != 0 ||
         pthread_create(&s->logger_thread, NULL, logger_main, s) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot open the request log %s",
                  s->log_path);
@@ -1531,6 +2085,20 @@ struct store *store_sqlite_open(const char *path, struct kerr *err)
     }
     s->writer_started = 1;
     return &s->base;
+}
+
+void store_sqlite_stats(struct store *base, struct store_sqlite_stats *out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    const struct store_sqlite_stats *st = &s->stats;
+    out->checkpoints = __atomic_load_n(&st->checkpoints, __ATOMIC_RELAXED);
+    out->restarts = __atomic_load_n(&st->restarts, __ATOMIC_RELAXED);
+    out->restarts_busy = __atomic_load_n(&st->restarts_busy, __ATOMIC_RELAXED);
+    out->reads_held_max_ms = __atomic_load_n(&st->reads_held_max_ms, __ATOMIC_RELAXED);
+    out->disk_refused = __atomic_load_n(&st->disk_refused, __ATOMIC_RELAXED);
+    out->log_pruned_size = __atomic_load_n(&st->log_pruned_size, __ATOMIC_RELAXED);
+    out->log_pruned_age = __atomic_load_n(&st->log_pruned_age, __ATOMIC_RELAXED);
+    out->log_dropped = __atomic_load_n(&st->log_dropped, __ATOMIC_RELAXED);
 }
 
 static const struct store_ops sqlite_ops = {

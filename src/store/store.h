@@ -246,6 +246,30 @@ struct store {
 /* Backends */
 struct store *store_sqlite_open(const char *path, struct kerr *err);
 
+/* The SQLite backend's disk bounds (store/sqlite.c explains them); 0 takes the default. */
+#define STORE_LOG_MAX_MB_DEFAULT 64
+struct store_sqlite_limits {
+    int64_t wal_max_bytes;   /* a WAL past this is checkpointed with RESTART and cut back to it
+                              * (default 16 MiB) */
+    int64_t log_max_bytes;   /* the request log's content; oldest rows dropped past it
+                              * (default STORE_LOG_MAX_MB_DEFAULT MiB) */
+};
+struct store *store_sqlite_open_with(const char *path, const struct store_sqlite_limits *lim,
+                                     struct kerr *err);
+
+/* What the bounds did so far (tests, the line logged at close). */
+struct store_sqlite_stats {
+    uint64_t checkpoints;      /* main WAL checkpoints run by the writer */
+    uint64_t restarts;         /* ... of which RESTART, done */
+    uint64_t restarts_busy;    /* RESTARTs put off because a reader held an old snapshot */
+    uint64_t reads_held_max_ms;   /* the longest a RESTART held store reads back */
+    uint64_t disk_refused;     /* write requests answered 503: the disk took no commit */
+    uint64_t log_pruned_size;  /* request-log rows deleted to stay within the size bound */
+    uint64_t log_pruned_age;   /* ... older than the retention */
+    uint64_t log_dropped;      /* request-log rows never written (queue full, disk full) */
+};
+void store_sqlite_stats(struct store *s, struct store_sqlite_stats *out);
+
 /* Convenience wrappers, so callers read like prose: store_write(s, fn, arg, err). */
 static inline int store_write(struct store *s, store_tx_fn fn, void *arg, struct kerr *err)
 {

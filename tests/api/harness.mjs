@@ -147,9 +147,19 @@ export function merchantsEnv(list) {
  *   threads     --threads N
  *   contract    false to skip Prism even in contract mode
  *   args        more `kasse serve` arguments
+ *   tmpfs       a size ('8m'): the store lives on a tmpfs of that size of its own, mounted in
+ *               a private mount namespace (`unshare -Urm`: works unprivileged and as root);
+ *               the test reaches it through srv.fsPath() (/proc/<pid>/root/...), e.g. to fill
+ *               it. See tmpfsSupported().
  */
 export async function startKasse(opts = {}) {
-  const dir = opts.dir ?? tempDir();
+  let dir = opts.dir ?? tempDir();
+  let fsRoot = null;
+  if (opts.tmpfs) {
+    fsRoot = path.join(dir, 'tmpfs');
+    fs.mkdirSync(fsRoot, { recursive: true });
+    dir = fsRoot;
+  }
   const dbPath = path.join(dir, 'kasse.db');
   const port = opts.port ?? await freePort();
   // The public URL deliberately differs from the listen address (localhost vs 127.0.0.1) so
@@ -164,7 +174,12 @@ export async function startKasse(opts = {}) {
   const merchants = opts.merchants === undefined ? [MERCHANTS.a, MERCHANTS.b] : opts.merchants;
   if (merchants) env.KASSE_MERCHANTS = merchantsEnv(merchants);
 
-  const k = spawnAndWait(KASSE_BIN, args, {
+  // With tmpfs, unshare execs sh, which mounts and execs kasse: one process, one pid.
+  const [cmd, argv] = fsRoot
+    ? ['unshare', ['-Urm', 'sh', '-c', 'mount -t tmpfs -o "size=$1" kasse-tmpfs "$2" && shift 2 && exec "$@"',
+      'sh', String(opts.tmpfs), fsRoot, KASSE_BIN, ...args]]
+    : [KASSE_BIN, args];
+  const k = spawnAndWait(cmd, argv, {
     env, name: 'kasse', timeoutMs: 20000,
     pattern: new RegExp(`kasse: listening on http://127\\.0\\.0\\.1:${port}\\b`),
   });
@@ -172,7 +187,7 @@ export async function startKasse(opts = {}) {
   k.exited.then(() => live.delete(k.proc));
   await k.ready;
 
-  const srv = new Kasse({ dir, dbPath, port, publicUrl, proc: k.proc, out: k.out, exited: k.exited });
+  const srv = new Kasse({ dir, dbPath, port, publicUrl, proc: k.proc, out: k.out, exited: k.exited, fsRoot });
   if (CONTRACT && opts.contract !== false) {
     await srv.startPrism();
     await srv.startPrismCt();
@@ -183,8 +198,8 @@ export async function startKasse(opts = {}) {
 }
 
 export class Kasse {
-  constructor({ dir, dbPath, port, publicUrl, proc, out, exited }) {
-    Object.assign(this, { dir, dbPath, port, publicUrl, proc, out, exited });
+  constructor({ dir, dbPath, port, publicUrl, proc, out, exited, fsRoot = null }) {
+    Object.assign(this, { dir, dbPath, port, publicUrl, proc, out, exited, fsRoot });
     this.base = `http://127.0.0.1:${port}`;
     this.prism = null;
     this.prismPort = null;
@@ -198,6 +213,13 @@ export class Kasse {
   }
 
   get stdout() { return this.out.stdout; }
+
+  /** A path of the store's directory as this process can reach it (tmpfs: through the server's
+   *  mount namespace, /proc/<pid>/root/...; valid while the server runs). */
+  fsPath(name = '') {
+    const p = path.join(this.dir, name);
+    return this.fsRoot ? `/proc/${this.proc.pid}/root${p}` : p;
+  }
   get stderr() { return this.out.stderr; }
 
   async startPrism() {
@@ -573,6 +595,15 @@ export function parseCredentials(text) {
   const u = text.match(/^username: (\S+)$/m);
   const s = text.match(/^secret: (\S+)$/m);
   return u && s ? { user: u[1], secret: s[1] } : null;
+}
+
+/** Whether startKasse({tmpfs}) can work here: unshare(1) and an unprivileged (or root) mount
+ *  namespace with a tmpfs. */
+export function tmpfsSupported() {
+  const d = tempDir('kasse-tmpfs-probe-');
+  const r = spawnSync('unshare', ['-Urm', 'sh', '-c', 'mount -t tmpfs -o size=1m kasse-tmpfs "$0"', d],
+    { encoding: 'utf8', timeout: 10000 });
+  return r.status === 0;
 }
 
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }

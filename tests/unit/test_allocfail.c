@@ -621,7 +621,7 @@ static int setup(void **state)
     memset(&app, 0, sizeof app);
     snprintf(app.public_url, sizeof app.public_url, "http://kasse.test");
     struct kerr err = {0};
-    if (app_open(&app, db_path, &err) != 0) {
+    if (app_open(&app, db_path, NULL, &err) != 0) {
         fprintf(stderr, "app_open: %s\n", err.msg);
         return -1;
     }

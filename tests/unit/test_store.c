@@ -1,13 +1,20 @@
 /* Unit tests for store/sqlite: migrations, merchant scoping, group-commit atomicity (a failing
  * job rolls back only its own work), durability across reopen, concurrent writers, the request
- * log queue and flush barrier. */
+ * log queue and flush barrier, and the disk bounds: the WAL under steady reads and under a
+ * pinned reader, the request log's size bound, and a full disk (a file size limit) refused with
+ * 503 and recovered from without reopening. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -397,6 +404,390 @@ static void test_hpp_update_is_compare_and_set(void **state)
     store_close(s);
 }
 
+/* ---- disk bounds ---- */
+
+static char wal_path[300], log_db_path[300], log_wal_path[310];
+
+static void bound_paths(void)
+{
+    snprintf(wal_path, sizeof wal_path, "%s-wal", db_path);
+    snprintf(log_db_path, sizeof log_db_path, "%.*s-log.db", (int)(strlen(db_path) - 3), db_path);
+    snprintf(log_wal_path, sizeof log_wal_path, "%s-wal", log_db_path);
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* A session whose body is `bytes` long, so each commit writes a known amount. */
+static int insert_big_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct session_row *row = arg;
+    return store_session_insert(tx, row) == 0 ? 0 : kerr_internal(err, "insert");
+}
+
+static int write_big(struct store *s, int64_t merchant, const char *body, char id[37],
+                     struct kerr *err)
+{
+    struct session_row row;
+    make_session(&row, merchant, body);
+    /* make_session's ids share one millisecond: vary them so rows do not collide. */
+    assert_int_equal(ids_uuid7(1700000000000 + (int64_t)rand(), row.id), 0);
+    if (id)
+        memcpy(id, row.id, 37);
+    return store_write(s, insert_big_fn, &row, err);
+}
+
+static char *filler(size_t n, char c)
+{
+    char *b = malloc(n + 1);
+    assert_non_null(b);
+    memset(b, c, n);
+    b[n] = '\0';
+    return b;
+}
+
+struct reader_loop {
+    struct store *s;
+    int64_t merchant;
+    char id[37];
+    volatile int stop;
+    long reads;
+};
+
+/* Reads one session again and again: short read transactions, one after another, as server
+ * threads do under load (what starved SQLite's own checkpoints). */
+static void *reader_loop(void *arg)
+{
+    struct reader_loop *r = arg;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        struct session_row got;
+        if (get_session(r->s, r->merchant, r->id, &got) == 0)
+            session_row_free(&got);
+        r->reads++;
+    }
+    return NULL;
+}
+
+struct wal_sampler {
+    volatile int stop;
+    long long max;
+};
+
+static void *wal_sampler(void *arg)
+{
+    struct wal_sampler *w = arg;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+        long long n = file_size(wal_path);
+        if (n > w->max)
+            w->max = n;
+        usleep(1000);
+    }
+    return NULL;
+}
+
+#define TEST_WAL_MAX (512 * 1024)
+
+/* Rule: with readers reading all the time, their transactions overlapping, the WAL still stays
+ * near its bound: the writer's RESTART holds new store reads back until those in flight end.
+ * (Without RESTART the WAL grows to ~5 MiB here; without the gate, RESTART is put off again and
+ * again. The slack allows for a RESTART put off on a busy machine: 100 ms of writes.) */
+static void test_wal_bounded_under_steady_reads(void **state)
+{
+    (void)state;
+    bound_paths();
+    struct kerr err = {0};
+    struct store_sqlite_limits lim = {.wal_max_bytes = TEST_WAL_MAX};
+    struct store *s = store_sqlite_open_with(db_path, &lim, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "alice");
+    char *body = filler(3000, 'w');
+    enum { READERS = 8 };
+    static struct reader_loop readers[READERS];
+    pthread_t rt[READERS], st;
+    char first[37];
+    assert_int_equal(write_big(s, a, body, first, &err), 0);
+    for (int i = 0; i < READERS; i++) {
+        readers[i] = (struct reader_loop){.s = s, .merchant = a};
+        memcpy(readers[i].id, first, sizeof first);
+        assert_int_equal(pthread_create(&rt[i], NULL, reader_loop, &readers[i]), 0);
+    }
+    static struct wal_sampler sampler;
+    sampler = (struct wal_sampler){0};
+    assert_int_equal(pthread_create(&st, NULL, wal_sampler, &sampler), 0);
+    for (int i = 0; i < 600; i++)    /* ~2 pages each: ~5 MiB of WAL without the bound */
+        assert_int_equal(write_big(s, a, body, NULL, &err), 0);
+    __atomic_store_n(&sampler.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(st, NULL);
+    long reads = 0;
+    for (int i = 0; i < READERS; i++) {
+        __atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELAXED);
+        pthread_join(rt[i], NULL);
+        reads += readers[i].reads;
+    }
+    struct store_sqlite_stats stats;
+    store_sqlite_stats(s, &stats);
+    print_message("wal: max %lld bytes (bound %d), %llu restarts, %llu put off, %ld reads\n",
+                  sampler.max, TEST_WAL_MAX, (unsigned long long)stats.restarts,
+                  (unsigned long long)stats.restarts_busy, reads);
+    assert_true(reads > 100);
+    assert_true(stats.restarts > 0);
+    assert_true(sampler.max <= TEST_WAL_MAX + 1024 * 1024);
+    free(body);
+    store_close(s);
+}
+
+/* Rule: a reader that holds one transaction open pins the WAL (it grows, RESTART is put off and
+ * said so); once it ends, the WAL is cut back to its bound within a retry interval. */
+static void test_wal_pinned_reader_recovers(void **state)
+{
+    (void)state;
+    bound_paths();
+    struct kerr err = {0};
+    struct store_sqlite_limits lim = {.wal_max_bytes = TEST_WAL_MAX};
+    struct store *s = store_sqlite_open_with(db_path, &lim, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "alice");
+    char *body = filler(3000, 'p');
+    assert_int_equal(write_big(s, a, body, NULL, &err), 0);
+
+    sqlite3 *pin = NULL;
+    assert_int_equal(sqlite3_open(db_path, &pin), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(pin, "BEGIN; SELECT count(*) FROM sessions", NULL, NULL, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(write_big(s, a, body, NULL, &err), 0);
+    long long pinned = file_size(wal_path);
+    struct store_sqlite_stats stats;
+    store_sqlite_stats(s, &stats);
+    assert_true(pinned > TEST_WAL_MAX * 2);      /* the pin held it */
+    assert_true(stats.restarts_busy > 0);
+    assert_int_equal(sqlite3_exec(pin, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(pin);
+
+    usleep(1100 * 1000);                         /* WAL_RESTART_RETRY_MS */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(write_big(s, a, body, NULL, &err), 0);
+    long long after = file_size(wal_path);
+    print_message("wal: %lld bytes while pinned, %lld after (bound %d)\n", pinned, after,
+                  TEST_WAL_MAX);
+    assert_true(after <= TEST_WAL_MAX + 256 * 1024);
+    free(body);
+    store_close(s);
+}
+
+static void log_row(struct store *s, int64_t merchant, int i, const char *body, char id[37])
+{
+    struct reqlog_row row = {0};
+    assert_int_equal(ids_uuid7(1700000000000 + i, row.correlation_id), 0);
+    memcpy(id, row.correlation_id, 37);
+    row.merchant_id = merchant;
+    snprintf(row.method, sizeof row.method, "POST");
+    row.path = strdup("/payments/v1/sessions");
+    row.status = 200;
+    row.at_ms = 1700000000000 + i;
+    row.request_body = strdup(body);
+    row.response_body = strdup(body);
+    store_log_async(s, &row);
+}
+
+static int log_found(struct store *s, int64_t merchant, const char *id)
+{
+    struct log_args l = {.merchant = merchant, .id = id};
+    struct kerr err = {0};
+    assert_int_equal(store_read(s, log_get_fn, &l, &err), 0);
+    if (l.rc == 0)
+        reqlog_row_free(&l.row);
+    return l.rc == 0;
+}
+
+/* Content bytes of an SQLite file: pages in use times the page size. */
+static long long used_bytes(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT (p.page_count - f.freelist_count) * s.page_size "
+                           "FROM pragma_page_count() p, pragma_freelist_count() f, "
+                           "pragma_page_size() s", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+#define TEST_LOG_MAX (256 * 1024)
+
+/* Rule: the request log stays within its size bound, dropping the oldest rows first. */
+static void test_log_bounded_by_size(void **state)
+{
+    (void)state;
+    bound_paths();
+    struct kerr err = {0};
+    struct store_sqlite_limits lim = {.log_max_bytes = TEST_LOG_MAX};
+    struct store *s = store_sqlite_open_with(db_path, &lim, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "alice");
+    char *body = filler(2000, 'l');
+    char first[37], last[37], id[37];
+    long long max_file = 0, max_wal = 0;
+    for (int i = 0; i < 1000; i++) {          /* ~4 MB of rows, 16x the bound */
+        log_row(s, a, i, body, i == 0 ? first : i == 999 ? last : id);
+        if (i % 50 == 49) {
+            assert_int_equal(store_flush(s, &err), 0);
+            long long n = file_size(log_db_path), w = file_size(log_wal_path);
+            max_file = n > max_file ? n : max_file;
+            max_wal = w > max_wal ? w : max_wal;
+        }
+    }
+    assert_int_equal(store_flush(s, &err), 0);
+    struct store_sqlite_stats stats;
+    store_sqlite_stats(s, &stats);
+    long long used = used_bytes(log_db_path);
+    print_message("log: %lld bytes used, file max %lld, wal max %lld (bound %d), %llu rows "
+                  "pruned\n", used, max_file, max_wal, TEST_LOG_MAX,
+                  (unsigned long long)stats.log_pruned_size);
+    assert_true(used > 0 && used <= TEST_LOG_MAX);
+    /* The file: the bound plus one batch (1/8 of it); its WAL: a quarter of the bound (64 KiB
+     * at least) plus one batch and the pages its prune touched. */
+    assert_true(max_file <= TEST_LOG_MAX + TEST_LOG_MAX / 4);
+    assert_true(max_wal <= TEST_LOG_MAX * 3 / 4);
+    assert_true(stats.log_pruned_size > 0);
+    assert_int_equal(stats.log_dropped, 0);
+    assert_false(log_found(s, a, first));      /* the oldest went first */
+    assert_true(log_found(s, a, last));
+    free(body);
+    store_close(s);
+}
+
+/* Rule: a request log made before the size bound (auto_vacuum off: it could never shrink) is
+ * rewritten at open to its newest rows within the bound, and shrinks from then on. */
+static void test_log_legacy_file_rewritten(void **state)
+{
+    (void)state;
+    bound_paths();
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(log_db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE request_log (correlation_id TEXT PRIMARY KEY, merchant_id INTEGER,"
+        " method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL,"
+        " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"
+        "CREATE INDEX request_log_at ON request_log(at);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+        " INSERT INTO request_log SELECT 'id-' || i, 1, 'GET', '/x', 200, i, 1,"
+        " printf('%.2000c', 'r'), '' FROM n;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    long long legacy = file_size(log_db_path);
+    assert_true(legacy > 3 * 1024 * 1024);
+
+    struct kerr err = {0};
+    struct store_sqlite_limits lim = {.log_max_bytes = TEST_LOG_MAX};
+    struct store *s = store_sqlite_open_with(db_path, &lim, &err);
+    assert_non_null(s);
+    long long now = file_size(log_db_path);
+    print_message("log: legacy file %lld bytes, rewritten to %lld\n", legacy, now);
+    assert_true(now <= TEST_LOG_MAX);
+    assert_true(log_found(s, 1, "id-2000"));      /* the newest rows are kept */
+    assert_false(log_found(s, 1, "id-1"));
+    store_close(s);
+
+    assert_int_equal(sqlite3_open(log_db_path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);   /* INCREMENTAL */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+struct full_writer {
+    struct store *s;
+    int64_t merchant;
+    const char *body;
+    int rc;
+    struct kerr err;
+};
+
+static void *full_writer(void *arg)
+{
+    struct full_writer *w = arg;
+    w->rc = write_big(w->s, w->merchant, w->body, NULL, &w->err);
+    return NULL;
+}
+
+/* Rule: a commit the disk cannot take (here a file size limit: EFBIG, an I/O error to SQLite;
+ * ENOSPC is SQLITE_FULL, which the API test gets from a real full file system) fails every
+ * request of its batch with 503 SERVICE_UNAVAILABLE and Retry-After, applies none of them, and
+ * the same store writes again once the limit is lifted; everything acknowledged is still there. */
+static void test_disk_full_refuses_then_recovers(void **state)
+{
+    (void)state;
+    bound_paths();
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "alice");
+    char *body = filler(3000, 'f');
+    char before[37], refused[37], after[37];
+    assert_int_equal(write_big(s, a, body, before, &err), 0);
+
+    struct rlimit old, tight;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    tight = old;
+    tight.rlim_cur = (rlim_t)file_size(wal_path);    /* the WAL cannot grow */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
+    kerr_clear(&err);
+    int rc = write_big(s, a, body, refused, &err);
+    enum { WRITERS = 4 };
+    static struct full_writer w[WRITERS];
+    pthread_t th[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (struct full_writer){.s = s, .merchant = a, .body = body};
+        assert_int_equal(pthread_create(&th[i], NULL, full_writer, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.status, 503);
+    assert_string_equal(err.code, "SERVICE_UNAVAILABLE");
+    assert_true(err.retry_after > 0);
+    for (int i = 0; i < WRITERS; i++) {
+        assert_int_equal(w[i].rc, -1);
+        assert_int_equal(w[i].err.status, 503);
+    }
+    struct store_sqlite_stats stats;
+    store_sqlite_stats(s, &stats);
+    assert_int_equal(stats.disk_refused, 1 + WRITERS);
+
+    kerr_clear(&err);
+    assert_int_equal(write_big(s, a, body, after, &err), 0);   /* no reopen */
+    struct session_row got;
+    assert_int_equal(get_session(s, a, before, &got), 0);
+    session_row_free(&got);
+    assert_int_equal(get_session(s, a, after, &got), 0);
+    session_row_free(&got);
+    assert_int_equal(get_session(s, a, refused, &got), STORE_NOT_FOUND);
+    free(body);
+    store_close(s);
+
+    s = store_sqlite_open(db_path, &err);         /* and all of it survives a reopen */
+    assert_non_null(s);
+    assert_int_equal(get_session(s, a, before, &got), 0);
+    session_row_free(&got);
+    assert_int_equal(get_session(s, a, after, &got), 0);
+    session_row_free(&got);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +798,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_queue_and_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_record_and_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hpp_update_is_compare_and_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_bounded_under_steady_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_pinned_reader_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_bounded_by_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_legacy_file_rewritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_refuses_then_recovers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

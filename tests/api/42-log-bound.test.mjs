@@ -1,0 +1,68 @@
+// The request log is bounded by size (issue 9, item 11): `kasse serve --log-max-mb N` keeps
+// kasse-log.db within N MiB (its WAL within a quarter of that), deleting the oldest rows first.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startKasse, assertJsonOk, runCli, sleep } from './harness.mjs';
+import { SE_EXAMPLE } from './fixtures.mjs';
+
+const SESSIONS = '/payments/v1/sessions';
+const MB = 1 << 20;
+
+let k;
+before(async () => { k = await startKasse({ args: ['--log-max-mb', '1'], contract: false }); });
+after(async () => { await k?.kill(); });
+
+const size = (f) => { try { return fs.statSync(f).size; } catch { return 0; } };
+
+async function logStatus(cid) {
+  return (await k.get(`/kasse/v1/logs/${cid}`)).status;
+}
+
+test('--log-max-mb 1: ~3 MB of logged requests leave kasse-log.db within 1 MiB (+ one batch), its WAL '
+  + 'within 1 MiB; the oldest rows went first, the newest are readable', { timeout: 120_000 }, async (t) => {
+  const logDb = path.join(k.dir, 'kasse-log.db');
+  const body = { ...SE_EXAMPLE, merchant_data: 'm'.repeat(6000) };
+  const cids = [];
+  let maxDb = 0;
+  let maxWal = 0;
+  const sample = () => {
+    maxDb = Math.max(maxDb, size(logDb));
+    maxWal = Math.max(maxWal, size(`${logDb}-wal`));
+  };
+  for (let round = 0; round < 40; round++) {
+    const replies = await Promise.all(Array.from({ length: 8 }, () => k.post(SESSIONS, body)));
+    for (const r of replies) {
+      assert.equal(r.status, 200, r.text);
+      cids.push(r.headers['klarna-correlation-id']);
+    }
+    sample();
+  }
+  // Reading a log first writes what is queued: after it, the files hold every row.
+  assert.equal(await logStatus(cids.at(-1)), 200, 'the newest request is in the log');
+  await sleep(100);
+  sample();
+  t.diagnostic(`${cids.length} requests; kasse-log.db max ${maxDb} bytes, its WAL max ${maxWal} bytes`);
+  assert.ok(maxDb <= MB + MB / 4, `kasse-log.db reached ${maxDb} bytes`);
+  assert.ok(maxWal <= MB, `kasse-log.db-wal reached ${maxWal} bytes`);
+  assert.equal(await logStatus(cids[0]), 404, 'the oldest request was dropped from the log');
+  assert.equal(await logStatus(cids.at(-2)), 200);
+});
+
+test('--log-max-mb: 1..1048576, else exit 2 with a message; --help documents it', () => {
+  for (const v of ['0', '-1', 'x', '1048577', '']) {
+    const r = runCli(['serve', '--log-max-mb', v, '--db', '/nonexistent/never-opened.db']);
+    assert.equal(r.code, 2, `--log-max-mb '${v}': ${r.stderr}`);
+    assert.match(r.stderr, /--log-max-mb must be 1\.\.1048576/);
+  }
+  const help = runCli(['serve', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--log-max-mb N .*\n.*\(default 64\)/);
+  assert.match(help.stdout, /503 SERVICE_UNAVAILABLE with Retry-After/);
+});
+
+test('log bound: clean exit', async () => {
+  const r = await k.stopClean();
+  assert.match(r.stderr, /request log: [1-9]\d* rows pruned for size/);
+});
