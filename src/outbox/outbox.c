@@ -20,6 +20,7 @@
 #include "outbox/outbox.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -351,8 +352,25 @@ static void process(struct outbox *o, const struct outbox_row *e)
             rec.next_due = clock_now_ms(&o->app->clock) + outbox_backoff_ms(attempts);
         }
     }
-    if (store_write(store, record_fn, &rec, &err) != 0)
-        log_error("outbox: event %lld not recorded: %s", (long long)e->id, err.msg);
+    /* The attempt must be recorded before the claim is given up: an event delivered but not
+     * recorded (a full disk) would otherwise be picked again at once and sent every poll. So
+     * the worker keeps it and retries the record, backing off to 5 s, until it is stored or
+     * Kasse stops (then it is sent again after the restart: at least once). */
+    for (int64_t wait_ms = 250; store_write(store, record_fn, &rec, &err) != 0;) {
+        if (wait_ms == 250)
+            log_error("outbox: event %lld not recorded: %s (retrying)", (long long)e->id,
+                      err.msg);
+        for (int64_t slept = 0; slept < wait_ms; slept += 50) {
+            pthread_mutex_lock(&o->mu);
+            bool stopping = o->stopping;
+            pthread_mutex_unlock(&o->mu);
+            if (stopping)
+                return;
+            usleep(50 * 1000);
+        }
+        wait_ms = wait_ms * 2 > 5000 ? 5000 : wait_ms * 2;
+        kerr_clear(&err);
+    }
 }
 
 /* A worker waits for an event handed to it, delivers it, and only then (the attempt recorded)

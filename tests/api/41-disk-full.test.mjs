@@ -11,6 +11,7 @@ import {
   startKasse, assertJsonOk, assertError, assertNoContent, tmpfsSupported, sleep,
 } from './harness.mjs';
 import { SE_EXAMPLE, OM, placeOrder } from './fixtures.mjs';
+import { startReceiver } from './receiver.mjs';
 
 const SESSIONS = '/payments/v1/sessions';
 const supported = tmpfsSupported();
@@ -136,9 +137,33 @@ test('disk full: writes → 503 with the envelope and Retry-After, nothing appli
   assertJsonOk(log);
 });
 
-test('disk full: the server said so once and said it recovered; clean exit', { skip, timeout: 30_000 }, async () => {
+test('disk full: a callback whose attempt cannot be recorded is not sent again and again (the worker keeps it and retries the record); once space returns it is recorded and delivered, at least once', { skip, timeout: 60_000 }, async () => {
+  const rx = await startReceiver();
+  try {
+    const p = rx.path({ hang: 1 });       // the first attempt hangs until Kasse's 2 s read timeout
+    const s = assertJsonOk(await k.post(SESSIONS, { ...SE_EXAMPLE, merchant_urls: { authorization: rx.url(p) } }));
+    assertJsonOk(await k.post(`/kasse/v1/sessions/${s.session_id}/authorize`, {}));
+    await rx.waitFor(p, 1);
+    const filler = k.fsPath('filler-callback');
+    fill(filler);
+    // The hanging attempt ends (a failure) while the disk is full: its record fails. Before the
+    // fix the event stayed due and was sent again every 100 ms poll.
+    await sleep(4000);
+    assert.equal(rx.requests(p).length, 1, `attempts while the disk was full: ${rx.requests(p).length}`);
+    fs.unlinkSync(filler);
+    await rx.waitFor(p, 2, 15_000);
+    await sleep(1500);
+    assert.equal(rx.requests(p).length, 2, 'recorded as pending, retried once, delivered');
+  } finally {
+    await rx.close();
+  }
+});
+
+test('disk full: the server said so once per outage and said it recovered; clean exit', { skip, timeout: 30_000 }, async () => {
   const r = await k.stopClean();
   assert.match(r.stderr, /store: cannot commit \(database or disk is full\)/);
   assert.match(r.stderr, /store: commits succeed again \(\d+ write requests were refused meanwhile\)/);
-  assert.equal(r.stderr.match(/store: cannot commit/g).length, 1, `one line for the outage, not one per request:\n${r.stderr}`);
+  // Two outages (the first test's and the callback test's): one line each, not one per request.
+  assert.equal(r.stderr.match(/store: cannot commit/g).length, 2, `one line per outage, not one per request:\n${r.stderr}`);
+  assert.equal(r.stderr.match(/store: commits succeed again/g).length, 2);
 });
