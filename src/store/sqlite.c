@@ -38,7 +38,8 @@ enum stmt_id {
     ST_AUTH_SUPERSEDE,
     ST_ORDER_INSERT, ST_ORDER_GET, ST_ORDER_GET_ANY, ST_ORDER_UPDATE,
     ST_ORDER_SPAN, ST_ORDER_COUNT_BUCKETS, ST_ORDER_COUNT_ROWS, ST_ORDER_COUNT_ROWS_STATUS,
-    ST_ORDER_COUNT_DUE, ST_ORDER_PAGE_ALL, ST_ORDER_PAGE_STATUS, ST_ORDER_PAGE_DUE,
+    ST_ORDER_COUNT_DUE, ST_ORDER_BUCKETS_DESC, ST_ORDER_DUE_ANY, ST_ORDER_DUE_BUCKETS_DESC,
+    ST_ORDER_PAGE_ALL, ST_ORDER_PAGE_STATUS, ST_ORDER_PAGE_DUE,
     ST_ORDER_SWEEP,
     ST_CTOKEN_INSERT, ST_CTOKEN_GET, ST_CTOKEN_SET_STATUS,
     ST_OUTBOX_ADD, ST_OUTBOX_DUE, ST_OUTBOX_RECORD, ST_OUTBOX_ATTEMPT, ST_OUTBOX_LIST,
@@ -124,16 +125,29 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ORDER_COUNT_BUCKETS] = "SELECT coalesce(sum(n), 0) FROM order_counts "
                                "WHERE merchant_id = ?1 AND level = ?6 AND bucket >= ?2 AND "
                                "bucket < ?3 AND (?4 IS NULL OR status = ?4)",
+    [ST_ORDER_BUCKETS_DESC] = "SELECT bucket, sum(n) FROM order_counts "
+                              "WHERE merchant_id = ?1 AND level = ?6 AND bucket >= ?2 AND "
+                              "bucket < ?3 AND (?4 IS NULL OR status = ?4) "
+                              "GROUP BY bucket ORDER BY bucket DESC",
     [ST_ORDER_COUNT_ROWS] = "SELECT count(*) FROM orders WHERE merchant_id = ?1 AND "
                             "created_at >= ?2 AND created_at < ?3",
     [ST_ORDER_COUNT_ROWS_STATUS] = "SELECT count(*) FROM orders WHERE merchant_id = ?1 AND "
                                    "list_status = ?4 AND created_at >= ?2 AND created_at < ?3",
     /* Orders whose list_until has passed and that the sweep has not filed yet: they read as
-     * list_after, not list_status. */
+     * list_after, not list_status. The unary + keeps the planner on the due index (few rows)
+     * rather than the creation-time range (all of them). */
     [ST_ORDER_COUNT_DUE] = "SELECT coalesce(sum(list_after = ?4), 0) - "
                            "coalesce(sum(list_status = ?4), 0) FROM orders "
                            "WHERE merchant_id = ?1 AND list_until <= ?5 AND "
-                           "created_at >= ?2 AND created_at < ?3",
+                           "+created_at >= ?2 AND +created_at < ?3",
+    [ST_ORDER_DUE_ANY] = "SELECT EXISTS (SELECT 1 FROM orders WHERE merchant_id = ?1 AND "
+                         "list_until <= ?5 AND +created_at >= ?2 AND +created_at < ?3 AND "
+                         "(list_after = ?4 OR list_status = ?4))",
+    [ST_ORDER_DUE_BUCKETS_DESC] = "SELECT created_at / ?6, sum(list_after = ?4) - "
+                                  "sum(list_status = ?4) FROM orders "
+                                  "WHERE merchant_id = ?1 AND list_until <= ?5 AND "
+                                  "+created_at >= ?2 AND +created_at < ?3 "
+                                  "GROUP BY 1 ORDER BY 1 DESC",
     [ST_ORDER_PAGE_ALL] = "SELECT id, created_at FROM orders WHERE merchant_id = ?1 AND "
                           "created_at >= ?2 AND created_at < ?3 "
                           "ORDER BY created_at DESC, id DESC LIMIT ?6 OFFSET ?7",
@@ -142,8 +156,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                              "(list_until IS NULL OR list_until > ?5) "
                              "ORDER BY created_at DESC, id DESC",
     [ST_ORDER_PAGE_DUE] = "SELECT id, created_at FROM orders WHERE merchant_id = ?1 AND "
-                          "list_until <= ?5 AND list_after = ?4 AND created_at >= ?2 AND "
-                          "created_at < ?3 ORDER BY created_at DESC, id DESC",
+                          "list_until <= ?5 AND list_after = ?4 AND +created_at >= ?2 AND "
+                          "+created_at < ?3 ORDER BY created_at DESC, id DESC",
     [ST_ORDER_SWEEP] = "UPDATE orders SET list_status = list_after, list_until = NULL, "
                        "list_after = NULL WHERE id IN (SELECT id FROM orders "
                        "WHERE list_until <= ?1 ORDER BY list_until LIMIT ?2)",
@@ -1137,26 +1151,28 @@ static int sq_order_update(struct store_tx *tx, const struct order_row *r)
  * within a poll of the outbox thread.
  *
  * Counting. order_counts holds, per merchant, level, creation-time bucket and list_status, how
- * many orders there are (kept by triggers). A count over [lo, hi) takes the partial seconds at
- * both ends from the orders index (rows of at most two seconds), then whole buckets of each
- * level up to the next level's boundary, on both sides, up to the 360-day level: at most about
- * 2 × (60 + 60 + 24 + 30 + 12) bucket rows per status, and the 360-day buckets of the span,
- * whatever the number of orders. The due orders in the range then correct it from list_status
- * to list_after.
+ * many orders there are (kept by triggers). A range [lo, hi) is cut into pieces (pieces()):
+ * the partial seconds at both ends, read from the orders index (rows of at most two
+ * seconds), then on each side the whole buckets of each level up to the next level's
+ * boundary, and in the middle the 360-day buckets: at most 2 × (59 + 59 + 23 + 29 + 11)
+ * bucket rows per status plus the 360-day buckets of the span, whatever the number of orders.
+ * The due orders in the range then correct the count from list_status to list_after.
  *
  * Paging. A shallow offset (up to PAGE_SKIP_DIRECT) is skipped by walking the index. A deeper
- * one is found with the counts: a binary search over whole seconds for the boundary b with at
- * most `offset` matches in [b, to) and more in [b - 1 s, to); the page then starts in the
- * second before b, after skipping fewer rows than that second holds. With a status filter the
- * page merges the orders filed under the status (index order) with the due ones now reading
- * as it (few, sorted). */
+ * one is located with the counts (locate()): the pieces are walked newest first, whole pieces
+ * skipped by their counts; in the piece holding the offset, its buckets are walked newest
+ * first, and so on down to one second, so the page starts in that second after skipping
+ * fewer rows than it holds. About 20 small index reads, at any offset and any size. With a
+ * status filter the page merges the orders filed under the status (index order) with the due
+ * ones now reading as it (few, sorted). */
 
 #define COUNT_LEVELS 6
-/* Must equal order_count_levels (migration 7); tests/unit/test_store.c checks it. */
+/* Must equal order_count_levels (migration 7): the unit tests compare every count and page
+ * with a full scan. */
 static const int64_t count_width[COUNT_LEVELS] = {
     1000, 60000, 3600000, 86400000, 2592000000LL, 31104000000LL
 };
-#define PAGE_SKIP_DIRECT 1000
+#define PAGE_SKIP_DIRECT 100
 #define TIME_MAX (INT64_C(1) << 53)      /* ms; ~285,000 years: keeps bucket arithmetic exact */
 
 struct page_ctx {
@@ -1213,43 +1229,203 @@ static int64_t ceil_to(int64_t t, int64_t w)
     return (t + w - 1) / w * w;          /* t <= TIME_MAX */
 }
 
-/* Orders filed under the query's status (any status when NULL) created in [lo, hi),
- * 0 <= lo, hi <= TIME_MAX. */
-static int64_t count_filed(struct page_ctx *p, int64_t lo, int64_t hi)
+/* A piece of a range: rows created in [lo, hi) ms (level -1), or buckets [lo, hi) of a level. */
+struct piece {
+    int level;
+    int64_t lo, hi;
+};
+#define MAX_PIECES (2 * COUNT_LEVELS + 3)
+
+static int64_t piece_start(const struct piece *c)
 {
-    enum stmt_id rows = p->q->status ? ST_ORDER_COUNT_ROWS_STATUS : ST_ORDER_COUNT_ROWS;
+    return c->level < 0 ? c->lo : c->lo * count_width[c->level];
+}
+
+static int64_t piece_end(const struct piece *c)
+{
+    return c->level < 0 ? c->hi : c->hi * count_width[c->level];
+}
+
+/* Cuts [lo, hi) (0 <= lo, hi <= TIME_MAX) into pieces, newest first; returns how many. */
+static size_t pieces(int64_t lo, int64_t hi, struct piece out[MAX_PIECES])
+{
+    struct piece left[COUNT_LEVELS + 1];
+    size_t n = 0, n_left = 0;
     if (lo >= hi)
         return 0;
     int64_t a = ceil_to(lo, count_width[0]), b = floor_to(hi, count_width[0]);
-    if (a >= b)
-        return list_int(p, rows, lo, hi, 0);
-    int64_t n = list_int(p, rows, lo, a, 0) + list_int(p, rows, b, hi, 0);
+    if (a >= b) {
+        out[n++] = (struct piece){-1, lo, hi};
+        return n;
+    }
+    if (b < hi)
+        out[n++] = (struct piece){-1, b, hi};
+    if (lo < a)
+        left[n_left++] = (struct piece){-1, lo, a};
     lo = a;
     hi = b;
     for (int l = 0; l < COUNT_LEVELS; l++) {
         int64_t w = count_width[l];
         if (l + 1 < COUNT_LEVELS) {
-            int64_t wn = count_width[l + 1];
-            a = ceil_to(lo, wn);
-            b = floor_to(hi, wn);
+            a = ceil_to(lo, count_width[l + 1]);
+            b = floor_to(hi, count_width[l + 1]);
         }
-        if (l + 1 == COUNT_LEVELS || a >= b)
-            return n + list_int(p, ST_ORDER_COUNT_BUCKETS, lo / w, hi / w, l);
-        n += list_int(p, ST_ORDER_COUNT_BUCKETS, lo / w, a / w, l) +
-             list_int(p, ST_ORDER_COUNT_BUCKETS, b / w, hi / w, l);
+        if (l + 1 == COUNT_LEVELS || a >= b) {
+            out[n++] = (struct piece){l, lo / w, hi / w};
+            break;
+        }
+        if (b < hi)
+            out[n++] = (struct piece){l, b / w, hi / w};
+        if (lo < a)
+            left[n_left++] = (struct piece){l, lo / w, a / w};
         lo = a;
         hi = b;
     }
+    while (n_left > 0)
+        out[n++] = left[--n_left];
     return n;
+}
+
+/* Orders filed under the query's status (any when NULL) in one piece. */
+static int64_t count_piece(struct page_ctx *p, const struct piece *c)
+{
+    if (c->level < 0)
+        return list_int(p, p->q->status ? ST_ORDER_COUNT_ROWS_STATUS : ST_ORDER_COUNT_ROWS, c->lo,
+                        c->hi, 0);
+    return list_int(p, ST_ORDER_COUNT_BUCKETS, c->lo, c->hi, c->level);
 }
 
 /* The query's matches created in [lo, hi). */
 static int64_t count_matches(struct page_ctx *p, int64_t lo, int64_t hi)
 {
-    int64_t n = count_filed(p, lo, hi);
+    struct piece c[MAX_PIECES];
+    size_t n = pieces(lo, hi, c);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += count_piece(p, &c[i]);
     if (p->q->status)
-        n += list_int(p, ST_ORDER_COUNT_DUE, lo, hi, 0);
-    return n;
+        total += list_int(p, ST_ORDER_COUNT_DUE, lo, hi, 0);
+    return total;
+}
+
+/* A (bucket, count) statement stepped newest first; have = 0 when done. */
+struct bucket_cursor {
+    sqlite3_stmt *st;
+    int have;
+    int64_t bucket, n;
+};
+
+static void cursor_next(struct page_ctx *p, struct bucket_cursor *k)
+{
+    k->have = 0;
+    if (!k->st || p->rc != 0)
+        return;
+    int rc = sqlite3_step(k->st);
+    if (rc == SQLITE_ROW) {
+        k->have = 1;
+        k->bucket = sqlite3_column_int64(k->st, 0);
+        k->n = sqlite3_column_int64(k->st, 1);
+    } else if (rc != SQLITE_DONE) {
+        log_error("sqlite: %s", sqlite3_errmsg(p->c->db));
+        p->rc = -1;
+    }
+}
+
+static void cursor_open(struct page_ctx *p, struct bucket_cursor *k, enum stmt_id id,
+                        int64_t lo, int64_t hi, int64_t param6)
+{
+    k->st = stmt(p->c, id);
+    if (!k->st) {
+        p->rc = -1;
+        return;
+    }
+    bind_list(p, k->st, lo, hi);
+    sqlite3_bind_int64(k->st, 6, param6);
+    cursor_next(p, k);
+}
+
+static void cursor_close(struct page_ctx *p, struct bucket_cursor *k)
+{
+    if (k->st)
+        finish(p->c, k->st, 0);
+}
+
+/* In buckets [lo, hi) of level l, the newest bucket holding the skip-th match (newest first):
+ * sets *bucket and lowers *skip by the matches in the newer buckets. -1 when none holds it
+ * (the counts and the rows disagree: a bug). corrections: due orders exist in the range. */
+static int locate_bucket(struct page_ctx *p, int l, int64_t lo, int64_t hi, bool corrections,
+                         int64_t *skip, int64_t *bucket)
+{
+    struct bucket_cursor filed = {0}, due = {0};
+    int64_t w = count_width[l];
+    cursor_open(p, &filed, ST_ORDER_BUCKETS_DESC, lo, hi, l);
+    if (corrections)
+        cursor_open(p, &due, ST_ORDER_DUE_BUCKETS_DESC, lo * w, hi * w, w);
+    int rc = -1;
+    while ((filed.have || due.have) && p->rc == 0) {
+        int64_t b = !due.have || (filed.have && filed.bucket >= due.bucket) ? filed.bucket
+                                                                             : due.bucket;
+        int64_t n = 0;
+        if (filed.have && filed.bucket == b) {
+            n += filed.n;
+            cursor_next(p, &filed);
+        }
+        if (due.have && due.bucket == b) {
+            n += due.n;
+            cursor_next(p, &due);
+        }
+        if (*skip < n) {
+            *bucket = b;
+            rc = 0;
+            break;
+        }
+        *skip -= n;
+    }
+    cursor_close(p, &filed);
+    cursor_close(p, &due);
+    return p->rc != 0 ? -1 : rc;
+}
+
+/* The page boundary for skipping `skip` matches of [lo, hi), newest first: *end such that the
+ * matches in [*end, hi) are skipped whole and the *skip left fall in the second before *end. */
+static int locate(struct page_ctx *p, int64_t lo, int64_t hi, int64_t *skip, int64_t *end)
+{
+    struct piece c[MAX_PIECES];
+    size_t n = pieces(lo, hi, c);
+    bool corrections = p->q->status && list_int(p, ST_ORDER_DUE_ANY, lo, hi, 0);
+    for (size_t i = 0; i < n && p->rc == 0; i++) {
+        int64_t m = count_piece(p, &c[i]);
+        if (corrections)
+            m += list_int(p, ST_ORDER_COUNT_DUE, piece_start(&c[i]), piece_end(&c[i]), 0);
+        if (*skip >= m) {
+            *skip -= m;
+            continue;
+        }
+        if (c[i].level < 0) {
+            *end = c[i].hi;
+            return 0;
+        }
+        /* Down the levels: the bucket holding it, then that bucket's sub-buckets. */
+        int l = c[i].level;
+        int64_t blo = c[i].lo, bhi = c[i].hi, b = 0;
+        for (;;) {
+            if (locate_bucket(p, l, blo, bhi, corrections, skip, &b) != 0)
+                break;
+            if (l == 0) {
+                *end = (b + 1) * count_width[0];
+                return 0;
+            }
+            int64_t ratio = count_width[l] / count_width[l - 1];
+            blo = b * ratio;
+            bhi = (b + 1) * ratio;
+            l--;
+        }
+        break;
+    }
+    if (p->rc == 0)
+        log_error("store: order list counts disagree with the rows (merchant %lld)",
+                  (long long)p->q->merchant_id);
+    return -1;
 }
 
 /* The next row of a page statement, or 0 when done (-1 on error). */
@@ -1353,26 +1529,8 @@ static int sq_order_page(struct store_tx *tx, const struct order_page_query *q, 
     if (q->offset >= *total || q->limit == 0)
         return 0;
     int64_t end = to, skip = q->offset;
-    if (q->offset > PAGE_SKIP_DIRECT) {
-        /* Boundaries: from, every whole second strictly inside (from, to), to. matches(i): the
-         * matches in [boundary i, to), non-increasing; matches(0) = total > offset and
-         * matches(last) = 0. Find the first i with matches(i) <= offset. */
-        int64_t first_s = from / 1000 + 1, last_s = (to - 1) / 1000;
-        int64_t seconds = last_s >= first_s ? last_s - first_s + 1 : 0;
-        int64_t lo = 0, hi = seconds + 1, hi_matches = 0;   /* matches(lo) > offset >= matches(hi) */
-        while (hi - lo > 1 && p.rc == 0) {
-            int64_t mid = lo + (hi - lo) / 2;
-            int64_t m = count_matches(&p, (first_s + mid - 1) * 1000, to);
-            if (m > q->offset) {
-                lo = mid;
-            } else {
-                hi = mid;
-                hi_matches = m;
-            }
-        }
-        end = hi == seconds + 1 ? to : (first_s + hi - 1) * 1000;
-        skip = q->offset - hi_matches;
-    }
+    if (q->offset > PAGE_SKIP_DIRECT && locate(&p, from, to, &skip, &end) != 0)
+        return -1;
     page_read(&p, from, end, skip, ids, n);
     return p.rc;
 }

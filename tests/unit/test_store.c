@@ -538,7 +538,8 @@ static void check_page(struct store *s, const struct ref_order *all, size_t n_al
 static int64_t pick_created(void)
 {
     switch (pick(0, 9)) {
-    case 0: case 1: case 2: return LT0 + pick(0, 3) * 1000 + pick(0, 20);
+    case 0: case 1: case 2:   /* a few seconds, at both ends of each */
+        return LT0 + pick(0, 3) * 1000 + (pick(0, 1) ? pick(0, 20) : pick(980, 999));
     case 3: case 4: return LT0 + pick(0, 3600LL * 1000);
     case 5: case 6: case 7: return LT0 + pick(0, 60LL * 86400 * 1000);
     default: return LT0 + pick(-3LL * 360 * 86400 * 1000, 3LL * 360 * 86400 * 1000);
