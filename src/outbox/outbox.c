@@ -333,9 +333,12 @@ static int prune_fn(struct store_tx *tx, void *arg, struct kerr *err)
 
 /* Orders whose status changed by itself (expired; cancelled 4 h after a fraud rejection) are
  * filed under their new status for the order list (store.h order_list_sweep), a batch per job
- * so other writes interleave. Lists are exact without it; it keeps their corrections few. */
+ * so other writes interleave. Lists are exact without it; it keeps their corrections few. Only
+ * orders due a minute ago are filed: a request received just before the instant (and read just
+ * after the sweep) still finds the order under the status it shows. */
 #define LIST_SWEEP_BATCH 256
 #define LIST_SWEEP_MAX_BATCHES 16        /* per poll; a backlog (a clock jump) takes a few */
+#define LIST_SWEEP_LAG_MS 60000
 
 struct sweep_ctx {
     int64_t now;
@@ -393,7 +396,7 @@ static void *outbox_main(void *arg)
                 log_error("store: idempotency prune: %s", err.msg);
             next_prune = d.now + PRUNE_EVERY_MS;
         }
-        list_sweep(o, d.now);
+        list_sweep(o, d.now - LIST_SWEEP_LAG_MS);
         if (store_read(o->app->store, due_fn, &d, &err) != 0)
             continue;
         for (size_t i = 0; i < d.n; i++) {

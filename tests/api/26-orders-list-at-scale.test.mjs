@@ -205,15 +205,18 @@ test('at scale: past the authorization window every uncaptured order is EXPIRED 
   await assertPage({ status: 'EXPIRED', limit: 100 }, expiredOf);
   await assertPage({ status: 'EXPIRED', offset: 5000, limit: 100 }, expiredOf);
   assert.equal((await list({ status: 'AUTHORIZED' })).total, 0);
-  // The outbox thread files them (batches of 256); wait until none is due, then ask again.
+  // The outbox thread files them (batches of 256; those due a minute ago, so a request received
+  // just before an instant never finds its order filed ahead of it); wait until it has, ask again.
   const deadline = Date.now() + 20000;
   let due;
   for (;;) {
-    due = Number(sqlite(k.dbPath, `SELECT count(*) FROM orders WHERE list_until <= ${nowMs};`));
+    due = Number(sqlite(k.dbPath, `SELECT count(*) FROM orders WHERE list_until <= ${nowMs - 60000};`));
     if (due === 0 || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.equal(due, 0, 'the sweep files every due order');
+  assert.equal(due, 0, 'the sweep files every order due a minute ago');
+  const filed = Number(sqlite(k.dbPath, "SELECT count(*) FROM orders WHERE list_status = 'EXPIRED';"));
+  assert.ok(filed > 8000, `${filed} orders filed as EXPIRED by the sweep`);
   await assertPage({ status: 'EXPIRED', limit: 100 }, expiredOf);
   await assertPage({ status: 'EXPIRED', offset: 8000, limit: 100 }, expiredOf);
   await assertPage({ status: 'CAPTURED', offset: 1500, limit: 100 }, expiredOf);
