@@ -1502,8 +1502,8 @@ static int sq_order_page(struct store_tx *tx, const struct order_page_query *q, 
     struct page_ctx p = {.c = as_conn(tx), .q = q};
     *n = 0;
     *total = 0;
-    /* Clamp [from, to) to the merchant's orders in it: bucket arithmetic stays small and the
-     * boundary search below spans only the seconds that hold orders. */
+    /* Clamp [from, to) to the span of the merchant's orders in it: bucket arithmetic stays
+     * small and the pieces cover only buckets that can hold orders. */
     int64_t from = q->from < 0 ? 0 : q->from, to = q->to > TIME_MAX ? TIME_MAX : q->to;
     if (from >= to)
         return 0;
