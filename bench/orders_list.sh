@@ -122,7 +122,7 @@ times_ms() { # auth path
 }
 
 echo "bench: $KASSE_BIN, --threads $KASSE_THREADS; $RUNS runs x $REQS requests per query, median of run medians (ms)"
-printf '%-9s %-44s %9s %12s\n' orders query total 'median ms'
+printf '%-9s %-44s %9s %6s %10s\n' orders query total items 'median ms'
 for size in $SIZES; do
     db="$tmp/kasse-$size.db"
     cp "$tmp/template.db" "$db"
@@ -143,13 +143,19 @@ for size in $SIZES; do
     day_ago=$(node -e 'console.log(new Date(Date.parse(process.argv[1]) - 5 * 86400000).toISOString())' "$newest")
     day_end=$(node -e 'console.log(new Date(Date.parse(process.argv[1]) - 4 * 86400000).toISOString())' "$newest")
     echo "         (seeded in ${seeded} s)"
-    for q in "/kasse/v1/orders" \
-             "/kasse/v1/orders?status=AUTHORIZED" \
-             "/kasse/v1/orders?limit=100&offset=$((size / 2))" \
-             "/kasse/v1/orders?status=CAPTURED&limit=100&offset=$((captured / 2))" \
-             "/kasse/v1/orders?created_after=$day_ago&created_before=$day_end" \
-             "/kasse/v1/orders?status=AUTHORIZED&created_after=$day_ago&limit=100&offset=$((size / 20))"; do
-        t=$(curl -s -H "Authorization: $auth_a" "$base$q" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+    half=$((size / 2))
+    for q in "/kasse/v1/orders?limit=10" \
+             "/kasse/v1/orders?limit=1&offset=$half" \
+             "/kasse/v1/orders?status=AUTHORIZED&limit=1" \
+             "/kasse/v1/orders?status=CAPTURED&limit=1&offset=$((captured / 2))" \
+             "/kasse/v1/orders?created_after=$day_ago&created_before=$day_end&limit=1" \
+             "/kasse/v1/orders?status=AUTHORIZED&created_after=$day_ago&limit=1&offset=$((size / 20))" \
+             "/kasse/v1/orders" \
+             "/kasse/v1/orders?limit=100&offset=$half" \
+             "/kasse/v1/orders?status=CAPTURED&limit=100&offset=$((captured / 2))"; do
+        reply=$(curl -s -H "Authorization: $auth_a" "$base$q")
+        t=$(echo "$reply" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+        items=$(echo "$reply" | grep -o '"order_id"' | wc -l)
         times_ms "$auth_a" "$q" > /dev/null             # warm the caches
         r=1
         : > "$tmp/medians"
@@ -157,8 +163,8 @@ for size in $SIZES; do
             times_ms "$auth_a" "$q" | median >> "$tmp/medians"
             r=$((r + 1))
         done
-        printf '%-9s %-44s %9s %12s\n' "$size" "$(echo "$q" | sed 's|/kasse/v1/orders||; s|created_after=[^&]*|after=d-5|; s|created_before=[^&]*|before=d-4|')" \
-            "$t" "$(median < "$tmp/medians")"
+        printf '%-9s %-44s %9s %6s %10s\n' "$size" "$(echo "$q" | sed 's|/kasse/v1/orders||; s|created_after=[^&]*|after=d-5|; s|created_before=[^&]*|before=d-4|')" \
+            "$t" "$items" "$(median < "$tmp/medians")"
     done
     # Isolation: merchant A's heaviest query from CONNS connections; merchant B's page meanwhile.
     heavy="/kasse/v1/orders?status=CAPTURED&limit=100&offset=$((captured / 2))"
