@@ -3,12 +3,13 @@
 # Runs apt-get only when something is missing (as root, or through sudo).
 set -e
 # Profiles: "run" (build and serve), "test" (the default: also what make test needs: cmocka,
-# clang for the fuzzers, Node for the black-box tests, chromium for the browser tests), and
+# clang for the fuzzers, Node for the black-box tests, the sqlite3 shell to seed the order-list
+# test at scale, chromium for the browser tests), and
 # KASSE_DEPS_BENCH=1 adds the benchmark's tools.
 need="gcc make pkg-config libjansson-dev libsqlite3-dev libssl-dev
 libcurl4-openssl-dev libqrencode-dev"
 [ "${KASSE_DEPS_PROFILE:-test}" = test ] &&
-    need="$need libcmocka-dev clang chromium fonts-liberation zbar-tools nodejs npm"
+    need="$need libcmocka-dev clang chromium fonts-liberation zbar-tools sqlite3 nodejs npm"
 [ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux nodejs npm curl"
 missing=""
 for p in $need; do

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/orders.h"
 #include "core/om_requests.h"
 #include "core/order.h"
 #include "lib/ids.h"
@@ -21,6 +22,7 @@
 #include "lib/jsonw.h"
 #include "lib/limits.h"
 #include "lib/mem.h"
+#include "lib/log.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -108,12 +110,11 @@ static int om_load(struct store_tx *tx, int64_t merchant, const char *id, int64_
     st->created_at = m->row.created_at;
     st->expires_at = m->row.expires_at;
     st->fraud_decided_at = jint(m->kasse, "fraud_decides_at");
-    if (st->fraud == ORDER_FRAUD_PENDING && st->fraud_decided_at &&
-        now >= st->fraud_decided_at) {
-        const char *result = str(m->kasse, "fraud_result");
-        st->fraud = result && strcmp(result, "ACCEPTED") == 0 ? ORDER_FRAUD_ACCEPTED
-                                                              : ORDER_FRAUD_REJECTED;
-    }
+    const char *result = str(m->kasse, "fraud_result");
+    st->fraud_result = result && strcmp(result, "ACCEPTED") == 0 ? ORDER_FRAUD_ACCEPTED
+                                                                 : ORDER_FRAUD_REJECTED;
+    if (st->fraud == ORDER_FRAUD_PENDING && st->fraud_decided_at && now >= st->fraud_decided_at)
+        st->fraud = st->fraud_result;
     size_t i;
     json_t *c;
     json_array_foreach(m->captures, i, c) {
@@ -172,6 +173,7 @@ static int om_save(struct store_tx *tx, struct om *m, int64_t now, struct kerr *
     m->row.captured_amount = st->captured_amount;
     m->row.refunded_amount = st->refunded_amount;
     m->row.expires_at = st->expires_at;
+    order_row_file(&m->row, st, now);
     if (store_order_update(tx, &m->row) != 0)
         return kerr_internal(err, "order update");
     return 0;
@@ -803,63 +805,47 @@ int om_refund(struct req *r, struct reply *out, struct kerr *err)
 
 /* ---- GET /kasse/v1/orders: the merchant's orders, for people ---- */
 
-#define ORDERS_SCAN_MAX 10000
 #define ORDERS_PAGE_MAX 100
+#define ORDERS_OFFSET_MAX 2147483647L
 
 struct list_ctx {
     struct req *r;
-    int64_t from, to;
-    const char *status;            /* filter on the status at now, or NULL */
-    long limit, offset;
+    struct order_page_query q;
     json_t *orders;
-    long total;
+    int64_t total;
 };
 
+/* The store filters, counts and pages (store_order_page); each order of the page is then read
+ * through om_load, so it shows what GET order shows at now. */
 static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct list_ctx *c = arg;
-    struct order_row *rows = mem_calloc(ORDERS_SCAN_MAX, sizeof *rows);
+    char ids[ORDERS_PAGE_MAX][37];
     size_t n = 0;
-    if (!rows)
-        return kerr_internal(err, "out of memory");
-    if (store_order_list(tx, c->r->merchant.id, c->from, c->to, rows, ORDERS_SCAN_MAX, &n)) {
-        free(rows);
+    if (store_order_page(tx, &c->q, ids, &n, &c->total) != 0)
         return kerr_internal(err, "order list");
-    }
-    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         struct om m;
-        /* Re-read through om_load so the status is the one GET order shows at now. */
-        if (rc == 0 && om_load(tx, c->r->merchant.id, rows[i].id, c->r->received_ms, &m,
-                               err) != 0)
-            rc = -1;
-        if (rc == 0) {
-            const char *status = order_status_name(order_status_at(&m.st, c->r->received_ms));
-            if (!c->status || strcmp(c->status, status) == 0) {
-                if (c->total >= c->offset && c->total < c->offset + c->limit) {
-                    char created[32];
-                    time_format_iso8601(m.row.created_at, created);
-                    json_t *item = json_pack(
-                        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s}", "order_id",
-                        m.row.id, "status", status, "fraud_status", order_fraud_name(m.st.fraud),
-                        "order_amount", (json_int_t)m.st.order_amount, "captured_amount",
-                        (json_int_t)m.st.captured_amount, "refunded_amount",
-                        (json_int_t)m.st.refunded_amount, "remaining_authorized_amount",
-                        (json_int_t)order_remaining(&m.st, c->r->received_ms),
-                        "purchase_currency", str(m.order, "purchase_currency"),
-                        "klarna_reference", str(m.order, "klarna_reference"), "created_at",
-                        created);
-                    if (!item || json_array_append_new(c->orders, item) != 0)
-                        rc = kerr_internal(err, "out of memory");
-                }
-                c->total++;
-            }
-            om_free(&m);
-        }
-        order_row_free(&rows[i]);
+        if (om_load(tx, c->r->merchant.id, ids[i], c->q.now, &m, err) != 0)
+            return -1;
+        const char *status = order_status_name(order_status_at(&m.st, c->q.now));
+        if (c->q.status && strcmp(c->q.status, status) != 0)
+            log_error("order list: %s filed as %s reads as %s", m.row.id, c->q.status, status);
+        char created[32];
+        time_format_iso8601(m.row.created_at, created);
+        json_t *item = json_pack(
+            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s}", "order_id", m.row.id,
+            "status", status, "fraud_status", order_fraud_name(m.st.fraud), "order_amount",
+            (json_int_t)m.st.order_amount, "captured_amount", (json_int_t)m.st.captured_amount,
+            "refunded_amount", (json_int_t)m.st.refunded_amount, "remaining_authorized_amount",
+            (json_int_t)order_remaining(&m.st, c->q.now), "purchase_currency",
+            str(m.order, "purchase_currency"), "klarna_reference",
+            str(m.order, "klarna_reference"), "created_at", created);
+        om_free(&m);
+        if (!item || json_array_append_new(c->orders, item) != 0)
+            return kerr_internal(err, "out of memory");
     }
-    free(rows);
-    return rc;
+    return 0;
 }
 
 /* Reads an optional query integer within [min, max]; -1 with a bad value when malformed. */
@@ -917,18 +903,23 @@ static int query_time(const struct req *r, const char *name, int64_t *out, struc
 
 int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
 {
-    struct list_ctx c = {.r = r, .from = 0, .to = INT64_MAX, .limit = 20, .offset = 0};
-    c.status = req_query(r, "status");
-    if (c.status) {
+    struct list_ctx c = {.r = r};
+    long limit = 20, offset = 0;
+    int64_t from = 0, to = INT64_MAX;
+    const char *status = req_query(r, "status");
+    if (status) {
         enum order_status s;
-        if (order_status_parse(c.status, &s) != 0)
+        if (order_status_parse(status, &s) != 0)
             return kerr_bad_value(err, "status");
     }
-    if (query_long(r, "limit", 1, ORDERS_PAGE_MAX, &c.limit, err) ||
-        query_long(r, "offset", 0, ORDERS_SCAN_MAX, &c.offset, err) ||
-        query_time(r, "created_after", &c.from, err) ||
-        query_time(r, "created_before", &c.to, err))
+    if (query_long(r, "limit", 1, ORDERS_PAGE_MAX, &limit, err) ||
+        query_long(r, "offset", 0, ORDERS_OFFSET_MAX, &offset, err) ||
+        query_time(r, "created_after", &from, err) ||
+        query_time(r, "created_before", &to, err))
         return -1;
+    c.q = (struct order_page_query){.merchant_id = r->merchant.id, .status = status,
+                                    .from = from, .to = to, .now = r->received_ms,
+                                    .offset = offset, .limit = (size_t)limit};
     c.orders = json_array();
     if (!c.orders)
         return kerr_internal(err, "out of memory");
@@ -936,7 +927,8 @@ int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
         json_decref(c.orders);
         return -1;
     }
-    json_t *body = json_pack("{s:o, s:i, s:i, s:i}", "orders", c.orders, "total", (int)c.total,
-                             "limit", (int)c.limit, "offset", (int)c.offset);
+    json_t *body = json_pack("{s:o, s:I, s:i, s:I}", "orders", c.orders, "total",
+                             (json_int_t)c.total, "limit", (int)limit, "offset",
+                             (json_int_t)offset);
     return reply_json(out, 200, body, err);
 }

@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "api/orders.h"
+#include "core/order.h"
 #include "core/session.h"
 #include "lib/ids.h"
 #include "lib/jsonp.h"
@@ -110,6 +111,16 @@ static int copy_if(json_t *dst, const json_t *src, const char *key)
     return v ? json_object_set(dst, key, v) : 0;
 }
 
+void order_row_file(struct order_row *row, const struct order_state *st, int64_t now)
+{
+    struct order_schedule sc;
+    order_status_schedule(st, now, &sc);
+    snprintf(row->list_status, sizeof row->list_status, "%s", order_status_name(sc.status));
+    row->list_until = sc.until;
+    snprintf(row->list_after, sizeof row->list_after, "%s",
+             sc.until == INT64_MAX ? "" : order_status_name(sc.after));
+}
+
 int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
                  struct kerr *err)
 {
@@ -129,6 +140,21 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     row.captured_amount = captured ? amount : 0;
     row.created_at = spec->now_ms;
     row.expires_at = spec->now_ms + ORDER_LIFETIME_MS;
+    struct order_state st = {
+        .status = captured ? ORDER_CAPTURED : ORDER_AUTHORIZED,
+        .fraud_decided_at = spec->fraud_decides_at,
+        .fraud_result = spec->fraud_result && strcmp(spec->fraud_result, "ACCEPTED") == 0
+                            ? ORDER_FRAUD_ACCEPTED
+                            : ORDER_FRAUD_REJECTED,
+        .order_amount = row.order_amount,
+        .original_order_amount = row.order_amount,
+        .captured_amount = row.captured_amount,
+        .created_at = row.created_at,
+        .expires_at = row.expires_at,
+    };
+    if (order_fraud_parse(row.fraud_status, &st.fraud) != 0)
+        return kerr_internal(err, "order: unknown fraud status");
+    order_row_file(&row, &st, spec->now_ms);
 
     char created[32], expires[32];
     time_format_iso8601(row.created_at, created);

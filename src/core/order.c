@@ -129,6 +129,34 @@ enum order_status order_status_at(const struct order_state *o, int64_t now)
     return o->status;
 }
 
+void order_status_schedule(const struct order_state *o, int64_t now, struct order_schedule *out)
+{
+    struct order_state d = *o;
+    if (d.fraud == ORDER_FRAUD_PENDING && d.fraud_decided_at)
+        d.fraud = d.fraud_result == ORDER_FRAUD_ACCEPTED ? ORDER_FRAUD_ACCEPTED
+                                                         : ORDER_FRAUD_REJECTED;
+    out->status = order_status_at(&d, now);
+    out->until = INT64_MAX;
+    out->after = out->status;
+    /* order_status_at changes only where one of its deadlines is reached: try them in order. */
+    int64_t at[2] = {d.expires_at, rejected_cancel_at(&d)};
+    if (at[1] < at[0]) {
+        int64_t t = at[0];
+        at[0] = at[1];
+        at[1] = t;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (at[i] <= now || at[i] == INT64_MAX)
+            continue;
+        enum order_status s = order_status_at(&d, at[i]);
+        if (s != out->status) {
+            out->until = at[i];
+            out->after = s;
+            return;
+        }
+    }
+}
+
 int64_t order_remaining(const struct order_state *o, int64_t now)
 {
     if (o->released)

@@ -33,6 +33,8 @@ struct order_state {
     int64_t refunded_amount;
     bool released;                       /* remaining authorization released */
     int64_t created_at, expires_at;      /* ms, Kasse's clock */
+    enum order_fraud fraud_result;       /* PENDING with fraud_decided_at: what the review
+                                            decides then (ACCEPTED or REJECTED) */
 };
 
 /* One capture's money, for refund allocation and the per-capture invariant. */
@@ -51,6 +53,19 @@ int order_fraud_parse(const char *name, enum order_fraud *out);
  * of the decision is CANCELLED (Klarna cancels it); when both deadlines passed, the earlier
  * one decides. Other statuses are returned as stored. */
 enum order_status order_status_at(const struct order_state *o, int64_t now);
+/* The status as a schedule, for the merchant's order list (the store files each order under
+ * it, so the list filters and counts in the store): the status at now, and, when the status
+ * will change by itself (expiry, Klarna's cancellation of a rejected order), the instant it
+ * does (`until`; INT64_MAX: never) and the status from then on (`after`). A pending review is
+ * taken as decided at fraud_decided_at with fraud_result, as om_load reads it, so for every
+ * t >= now the status at t is t < until ? status : after — one change at most, since EXPIRED,
+ * CLOSED and CANCELLED do not change by themselves. */
+struct order_schedule {
+    enum order_status status;
+    int64_t until;
+    enum order_status after;
+};
+void order_status_schedule(const struct order_state *o, int64_t now, struct order_schedule *out);
 /* order_amount − captured_amount, or 0 once released, cancelled, expired or closed. */
 int64_t order_remaining(const struct order_state *o, int64_t now);
 

@@ -408,6 +408,42 @@ static int prune_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return store_idem_prune(tx, before) == 0 ? 0 : kerr_internal(err, "idempotency prune");
 }
 
+/* Orders whose status changed by itself (expired; cancelled 4 h after a fraud rejection) are
+ * filed under their new status for the order list (store.h order_list_sweep), a batch per job
+ * so other writes interleave. Lists are exact without it; it keeps their corrections few. Only
+ * orders due a minute ago are filed: a request received just before the instant (and read just
+ * after the sweep) still finds the order under the status it shows. */
+#define LIST_SWEEP_BATCH 256
+#define LIST_SWEEP_MAX_BATCHES 16        /* per poll; a backlog (a clock jump) takes a few */
+#define LIST_SWEEP_LAG_MS 60000
+
+struct sweep_ctx {
+    int64_t now;
+    size_t n;
+};
+
+static int sweep_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct sweep_ctx *w = arg;
+    return store_order_list_sweep(tx, w->now, LIST_SWEEP_BATCH, &w->n) == 0
+               ? 0
+               : kerr_internal(err, "order list sweep");
+}
+
+static void list_sweep(struct outbox *o, int64_t now)
+{
+    struct sweep_ctx w = {.now = now};
+    struct kerr err = {0};
+    for (int i = 0; i < LIST_SWEEP_MAX_BATCHES; i++) {
+        if (store_write(o->app->store, sweep_fn, &w, &err) != 0) {
+            log_error("store: order list sweep: %s", err.msg);
+            return;
+        }
+        if (w.n < LIST_SWEEP_BATCH)
+            return;
+    }
+}
+
 /* Waits until a worker finishes, OUTBOX_POLL_MS pass, or stopping; true when stopping. Under
  * o->mu. */
 static bool dispatcher_wait(struct outbox *o)
@@ -493,6 +529,7 @@ static void *dispatcher_main(void *arg)
                 log_error("store: idempotency prune: %s", err.msg);
             next_prune = d->now + PRUNE_EVERY_MS;
         }
+        list_sweep(o, d->now - LIST_SWEEP_LAG_MS);
         if (n_claimed == o->n_workers)
             continue;                            /* no worker free: nothing to read for */
         if (store_read(o->app->store, due_fn, d, &err) != 0)

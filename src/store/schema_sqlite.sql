@@ -135,3 +135,86 @@ ALTER TABLE idempotency ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';
 -- before this migration use their whole URL as the endpoint (finer, so still fair).
 ALTER TABLE outbox ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
 UPDATE outbox SET endpoint = url;
+-- migration 8
+-- The merchant's order list (GET /kasse/v1/orders) is filtered, counted and paged here, so a
+-- call costs the same at 10 orders and at a million (store/sqlite.c, sq_order_page).
+-- list_status: the status the order is listed under; list_until / list_after: while the status
+-- can still change by itself (expiry, Klarna's cancellation of a rejected order), the instant
+-- it does and the status from then on (core/order.c order_status_schedule computes them; a
+-- sweep files due orders under list_after; reads correct for the ones not yet swept).
+ALTER TABLE orders ADD COLUMN list_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN list_until INTEGER;
+ALTER TABLE orders ADD COLUMN list_after TEXT;
+-- Existing orders: order_status_schedule's rule, from the columns and the _kasse bookkeeping
+-- (an order already past its instant is due, and the sweep files it).
+UPDATE orders SET list_status = status;
+UPDATE orders SET list_until = t.until, list_after = t.after
+FROM (SELECT id, CASE WHEN cancels THEN cancel_at ELSE expires_at END AS until,
+             CASE WHEN cancels THEN 'CANCELLED' WHEN refunded THEN 'CLOSED' ELSE 'EXPIRED' END
+             AS after
+      FROM (SELECT id, fraud = 'REJECTED' AND captured_amount = 0 AND cancel_at <= expires_at
+                   AS cancels, cancel_at, expires_at,
+                   captured_amount > 0 AND refunded_amount = captured_amount AS refunded
+            FROM (SELECT id, expires_at, captured_amount, refunded_amount,
+                         coalesce(json_extract(body, '$._kasse.fraud_decides_at'), 0) + 14400000
+                         AS cancel_at,
+                         CASE WHEN fraud_status = 'PENDING'
+                                   AND coalesce(json_extract(body, '$._kasse.fraud_decides_at'),
+                                                0) <> 0
+                              THEN CASE json_extract(body, '$._kasse.fraud_result')
+                                   WHEN 'ACCEPTED' THEN 'ACCEPTED' ELSE 'REJECTED' END
+                              ELSE fraud_status END AS fraud
+                  FROM orders WHERE status IN ('AUTHORIZED', 'PART_CAPTURED')))) AS t
+WHERE t.id = orders.id;
+DROP INDEX orders_merchant;
+CREATE INDEX orders_list ON orders(merchant_id, created_at, id);
+CREATE INDEX orders_list_status ON orders(merchant_id, list_status, created_at, id, list_until);
+CREATE INDEX orders_list_due ON orders(merchant_id, list_until, created_at, id, list_status,
+                                       list_after) WHERE list_until IS NOT NULL;
+CREATE INDEX orders_list_sweep ON orders(list_until) WHERE list_until IS NOT NULL;
+-- Counts of orders per merchant, list_status and creation-time bucket, at nested widths (each
+-- divides the next, all aligned on the epoch): 1 s, 1 min, 1 h, 1 day, 30 days, 360 days. A
+-- count over [from, to) adds at most ~2 × 60 buckets per level and counts rows only in the two
+-- partial seconds at its ends. Kept by the triggers below in the transaction that inserts an
+-- order or changes its list_status, whichever code does it.
+CREATE TABLE order_count_levels (
+    level  INTEGER PRIMARY KEY,
+    width  INTEGER NOT NULL
+) STRICT;
+INSERT INTO order_count_levels(level, width) VALUES
+    (0, 1000), (1, 60000), (2, 3600000), (3, 86400000), (4, 2592000000), (5, 31104000000);
+CREATE TABLE order_counts (
+    merchant_id  INTEGER NOT NULL,
+    level        INTEGER NOT NULL,
+    bucket       INTEGER NOT NULL,   -- created_at / width
+    status       TEXT NOT NULL,      -- list_status
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (merchant_id, level, bucket, status)
+) STRICT, WITHOUT ROWID;
+INSERT INTO order_counts(merchant_id, level, bucket, status, n)
+    SELECT o.merchant_id, l.level, o.created_at / l.width, o.list_status, count(*)
+    FROM orders o, order_count_levels l GROUP BY 1, 2, 3, 4;
+CREATE TRIGGER orders_count_insert AFTER INSERT ON orders BEGIN
+    INSERT INTO order_counts(merchant_id, level, bucket, status, n)
+        SELECT NEW.merchant_id, level, NEW.created_at / width, NEW.list_status, 1
+        FROM order_count_levels WHERE true
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER orders_count_update AFTER UPDATE OF merchant_id, created_at, list_status ON orders
+WHEN OLD.merchant_id IS NOT NEW.merchant_id OR OLD.created_at IS NOT NEW.created_at
+     OR OLD.list_status IS NOT NEW.list_status BEGIN
+    INSERT INTO order_counts(merchant_id, level, bucket, status, n)
+        SELECT OLD.merchant_id, level, OLD.created_at / width, OLD.list_status, -1
+        FROM order_count_levels WHERE true
+        ON CONFLICT DO UPDATE SET n = n - 1;
+    INSERT INTO order_counts(merchant_id, level, bucket, status, n)
+        SELECT NEW.merchant_id, level, NEW.created_at / width, NEW.list_status, 1
+        FROM order_count_levels WHERE true
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER orders_count_delete AFTER DELETE ON orders BEGIN
+    INSERT INTO order_counts(merchant_id, level, bucket, status, n)
+        SELECT OLD.merchant_id, level, OLD.created_at / width, OLD.list_status, -1
+        FROM order_count_levels WHERE true
+        ON CONFLICT DO UPDATE SET n = n - 1;
+END;

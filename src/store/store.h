@@ -69,6 +69,26 @@ struct order_row {
     int64_t order_amount, captured_amount, refunded_amount;
     int64_t created_at, expires_at;
     char *body;              /* the order object (contract 5.2) */
+    /* What the merchant's order list files the order under (order_page): the status it reads
+     * as, and, while it can still change by itself, the instant it does (list_until; INT64_MAX:
+     * never) and the status from then on (list_after; "" when none). The caller computes them
+     * (core/order.h order_status_schedule) and every insert and update carries them; get
+     * returns them, so a read-modify-write that does not touch the status keeps them. */
+    char list_status[24];
+    int64_t list_until;
+    char list_after[24];
+};
+
+/* One page of the merchant's order list. Matches: created_at in [from, to) and, when status is
+ * not NULL, the status the order reads as at now (list_status, or list_after once list_until
+ * <= now). Newest first: created_at, then id, descending. */
+struct order_page_query {
+    int64_t merchant_id;
+    const char *status;      /* NULL: any */
+    int64_t from, to;        /* ms */
+    int64_t now;             /* ms, Kasse's clock */
+    int64_t offset;          /* matches skipped */
+    size_t limit;            /* ids wanted (the caller's array holds this many) */
 };
 
 struct ctoken_row {
@@ -196,9 +216,15 @@ struct store_ops {
     int (*order_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
                      struct order_row *out);
     int (*order_update)(struct store_tx *tx, const struct order_row *row);
-    /* The merchant's orders created in [from, to), newest first, at most cap (*n filled). */
-    int (*order_list)(struct store_tx *tx, int64_t merchant_id, int64_t from, int64_t to,
-                      struct order_row *rows, size_t cap, size_t *n);
+    /* The merchant's order list: the ids of one page (*n of them) and the number of every
+     * match (*total). Filtered, counted and paged with indexes and per-merchant counters: the
+     * cost does not grow with the number of orders (store/sqlite.c says how). */
+    int (*order_page)(struct store_tx *tx, const struct order_page_query *q, char (*ids)[37],
+                      size_t *n, int64_t *total);
+    /* Files up to max orders whose list_until has passed under their list_after (*n: how
+     * many). Lists are exact without it; it keeps the orders still to be moved few, and the
+     * reads that correct for them cheap. */
+    int (*order_list_sweep)(struct store_tx *tx, int64_t now, size_t max, size_t *n);
 
     int (*ctoken_insert)(struct store_tx *tx, const struct ctoken_row *row);
     int (*ctoken_get)(struct store_tx *tx, int64_t merchant_id, const char *id,
@@ -385,10 +411,14 @@ static inline int store_order_update(struct store_tx *tx, const struct order_row
 {
     return tx->ops->order_update(tx, row);
 }
-static inline int store_order_list(struct store_tx *tx, int64_t m, int64_t from, int64_t to,
-                                   struct order_row *rows, size_t cap, size_t *n)
+static inline int store_order_page(struct store_tx *tx, const struct order_page_query *q,
+                                   char (*ids)[37], size_t *n, int64_t *total)
 {
-    return tx->ops->order_list(tx, m, from, to, rows, cap, n);
+    return tx->ops->order_page(tx, q, ids, n, total);
+}
+static inline int store_order_list_sweep(struct store_tx *tx, int64_t now, size_t max, size_t *n)
+{
+    return tx->ops->order_list_sweep(tx, now, max, n);
 }
 static inline int store_ctoken_insert(struct store_tx *tx, const struct ctoken_row *row)
 {

@@ -146,6 +146,33 @@ test('list: fraud status is the decided one (PENDING → ACCEPTED after NN minut
   if ('fraud_status' in item) assert.equal(item.fraud_status, 'ACCEPTED');
 });
 
+test('list: a rejected review lists the order AUTHORIZED until Klarna cancels it 4 h after the decision, then CANCELLED (counts too), as GET order shows', async () => {
+  const count = async (status) => (await list({ status })).total;
+  const before = { AUTHORIZED: await count('AUTHORIZED'), CANCELLED: await count('CANCELLED') };
+  const { order_id } = await om.place({ body: US_EXAMPLE, authorize: { billing_address: { email: email('US', 'pend-reject-01') } } });
+  assert.equal(await count('AUTHORIZED'), before.AUTHORIZED + 1);
+  await om.advance(61);
+  assert.equal((await om.read(order_id)).fraud_status, 'REJECTED');
+  assert.ok(ids(await list({ status: 'AUTHORIZED' })).includes(order_id));
+  // The review ended 60 s after authorizing; Klarna cancels 4 h later: go to ~10 s before that.
+  await om.advance(4 * 3600 - 11);
+  assert.equal((await om.read(order_id)).status, 'AUTHORIZED');
+  assert.equal(await count('AUTHORIZED'), before.AUTHORIZED + 1);
+  await om.advance(20);
+  assert.equal((await om.read(order_id)).status, 'CANCELLED');
+  assert.ok(ids(await list({ status: 'CANCELLED' })).includes(order_id));
+  assert.equal(await count('AUTHORIZED'), before.AUTHORIZED);
+  assert.equal(await count('CANCELLED'), before.CANCELLED + 1);
+});
+
+test('list: the totals of the six statuses add up to the total', async () => {
+  let sum = 0;
+  for (const status of ['AUTHORIZED', 'PART_CAPTURED', 'CAPTURED', 'CANCELLED', 'EXPIRED', 'CLOSED']) {
+    sum += (await list({ status })).total;
+  }
+  assert.equal(sum, (await list()).total);
+});
+
 test('list: bad query values → 400 BAD_VALUE "Bad value: <param>"', async () => {
   assertBadValue(await k.get(`${LIST}?status=PAID`), 'status');
   assertBadValue(await k.get(`${LIST}?limit=0`), 'limit');

@@ -1137,6 +1137,95 @@ static void rule_invariants_hold_after_every_random_operation(void **state)
     assert_true(closed > 100 && expired > 100 && cancelled > 100);
 }
 
+/* ---- the status as a schedule (the order list files orders by it) -------------------------- */
+
+/* The status om_load and order_status_at show at t: a pending review with a decision time is
+ * decided from then on. */
+static enum order_status shown_at(struct order_state o, int64_t t)
+{
+    if (o.fraud == PEN && o.fraud_decided_at && t >= o.fraud_decided_at)
+        o.fraud = o.fraud_result;
+    return order_status_at(&o, t);
+}
+
+/* Named cases: the deadline that changes the status, and the status after it. */
+static void rule_schedule_names_the_next_change(void **state)
+{
+    (void)state;
+    struct order_schedule sc;
+    struct order_state o = ORD(AUTH, ACC, 1000, 0, 0, false);
+    order_status_schedule(&o, NOW, &sc);
+    assert_int_equal(sc.status, AUTH);
+    assert_int_equal(sc.until, EXP0);
+    assert_int_equal(sc.after, EXPD);
+    order_status_schedule(&o, EXP0, &sc);              /* at the instant: already changed */
+    assert_int_equal(sc.status, EXPD);
+    assert_int_equal(sc.until, INT64_MAX);
+    struct order_state r = ORD(AUTH, REJ, 1000, 0, 0, false);
+    order_status_schedule(&r, NOW - DAY, &sc);         /* rejected, uncaptured */
+    assert_int_equal(sc.status, AUTH);
+    assert_int_equal(sc.until, CUT);
+    assert_int_equal(sc.after, CANC);
+    struct order_state p = ORD(AUTH, PEN, 1000, 0, 0, false);
+    p.fraud_result = REJ;                              /* the review will reject it at DEC */
+    order_status_schedule(&p, T0, &sc);
+    assert_int_equal(sc.until, CUT);
+    assert_int_equal(sc.after, CANC);
+    p.fraud_result = ACC;
+    order_status_schedule(&p, T0, &sc);
+    assert_int_equal(sc.until, EXP0);
+    assert_int_equal(sc.after, EXPD);
+    struct order_state f = ORD(PART, ACC, 1000, 400, 400, false);
+    order_status_schedule(&f, NOW, &sc);               /* fully refunded: closes at expiry */
+    assert_int_equal(sc.after, CLSD);
+    struct order_state c = ORD(CAPT, ACC, 1000, 1000, 0, false);
+    order_status_schedule(&c, NOW, &sc);               /* nothing changes by itself */
+    assert_int_equal(sc.status, CAPT);
+    assert_int_equal(sc.until, INT64_MAX);
+    assert_int_equal(sc.after, CAPT);
+}
+
+/* Property: for random orders and any t >= now, the schedule says what GET order shows at t. */
+static void rule_schedule_agrees_with_the_status_at_every_instant(void **state)
+{
+    (void)state;
+    static const enum order_status sts[] = {AUTH, PART, CAPT, CANC, EXPD, CLSD};
+    unsigned long changes = 0;
+    for (int i = 0; i < 20000; i++) {
+        int64_t captured = pick(0, 2) == 0 ? 0 : pick(1, 1000);
+        struct order_state o = {
+            .status = sts[pick(0, 5)], .fraud = (enum order_fraud)pick(0, 2),
+            .fraud_decided_at = pick(0, 5) == 0 ? 0 : T0 + pick(-DAY, 2 * DAY),
+            .fraud_result = pick(0, 1) ? ACC : REJ, .order_amount = 1000,
+            .original_order_amount = 1000, .captured_amount = captured,
+            .refunded_amount = pick(0, 1) ? captured : pick(0, captured), .created_at = T0,
+            .expires_at = T0 + pick(0, 3) * HOUR + pick(0, 1) * pick(0, 30 * DAY)};
+        int64_t now = T0 + pick(-DAY, pick(0, 1) ? 6 * HOUR : 31 * DAY);
+        struct order_schedule sc;
+        order_status_schedule(&o, now, &sc);
+        changes += sc.until != INT64_MAX;
+        if (sc.until != INT64_MAX && (sc.until <= now || sc.after == sc.status))
+            fail_msg("order %d: until %lld (now %lld), %s → %s", i, (long long)sc.until,
+                     (long long)now, order_status_name(sc.status), order_status_name(sc.after));
+        int64_t probes[] = {now, now + 1, o.expires_at - 1, o.expires_at, o.expires_at + 1,
+                            o.fraud_decided_at, o.fraud_decided_at + 4 * HOUR - 1,
+                            o.fraud_decided_at + 4 * HOUR, sc.until - 1, sc.until,
+                            now + pick(0, 40 * DAY), INT64_MAX - 1};
+        for (size_t k = 0; k < NCAPS(probes); k++) {
+            int64_t t = probes[k];
+            if (t < now)
+                continue;
+            enum order_status want = shown_at(o, t), got = t < sc.until ? sc.status : sc.after;
+            if (want != got)
+                fail_msg("order %d at now %+lld ms, t %+lld ms: schedule %s, shown %s", i,
+                         (long long)(now - T0), (long long)(t - T0), order_status_name(got),
+                         order_status_name(want));
+        }
+    }
+    print_message("  20000 orders, %lu with a change ahead\n", changes);
+    assert_true(changes > 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1167,6 +1256,8 @@ int main(void)
         cmocka_unit_test(rule_check_updatable_refuses_cancelled),
         cmocka_unit_test(rule_invariants_name_the_broken_one),
         cmocka_unit_test(rule_invariants_hold_after_every_random_operation),
+        cmocka_unit_test(rule_schedule_names_the_next_change),
+        cmocka_unit_test(rule_schedule_agrees_with_the_status_at_every_instant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,9 +19,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
+#include "core/order.h"
 #include "lib/ids.h"
 #include "store/store.h"
+#include "schema_sqlite.h"
 
 static char db_path[256];
 
@@ -788,6 +792,466 @@ static void test_disk_full_refuses_then_recovers(void **state)
     store_close(s);
 }
 
+/* ---- the merchant's order list (order_page, order_list_sweep, migration 8) ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static int64_t pick(int64_t lo, int64_t hi)   /* [lo, hi] */
+{
+    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+#define LT0 1700000000000LL                   /* ms; the listed orders are created around it */
+static const char *const list_statuses[] = {"AUTHORIZED", "PART_CAPTURED", "CAPTURED",
+                                            "CANCELLED", "EXPIRED", "CLOSED"};
+
+/* The reference: every order as the store was told of it. */
+struct ref_order {
+    char id[37];
+    int64_t merchant;
+    int64_t created_at;
+    const char *ls, *la;                      /* la NULL: never changes */
+    int64_t lu;
+};
+
+static void make_order_row(struct order_row *row, const struct ref_order *o)
+{
+    memset(row, 0, sizeof *row);
+    memcpy(row->id, o->id, sizeof row->id);
+    row->merchant_id = o->merchant;
+    snprintf(row->session_id, sizeof row->session_id, "s");
+    snprintf(row->status, sizeof row->status, "%s", o->ls);
+    snprintf(row->fraud_status, sizeof row->fraud_status, "ACCEPTED");
+    row->order_amount = 100;
+    row->created_at = o->created_at;
+    row->expires_at = o->created_at + 1;
+    row->body = "{}";
+    snprintf(row->list_status, sizeof row->list_status, "%s", o->ls);
+    row->list_until = o->la ? o->lu : INT64_MAX;
+    snprintf(row->list_after, sizeof row->list_after, "%s", o->la ? o->la : "");
+}
+
+struct orders_args {
+    struct ref_order *o;
+    size_t n;
+    bool update;
+};
+
+static int put_orders_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct orders_args *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        struct order_row row;
+        make_order_row(&row, &a->o[i]);
+        int rc = a->update ? store_order_update(tx, &row) : store_order_insert(tx, &row);
+        if (rc != 0)
+            return kerr_internal(err, "order put");
+    }
+    return 0;
+}
+
+static const char *ref_status_at(const struct ref_order *o, int64_t now)
+{
+    return o->la && o->lu <= now ? o->la : o->ls;
+}
+
+static int ref_newer(const void *a, const void *b)   /* qsort: newest first */
+{
+    const struct ref_order *x = *(const struct ref_order *const *)a;
+    const struct ref_order *y = *(const struct ref_order *const *)b;
+    if (x->created_at != y->created_at)
+        return x->created_at > y->created_at ? -1 : 1;
+    return -strcmp(x->id, y->id);
+}
+
+struct page_args {
+    struct order_page_query q;
+    char ids[100][37];
+    size_t n;
+    int64_t total;
+    int rc;
+};
+
+static int page_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    (void)err;
+    struct page_args *p = arg;
+    p->rc = store_order_page(tx, &p->q, p->ids, &p->n, &p->total);
+    return 0;
+}
+
+/* Asks the store for one page and compares it with the reference, order by order. */
+static void check_page(struct store *s, const struct ref_order *all, size_t n_all,
+                       const struct order_page_query *q)
+{
+    const struct ref_order **match = calloc(n_all ? n_all : 1, sizeof *match);
+    assert_non_null(match);
+    size_t total = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        const struct ref_order *o = &all[i];
+        if (o->merchant == q->merchant_id && o->created_at >= q->from && o->created_at < q->to &&
+            (!q->status || strcmp(ref_status_at(o, q->now), q->status) == 0))
+            match[total++] = o;
+    }
+    qsort(match, total, sizeof *match, ref_newer);
+    struct page_args p = {.q = *q};
+    struct kerr err = {0};
+    assert_int_equal(store_read(s, page_fn, &p, &err), 0);
+    assert_int_equal(p.rc, 0);
+    if (p.total != (int64_t)total)
+        fail_msg("status %s [%lld, %lld) now %lld: total %lld, expected %zu",
+                 q->status ? q->status : "any", (long long)q->from, (long long)q->to,
+                 (long long)q->now, (long long)p.total, total);
+    size_t want = (size_t)q->offset >= total ? 0 : total - (size_t)q->offset;
+    if (want > q->limit)
+        want = q->limit;
+    if (p.n != want)
+        fail_msg("status %s offset %lld limit %zu: %zu ids, expected %zu",
+                 q->status ? q->status : "any", (long long)q->offset, q->limit, p.n, want);
+    for (size_t i = 0; i < want; i++)
+        if (strcmp(p.ids[i], match[q->offset + (int64_t)i]->id) != 0)
+            fail_msg("status %s [%lld, %lld) offset %lld: item %zu is %s, expected %s",
+                     q->status ? q->status : "any", (long long)q->from, (long long)q->to,
+                     (long long)q->offset, i, p.ids[i], match[q->offset + (int64_t)i]->id);
+    free(match);
+}
+
+/* Creation times at every scale the counts use: the same millisecond, the same second,
+ * minutes, days, years. */
+static int64_t pick_created(void)
+{
+    switch (pick(0, 9)) {
+    case 0: case 1: case 2:   /* a few seconds, at both ends of each */
+        return LT0 + pick(0, 3) * 1000 + (pick(0, 1) ? pick(0, 20) : pick(980, 999));
+    case 3: case 4: return LT0 + pick(0, 3600LL * 1000);
+    case 5: case 6: case 7: return LT0 + pick(0, 60LL * 86400 * 1000);
+    default: return LT0 + pick(-3LL * 360 * 86400 * 1000, 3LL * 360 * 86400 * 1000);
+    }
+}
+
+static void make_ref(struct ref_order *o, size_t i, int64_t merchant)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%08zx-0000-7000-8000-%012llx", i,
+             (unsigned long long)(rnd() & 0xffffffffffffULL));
+    o->merchant = merchant;
+    o->created_at = pick_created();
+    o->ls = list_statuses[pick(0, 9) < 5 ? 0 : pick(0, 5)];
+    if (strcmp(o->ls, "AUTHORIZED") == 0 || strcmp(o->ls, "PART_CAPTURED") == 0) {
+        o->la = pick(0, 3) == 0 ? "CANCELLED" : "EXPIRED";
+        o->lu = LT0 + pick(-30LL * 86400 * 1000, 90LL * 86400 * 1000);
+    }
+}
+
+/* A query drawn at random: any or one status, open or random bounds (often on a second or
+ * bucket edge, or 1 ms off one), shallow or deep offsets. */
+static void pick_query(struct order_page_query *q, int64_t merchant, int64_t total_hint)
+{
+    memset(q, 0, sizeof *q);
+    q->merchant_id = merchant;
+    q->status = pick(0, 3) == 0 ? NULL : list_statuses[pick(0, 9) < 5 ? 0 : pick(0, 5)];
+    q->from = 0;
+    q->to = INT64_MAX;
+    for (int side = 0; side < 2; side++) {
+        if (pick(0, 2) == 0)
+            continue;
+        int64_t t = pick_created();
+        static const int64_t snap[] = {1000, 60000, 3600000, 86400000};
+        if (pick(0, 1)) {
+            int64_t w = snap[pick(0, 3)];
+            t = t / w * w + pick(-1, 1);
+        }
+        if (side == 0)
+            q->from = t;
+        else
+            q->to = t;
+    }
+    if (q->from > q->to) {
+        int64_t t = q->from;
+        q->from = q->to;
+        q->to = t;
+    }
+    q->now = LT0 + pick(-40LL * 86400 * 1000, 100LL * 86400 * 1000);
+    q->limit = (size_t)pick(1, 100);
+    switch (pick(0, 3)) {
+    case 0: q->offset = 0; break;
+    case 1: q->offset = pick(0, 1200); break;
+    default: q->offset = pick(0, total_hint + 10); break;
+    }
+}
+
+#define LIST_ORDERS 4000
+
+/* Rule: the list's total and pages are exactly those of a full scan (filtered on the status at
+ * now, created in [from, to), newest first), at any offset, for any status, with orders due
+ * and not yet swept; another merchant's orders are never counted. */
+static void test_order_page_matches_a_full_scan(void **state)
+{
+    (void)state;
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "lister"), b = add_merchant(s, "other");
+    struct ref_order *o = calloc(LIST_ORDERS, sizeof *o);
+    assert_non_null(o);
+    for (size_t i = 0; i < LIST_ORDERS; i++)
+        make_ref(&o[i], i, i % 8 == 7 ? b : a);
+    struct orders_args put = {.o = o, .n = LIST_ORDERS};
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+
+    struct order_page_query q;
+    for (int i = 0; i < 150; i++) {
+        pick_query(&q, pick(0, 5) == 0 ? b : a, LIST_ORDERS);
+        check_page(s, o, LIST_ORDERS, &q);
+    }
+    /* everything, and deep pages of everything */
+    q = (struct order_page_query){.merchant_id = a, .from = 0, .to = INT64_MAX, .now = LT0,
+                                  .limit = 100};
+    check_page(s, o, LIST_ORDERS, &q);
+    for (q.offset = 0; q.offset < LIST_ORDERS; q.offset += 337)
+        check_page(s, o, LIST_ORDERS, &q);
+    q.status = "AUTHORIZED";
+    for (q.offset = 990; q.offset < 2600; q.offset += 97)
+        check_page(s, o, LIST_ORDERS, &q);
+
+    /* status changes through order_update move the counts (the triggers) */
+    for (size_t i = 0; i < LIST_ORDERS; i += 3) {
+        o[i].ls = list_statuses[pick(0, 5)];
+        o[i].la = pick(0, 1) ? NULL : "EXPIRED";
+        o[i].lu = LT0 + pick(-30LL * 86400 * 1000, 90LL * 86400 * 1000);
+    }
+    put.update = true;
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+    for (int i = 0; i < 100; i++) {
+        pick_query(&q, pick(0, 5) == 0 ? b : a, LIST_ORDERS);
+        check_page(s, o, LIST_ORDERS, &q);
+    }
+    free(o);
+    store_close(s);
+}
+
+struct sweep_args {
+    int64_t now;
+    size_t max, n;
+};
+
+static int sweep_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct sweep_args *w = arg;
+    return store_order_list_sweep(tx, w->now, w->max, &w->n) == 0 ? 0
+                                                                  : kerr_internal(err, "sweep");
+}
+
+/* Rule: the sweep files due orders under list_after, at most max per call, only due ones; the
+ * list reads the same before and after (for any now at or after the sweep's). */
+static void test_order_list_sweep_changes_nothing_visible(void **state)
+{
+    (void)state;
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "sweeper");
+    enum { N = 1500 };
+    struct ref_order *o = calloc(N, sizeof *o);
+    assert_non_null(o);
+    size_t due = 0;
+    const int64_t now = LT0 + 10LL * 86400 * 1000;
+    for (size_t i = 0; i < N; i++) {
+        make_ref(&o[i], i, a);
+        due += o[i].la && o[i].lu <= now;
+    }
+    assert_true(due > 100);
+    struct orders_args put = {.o = o, .n = N};
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+
+    struct sweep_args w = {.now = now, .max = 50};
+    assert_int_equal(store_write(s, sweep_fn, &w, &err), 0);
+    assert_int_equal(w.n, 50);
+    struct order_page_query q;
+    for (int i = 0; i < 40; i++) {
+        pick_query(&q, a, N);
+        q.now = now + pick(0, 100LL * 86400 * 1000);
+        check_page(s, o, N, &q);
+    }
+    w.max = N;
+    assert_int_equal(store_write(s, sweep_fn, &w, &err), 0);
+    assert_int_equal(w.n, due - 50);
+    assert_int_equal(store_write(s, sweep_fn, &w, &err), 0);
+    assert_int_equal(w.n, 0);                   /* nothing left that is due */
+    for (int i = 0; i < 40; i++) {
+        pick_query(&q, a, N);
+        q.now = now + pick(0, 100LL * 86400 * 1000);
+        check_page(s, o, N, &q);
+    }
+    free(o);
+    store_close(s);
+}
+
+/* Rule: an order that is not filed for the list (no list_status, or an instant without the
+ * status after it) is refused, so the counts can never miss it. */
+static void test_order_insert_requires_list_filing(void **state)
+{
+    (void)state;
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "careless");
+    struct ref_order o;
+    make_ref(&o, 1, a);
+    o.ls = "";
+    struct orders_args put = {.o = &o, .n = 1};
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), -1);
+    o.ls = "AUTHORIZED";
+    o.la = "";
+    o.lu = LT0;
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), -1);
+    o.la = "EXPIRED";
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+    store_close(s);
+}
+
+/* Rule: migration 8 files the orders that existed before it as order_status_schedule would:
+ * at every instant an order is listed under the status GET order shows then (a pending review
+ * decided at its time, Klarna's cancellation 4 h after a rejection, expiry, CLOSED when fully
+ * refunded), and the counts agree with the rows. */
+struct old_order {
+    const char *status, *fraud;
+    int64_t captured, refunded;
+    int64_t expires;                          /* from LT0 */
+    int64_t decides;                          /* from LT0; 0: no _kasse.fraud_decides_at */
+    const char *result;                       /* _kasse.fraud_result, or NULL */
+};
+
+static enum order_status shown_at(const struct old_order *o, int64_t t)
+{
+    struct order_state st = {.order_amount = 1000, .original_order_amount = 1000,
+                             .captured_amount = o->captured, .refunded_amount = o->refunded,
+                             .created_at = LT0, .expires_at = LT0 + o->expires,
+                             .fraud_decided_at = o->decides ? LT0 + o->decides : 0};
+    assert_int_equal(order_status_parse(o->status, &st.status), 0);
+    assert_int_equal(order_fraud_parse(o->fraud, &st.fraud), 0);
+    if (st.fraud == ORDER_FRAUD_PENDING && st.fraud_decided_at && t >= st.fraud_decided_at)
+        st.fraud = o->result && strcmp(o->result, "ACCEPTED") == 0 ? ORDER_FRAUD_ACCEPTED
+                                                                   : ORDER_FRAUD_REJECTED;
+    return order_status_at(&st, t);
+}
+
+struct get_order_args {
+    int64_t merchant;
+    char id[37];
+    struct order_row row;
+    int rc;
+};
+
+static int get_order_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    (void)err;
+    struct get_order_args *g = arg;
+    g->rc = store_order_get(tx, g->merchant, g->id, &g->row);
+    return 0;
+}
+
+#define H (3600LL * 1000)
+static void test_migration_8_files_existing_orders(void **state)
+{
+    (void)state;
+    static const struct old_order old[] = {
+        {"AUTHORIZED", "ACCEPTED", 0, 0, 672 * H, 0, NULL},
+        {"AUTHORIZED", "ACCEPTED", 0, 0, -H, 0, NULL},            /* already expired: due */
+        {"PART_CAPTURED", "ACCEPTED", 400, 400, 672 * H, 0, NULL}, /* closes at expiry */
+        {"PART_CAPTURED", "ACCEPTED", 400, 100, 672 * H, 0, NULL},
+        {"AUTHORIZED", "PENDING", 0, 0, 672 * H, H, "REJECTED"},  /* cancelled at 5 h */
+        {"AUTHORIZED", "PENDING", 0, 0, 672 * H, H, "ACCEPTED"},
+        {"AUTHORIZED", "PENDING", 0, 0, 672 * H, 0, NULL},        /* never decided */
+        {"AUTHORIZED", "PENDING", 0, 0, 3 * H, H, "REJECTED"},    /* expires first */
+        {"AUTHORIZED", "PENDING", 0, 0, 5 * H, H, "REJECTED"},    /* tie: cancelled */
+        {"AUTHORIZED", "REJECTED", 0, 0, 672 * H, 2 * H, "REJECTED"},
+        {"PART_CAPTURED", "REJECTED", 100, 0, 672 * H, 2 * H, "REJECTED"},
+        {"CAPTURED", "ACCEPTED", 1000, 0, 672 * H, 0, NULL},
+        {"CANCELLED", "ACCEPTED", 0, 0, 672 * H, 0, NULL},
+        {"CLOSED", "ACCEPTED", 1000, 1000, 672 * H, 0, NULL},
+        {"EXPIRED", "ACCEPTED", 0, 0, -H, 0, NULL},
+    };
+    enum { N = sizeof old / sizeof old[0] };
+    /* A store as migration 7 left it, with orders in it. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    const char *m7 = strstr(schema_sqlite_sql, "-- migration 8");
+    assert_non_null(m7);
+    char *upto6 = strndup(schema_sqlite_sql, (size_t)(m7 - schema_sqlite_sql));
+    assert_non_null(upto6);
+    assert_int_equal(sqlite3_exec(db, upto6, NULL, NULL, NULL), SQLITE_OK);
+    free(upto6);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7; INSERT INTO merchants(id, "
+                                      "username, secret_mac, name, created_at) "
+                                      "VALUES (1, 'old', x'00', 'old', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < N; i++) {
+        char body[256] = "{}";
+        if (old[i].decides)
+            snprintf(body, sizeof body,
+                     "{\"_kasse\":{\"fraud_decides_at\":%lld,\"fraud_result\":\"%s\"}}",
+                     (long long)(LT0 + old[i].decides), old[i].result);
+        char *sql = sqlite3_mprintf(
+            "INSERT INTO orders(id, merchant_id, session_id, status, fraud_status, "
+            "order_amount, captured_amount, refunded_amount, created_at, expires_at, body) "
+            "VALUES ('old-%d', 1, 's', %Q, %Q, 1000, %lld, %lld, %lld, %lld, %Q)", i,
+            old[i].status, old[i].fraud, (long long)old[i].captured,
+            (long long)old[i].refunded, (long long)(LT0 + i), (long long)(LT0 + old[i].expires),
+            body);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_free(sql);
+    }
+    sqlite3_close(db);
+
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    struct ref_order ref[N];
+    for (int i = 0; i < N; i++) {
+        struct get_order_args g = {.merchant = 1};
+        snprintf(g.id, sizeof g.id, "old-%d", i);
+        assert_int_equal(store_read(s, get_order_fn, &g, &err), 0);
+        assert_int_equal(g.rc, 0);
+        ref[i] = (struct ref_order){.merchant = 1, .created_at = LT0 + i};
+        memcpy(ref[i].id, g.id, sizeof ref[i].id);
+        static char ls[N][24], la[N][24];
+        memcpy(ls[i], g.row.list_status, sizeof ls[i]);
+        memcpy(la[i], g.row.list_after, sizeof la[i]);
+        ref[i].ls = ls[i];
+        ref[i].la = g.row.list_until == INT64_MAX ? NULL : la[i];
+        ref[i].lu = g.row.list_until;
+        order_row_free(&g.row);
+        const int64_t probes[] = {LT0, LT0 + H - 1, LT0 + H, LT0 + 3 * H, LT0 + 5 * H - 1,
+                                  LT0 + 5 * H, LT0 + 6 * H, LT0 + 672 * H - 1, LT0 + 672 * H,
+                                  LT0 + 1000 * H};
+        for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
+            const char *want = order_status_name(shown_at(&old[i], probes[k]));
+            if (strcmp(ref_status_at(&ref[i], probes[k]), want) != 0)
+                fail_msg("old order %d at %+lld ms: listed %s, shown %s", i,
+                         (long long)(probes[k] - LT0), ref_status_at(&ref[i], probes[k]), want);
+        }
+    }
+    for (size_t k = 0; k < 6; k++) {
+        struct order_page_query q = {.merchant_id = 1, .status = list_statuses[k], .from = 0,
+                                     .to = INT64_MAX, .now = LT0 + 5 * H, .limit = 100};
+        check_page(s, ref, N, &q);
+        q.now = LT0 + 700 * H;
+        check_page(s, ref, N, &q);
+    }
+    store_close(s);
+}
+#undef H
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -803,6 +1267,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_bounded_by_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_legacy_file_rewritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_refuses_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_page_matches_a_full_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_list_sweep_changes_nothing_visible, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_order_insert_requires_list_filing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_8_files_existing_orders, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
