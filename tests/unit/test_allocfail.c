@@ -213,7 +213,11 @@ static char *snapshot(void)
         char sql[256];
         snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY rowid", name);
         sqlite3_stmt *rows;
-        assert_int_equal(sqlite3_prepare_v2(ro, sql, -1, &rows, NULL), SQLITE_OK);
+        if (sqlite3_prepare_v2(ro, sql, -1, &rows, NULL) != SQLITE_OK) {
+            /* a WITHOUT ROWID table (the order list's counts): its scan is in key order */
+            snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", name);
+            assert_int_equal(sqlite3_prepare_v2(ro, sql, -1, &rows, NULL), SQLITE_OK);
+        }
         assert_int_equal(buf_printf(&b, "== %s\n", name), 0);
         while (sqlite3_step(rows) == SQLITE_ROW) {
             for (int i = 0; i < sqlite3_column_count(rows); i++) {
