@@ -44,7 +44,7 @@
 #include "lib/mem.h"
 #include "store/store.h"
 
-enum conn_state { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_WRITE, C_LINGER };
+enum conn_state { C_IDLE, C_HEAD, C_BODY, C_BUSY, C_WRITE, C_LINGER, C_CLOSED };
 
 #define IN_CHUNK (16 * 1024)          /* read buffer step; grows to IN_MAX */
 #define IN_MAX (LIMIT_HEAD_BYTES + IN_CHUNK)
@@ -107,6 +107,7 @@ struct http_server {
     int max_conns, n_conns;
     int per_address;                  /* -1: no cap */
     struct conn *lru_head, *lru_tail;
+    struct conn *closed;              /* closed in this batch of events, freed after it */
     struct addr_count *addrs[ADDR_BUCKETS];
     pthread_t io_thread;
     pthread_t *workers;
@@ -400,15 +401,31 @@ static void request_end(struct conn *c)
     }
 }
 
+/* Closes c now; its memory is freed after the current batch of events (free_closed), since a
+ * later event of the same epoll_wait may still name it. */
 static void conn_close(struct http_server *s, struct conn *c)
 {
     request_end(c);
     free(c->in);
+    c->in = NULL;
     lru_unlink(s, c);
     addr_release(s, c->addr);
+    c->addr = NULL;
     close(c->fd);                    /* also takes it out of the epoll set */
+    c->fd = -1;
     s->n_conns--;
-    free(c);
+    c->state = C_CLOSED;
+    c->next = s->closed;
+    s->closed = c;
+}
+
+static void free_closed(struct http_server *s)
+{
+    while (s->closed) {
+        struct conn *c = s->closed;
+        s->closed = c->next;
+        free(c);
+    }
 }
 
 static int64_t idle_deadline(const struct http_server *s)
@@ -698,6 +715,7 @@ static void conn_progress(struct http_server *s, struct conn *c)
     for (;;) {
         switch (c->state) {
         case C_BUSY:
+        case C_CLOSED:
             return;
         case C_IDLE:
         case C_HEAD: {
@@ -939,6 +957,7 @@ static void *io_main(void *arg)
             sweep(s);
             last_sweep = now;
         }
+        free_closed(s);               /* no event of this batch names them any more */
         pthread_mutex_lock(&s->lock);
         bool stop = s->stop_io;
         int in_flight = s->in_flight;
@@ -1164,6 +1183,7 @@ void http_stop(struct http_server *s)
     }
     while (s->lru_head)
         conn_close(s, s->lru_head);
+    free_closed(s);
     for (int i = 0; i < ADDR_BUCKETS; i++)
         while (s->addrs[i]) {
             struct addr_count *a = s->addrs[i];

@@ -148,6 +148,36 @@ test('fair queueing: one merchant\'s burst of 30 writes does not go ahead of ano
   await k.stopClean();
 });
 
+test('churn: 64 keep-alive clients hammering and then vanishing mid-request, three rounds → the server keeps answering and exits clean (a connection closed while a finished reply and its hang-up came in one batch of events was used after it was freed)', { timeout: 60_000 }, async () => {
+  const k = await startKasse({ contract: false });
+  const port = k.port;
+  for (let round = 0; round < 3; round++) {
+    const socks = [];
+    let stop = false;
+    const client = () => new Promise((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      socks.push(s);
+      let buf = '';
+      const send = () => { if (!stop) s.write('GET /kp/lib/v1/api.js HTTP/1.1\r\nHost: k\r\n\r\nGET /nope HTTP/1.1\r\nHost: k\r\n\r\n'); };
+      s.on('connect', send);
+      s.on('data', (d) => {
+        buf += d.toString('latin1');
+        const n = (buf.match(/HTTP\/1\.1 404 /g) ?? []).length;
+        if (n) { buf = ''; send(); }
+      });
+      s.on('error', () => {});
+      s.on('close', resolve);
+    });
+    const all = Array.from({ length: 64 }, client);
+    await sleep(1500);
+    stop = true;
+    for (const s of socks) s.destroy();   // mid-request, mid-reply: all at once
+    await Promise.all(all);
+    assert.equal((await probe(port)).status, 200, `round ${round}: still answering`);
+  }
+  await k.stopClean();
+});
+
 test('abuse: the server exits 0 on SIGTERM with hostile connections open, with no sanitizer report', { timeout: 30_000 }, async () => {
   const k = await startKasse({ contract: false });
   const conns = await Promise.all(Array.from({ length: 100 }, () => open(k.port, '127.0.0.6')));
