@@ -498,8 +498,11 @@ static int cmd_merchant(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    mallopt(M_ARENA_MAX, MALLOC_ARENAS);           /* before any thread allocates */
-    mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
+    /* Before any thread allocates; glibc's own variables still win when set. */
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, MALLOC_ARENAS);
+    if (!getenv("MALLOC_MMAP_THRESHOLD_"))
+        mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
     mem_install();
     curl_global_init(CURL_GLOBAL_DEFAULT);    /* before any thread starts */
     atexit(curl_global_cleanup);
