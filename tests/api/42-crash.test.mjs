@@ -57,7 +57,7 @@ async function until(cond, ms, what) {
 const idem = (key) => (key ? { 'klarna-idempotency-key': key } : {});
 
 /** Settles each request that was in flight at the kill (see the top of the file). */
-async function settle(server, journal) {
+async function settle(server, journal, seen) {
   const doubts = journal.doubts;
   journal.doubts = [];
   for (const d of doubts) {
@@ -87,6 +87,7 @@ async function settle(server, journal) {
       const extra = (read.json[d.kind === 'capture' ? 'captures' : 'refunds'] ?? []).filter((x) => !list.has(x[idField]));
       const where = `order ${o.order_id}, ${d.kind} of ${d.amount} in flight (key ${d.key ?? 'none'}${d.over ? ', over the limit' : ''})`;
       assert.ok(extra.length <= 1, `${where}: ${extra.length} unknown ${d.kind}s: ${read.text}`);
+      if (!d.over) { seen.moneyInFlight++; seen.moneyCommitted += extra.length; }
       if (d.over) {
         assert.equal(extra.length, 0, `${where}: a refused request left a ${d.kind}: ${read.text}`);
       } else if (extra.length) {
@@ -162,6 +163,7 @@ test(`crash: kill -9 under mixed load, ${CYCLES} cycles on one database; acknowl
     k = await startKasse({ dir: tempDir('kasse-crash-'), threads: 8, contract: false });
     let replayFrom = 0;
     const summary = [];
+    const seen = { moneyInFlight: 0, moneyCommitted: 0 };   // captures/refunds cut off by a kill
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       const ctx = { journal, rng, killed: false, stopping: false };
       ctx.send = sender(k, ctx);
@@ -182,7 +184,7 @@ test(`crash: kill -9 under mixed load, ${CYCLES} cycles on one database; acknowl
       const inFlight = journal.doubts.length;
 
       k = await k.restart();
-      await settle(k, journal);
+      await settle(k, journal, seen);
       const problems = await verify(k, journal, replayFrom);
       assert.deepEqual(problems, [], `after crash ${cycle} (seed ${SEED}):\n  ${problems.join('\n  ')}`);
       replayFrom = journal.keyed.length;
@@ -192,5 +194,6 @@ test(`crash: kill -9 under mixed load, ${CYCLES} cycles on one database; acknowl
     assertClean(await k.stop());
     const caps = [...journal.orders.values()].reduce((n, o) => n + o.captures.size + o.refunds.size, 0);
     console.log(`# seed ${SEED}: ${summary.join('; ')}; ${journal.orders.size} orders, ${caps} captures+refunds,`
-      + ` ${journal.keyed.length} keyed replies replayed, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      + ` ${journal.keyed.length} keyed replies replayed; of ${seen.moneyInFlight} captures/refunds cut off by a kill`
+      + ` ${seen.moneyCommitted} had been committed; ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
