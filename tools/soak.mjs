@@ -18,6 +18,10 @@
 //   SOAK_INTERVAL_S     seconds between report lines (default 60)
 //   SOAK_CONNS          concurrent clients/connections (default 64)
 //   SOAK_LIST_RATE      share of flows that read a page of the order list (default 0.01)
+//   SOAK_READ_ONLY_AFTER_MIN  from this minute on, the clients only read back orders and
+//                       sessions they made (a read-mostly server: its read connections' page
+//                       caches are no longer dropped by commits); default: never
+//   SOAK_KEEP_ORDERS    orders the clients remember for revisits and reads (default 2000)
 //   SOAK_MAX_RSS_MB     RSS bound at steady state (default 100; 0 = no check)
 //   SOAK_MAX_GROWTH_MB  growth allowed from the third sample to the last (default 15)
 //   SOAK_KEEP=1         keep the temp dir (database, request log, server output)
@@ -111,7 +115,8 @@ function send(method, p, body, headers) {
   });
 }
 
-const journal = newJournal({ keep: 2000 });
+const READ_ONLY_AFTER_MIN = num(env.SOAK_READ_ONLY_AFTER_MIN, Infinity);
+const journal = newJournal({ keep: num(env.SOAK_KEEP_ORDERS, 2000) });
 const ctx = { send, journal, rng: makeRng(Date.now() % 1e9), listRate: LIST_RATE, stopping: false };
 const clients = Array.from({ length: CONNS }, async () => {
   while (!ctx.stopping && !exited) {
@@ -162,6 +167,10 @@ while (Date.now() < end && !exited) {
     peak = Math.max(peak, procStatus('VmRSS') / 1024 || 0);
   }
   if (exited) break;
+  if (!ctx.readOnly && Date.now() - t0 >= READ_ONLY_AFTER_MIN * 60000) {
+    ctx.readOnly = true;
+    console.log(`soak: from now on the clients only read (${journal.orders.size} orders remembered)`);
+  }
   const l = lat;
   lat = [];
   l.sort((a, b) => a - b);

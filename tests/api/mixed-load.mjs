@@ -216,14 +216,30 @@ function pickOpen(ctx) {
   return null;
 }
 
+/** Reads a remembered order and its session back (the soak's read-only phase). */
+async function readBack(ctx) {
+  const ids = ctx.readIds ??= [...ctx.journal.orders.keys()];
+  if (!ids.length) return;
+  const o = ctx.journal.orders.get(ids[Math.floor(ctx.rng() * ids.length)]);
+  const r = await call(ctx, 'GET', `${OM}/${o.order_id}`);
+  if (r.status !== 200) unexpected(ctx, r, 'read order');
+  const s = await call(ctx, 'GET', `/payments/v1/sessions/${o.session_id}`);
+  if (s.status !== 200) unexpected(ctx, s, 'read session');
+}
+
 /**
  * One flow: usually a new checkout, sometimes (`revisitRate`, default 0.3) more captures and
- * refunds on an earlier order; in the soak, sometimes (`listRate`) a page of the order list.
+ * refunds on an earlier order; in the soak, sometimes (`listRate`) a page of the order list,
+ * and with `readOnly` only reads of remembered orders and their sessions.
  */
 export async function flow(ctx) {
   if (ctx.listRate && ctx.rng() < ctx.listRate) {
     const r = await call(ctx, 'GET', '/kasse/v1/orders?limit=20');
     if (r.status !== 200) unexpected(ctx, r, 'list orders');
+    return;
+  }
+  if (ctx.readOnly) {
+    await readBack(ctx);
     return;
   }
   const again = ctx.rng() < (ctx.revisitRate ?? 0.3) ? pickOpen(ctx) : null;
