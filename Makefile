@@ -19,7 +19,7 @@ DBG_OBJ  := $(patsubst src/%.c,build/dbg/%.o,$(SRC)) build/dbg/gen/web_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 
-.PHONY: all debug run test unit api contract browser bench deps clean fuzz fuzz-regress check-banned
+.PHONY: all debug run test unit api contract browser bench soak deps clean fuzz fuzz-regress check-banned
 all: build/kasse
 
 build/kasse: $(REL_OBJ) build/rel/main.o
@@ -117,6 +117,14 @@ test: deps check-banned unit fuzz-regress api contract browser
 bench: build/kasse
 	@KASSE_DEPS_BENCH=1 sh tools/deps.sh
 	sh bench/run.sh
+
+# Soak (not part of `make test`): the release build under the crash test's mixed load from
+# SOAK_CONNS (64) connections for SOAK_MINUTES (30); a line per minute of RSS, WAL, database and
+# request-log size, requests, p50/p99 latency, errors. Fails on errors, on RSS over
+# SOAK_MAX_RSS_MB (100) at steady state or growing. Knobs: tools/soak.mjs.
+soak: build/kasse
+	@KASSE_DEPS_PROFILE=run KASSE_DEPS_SOAK=1 sh tools/deps.sh
+	node tools/soak.mjs
 
 deps:
 	@sh tools/deps.sh

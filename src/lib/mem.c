@@ -9,7 +9,13 @@
  * so a value can be freed on any thread whatever it came from. A thread-local fault injector
  * lets tests fail the Nth allocation, or every one from the Nth on (style habit 8); it counts
  * jansson's allocations and Kasse's own request-path ones (mem_malloc and friends), and the
- * store's writer runs a request's transaction with that request's injection state. */
+ * store's writer runs a request's transaction with that request's injection state.
+ *
+ * An arena holds at most MEM_ARENA_MAX bytes. Past that (a request that parses thousands of
+ * rows one after another) allocations come from malloc again and their frees are real: in an
+ * arena nothing is given back before the request ends, so a request walking 10,000 orders kept
+ * every parsed order alive at once (tens of MB per request, issue 9's RSS growth). Ordinary
+ * requests use well under 64 KiB and never reach the bound. */
 #include "lib/mem.h"
 
 #include <jansson.h>
@@ -61,11 +67,23 @@ static char *chunk_data(struct mem_chunk *c)
     return (char *)p;
 }
 
-static void *arena_alloc(struct arena *a, size_t n)
+/* The bytes a block of n takes in an arena (header and alignment), or 0 on overflow. */
+static size_t arena_need(size_t n)
 {
     size_t need = (sizeof(struct header) + n + MEM_ALIGN - 1) & ~(size_t)(MEM_ALIGN - 1);
-    if (need < n)
-        return NULL;
+    return need < n ? 0 : need;
+}
+
+static int arena_fits(const struct arena *a, size_t n)
+{
+    size_t need = arena_need(n);
+    return need && need <= MEM_ARENA_MAX - a->bytes;
+}
+
+/* Call only when arena_fits(a, n); NULL when out of memory. */
+static void *arena_alloc(struct arena *a, size_t n)
+{
+    size_t need = arena_need(n);
     struct mem_chunk *c = a->head;
     if (!c || c->size - c->used < need) {
         size_t usable = need > MEM_ARENA_CHUNK / 2 ? need : MEM_ARENA_CHUNK;
@@ -103,7 +121,7 @@ void *mem_alloc(size_t n)
 {
     if (injected_failure())
         return NULL;
-    if (current)
+    if (current && arena_fits(current, n))
         return arena_alloc(current, n);
     if (n > SIZE_MAX - sizeof(struct header))
         return NULL;

@@ -9,12 +9,13 @@
 #include <stddef.h>
 
 #define MEM_ARENA_CHUNK (16 * 1024)
+#define MEM_ARENA_MAX (1024 * 1024)      /* bytes one arena holds; past it, malloc (mem.c) */
 
 struct mem_chunk;
 
 struct arena {
     struct mem_chunk *head;
-    size_t bytes;
+    size_t bytes;                /* handed out, at most MEM_ARENA_MAX */
 };
 
 /* Routes jansson's allocations through mem_alloc/mem_free; call once at start. */

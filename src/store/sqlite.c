@@ -11,6 +11,15 @@
  * Reads run on a connection per calling thread (one per server thread), opened on first use,
  * each with its prepared statements cached; WAL lets them proceed during writes.
  *
+ * Memory (issue 9). Every connection has its own page cache, 2 MB by default, and a read
+ * connection has two (its ATTACHed request log too): with 32 server threads that could reach
+ * 128 MB of cached pages, all of it duplicates of what the OS page cache holds. A reader's
+ * cache is also dropped whenever another connection has committed (WAL), so under writes it
+ * buys nothing. Read connections therefore keep small caches (STORE_READER_CACHE_KIB and
+ * STORE_READER_LOG_CACHE_KIB), no memory map, and the whole process's SQLite heap has a soft
+ * bound (STORE_SQLITE_HEAP_SOFT_LIMIT): past it SQLite reuses cache pages instead of adding
+ * them, however many connections there are. store_sqlite_mem() reports what they hold.
+ *
  * Request-log rows are diagnostics, not money: they live in their own database file beside the
  * main one (kasse.db → kasse-log.db, synchronous=NORMAL), queued without waiting and written in
  * batches by a logger thread with its own connection, so they never lengthen the commit path of
@@ -436,6 +445,12 @@ static struct conn *conn_open(const char *path, const char *pragmas)
  * INCREMENTAL lets the log give pages back to the file system (log_prune_size). */
 #define LOG_PRAGMAS "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; " \
                     "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY"
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+/* After ATTACH: a read connection's caches (negative cache_size = KiB) and no mmap. */
+#define READER_PRAGMAS "PRAGMA main.cache_size=-" STRINGIFY(STORE_READER_CACHE_KIB) "; " \
+                       "PRAGMA logs.cache_size=-" STRINGIFY(STORE_READER_LOG_CACHE_KIB) "; " \
+                       "PRAGMA mmap_size=0"
 
 /* The request-log database's schema (its own file; see the top of this file). */
 static const char log_schema[] =
@@ -1059,6 +1074,10 @@ static struct conn *reader(struct sqlite_store *s)
     sqlite3_finalize(attach);
     if (!ok) {
         log_error("store: cannot attach %s: %s", s->log_path, sqlite3_errmsg(c->db));
+        conn_close(c);
+        return NULL;
+    }
+    if (exec_sql(c->db, READER_PRAGMAS) != 0) {
         conn_close(c);
         return NULL;
     }
@@ -2457,6 +2476,34 @@ static void log_convert(const char *log_path, int64_t max_bytes)
     }
     free(fresh_path);
     free(side);
+static void add_db_status(sqlite3 *db, int op, int64_t *sum, int64_t *max)
+{
+    int cur = 0, high = 0;
+    if (sqlite3_db_status(db, op, &cur, &high, 0) != SQLITE_OK)
+        return;
+    *sum += cur;
+    if (max && cur > *max)
+        *max = cur;
+}
+
+int store_sqlite_mem(struct store *base, struct store_sqlite_mem *out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    memset(out, 0, sizeof *out);
+    if (base->ops != &sqlite_ops)
+        return -1;
+    pthread_mutex_lock(&s->mu);
+    for (struct conn *c = s->readers; c; c = c->next_all) {
+        out->readers++;
+        add_db_status(c->db, SQLITE_DBSTATUS_CACHE_USED, &out->reader_cache_bytes,
+                      &out->reader_cache_max_bytes);
+        add_db_status(c->db, SQLITE_DBSTATUS_STMT_USED, &out->stmt_bytes, NULL);
+        add_db_status(c->db, SQLITE_DBSTATUS_SCHEMA_USED, &out->schema_bytes, NULL);
+    }
+    pthread_mutex_unlock(&s->mu);
+    out->heap_bytes = sqlite3_memory_used();
+    out->heap_highwater_bytes = sqlite3_memory_highwater(0);
+    return 0;
 }
 
 /* kasse.db → kasse-log.db; any other name gets "-log.db" appended. */
@@ -2490,6 +2537,7 @@ struct store *store_sqlite_open_with(const char *path, const struct store_sqlite
     s->wal_max_bytes = lim && lim->wal_max_bytes > 0 ? lim->wal_max_bytes : WAL_MAX_BYTES_DEFAULT;
     s->log_max_bytes = lim && lim->log_max_bytes > 0 ? lim->log_max_bytes : LOG_MAX_BYTES_DEFAULT;
     s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
+    sqlite3_soft_heap_limit64(STORE_SQLITE_HEAP_SOFT_LIMIT);   /* process-wide */
     pthread_mutex_init(&s->mu, NULL);
     pthread_rwlockattr_t gate;
     pthread_rwlockattr_init(&gate);

@@ -296,6 +296,25 @@ struct store_sqlite_stats {
 };
 void store_sqlite_stats(struct store *s, struct store_sqlite_stats *out);
 
+/* SQLite memory bounds (store/sqlite.c, issue 9): a read connection's page cache for the main
+ * database and for the attached request log, and the soft limit on all SQLite heap memory of
+ * the process (past it, page caches reuse pages instead of growing). */
+#define STORE_READER_CACHE_KIB 512
+#define STORE_READER_LOG_CACHE_KIB 128
+#define STORE_SQLITE_HEAP_SOFT_LIMIT (32LL * 1024 * 1024)
+
+/* What the SQLite backend holds in memory: its read connections (one per thread that read),
+ * their page caches (sum and largest), prepared statements and schemas, and SQLite's whole
+ * heap (now and its high-water mark). Reads other threads' connections unlocked: call it when
+ * no request runs (tests, shutdown). -1 if s is not the SQLite backend. */
+struct store_sqlite_mem {
+    int readers;
+    int64_t reader_cache_bytes, reader_cache_max_bytes;
+    int64_t stmt_bytes, schema_bytes;
+    int64_t heap_bytes, heap_highwater_bytes;
+};
+int store_sqlite_mem(struct store *s, struct store_sqlite_mem *out);
+
 /* Convenience wrappers, so callers read like prose: store_write(s, fn, arg, err). */
 static inline int store_write(struct store *s, store_tx_fn fn, void *arg, struct kerr *err)
 {

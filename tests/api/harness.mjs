@@ -142,7 +142,9 @@ export function merchantsEnv(list) {
  * Start Kasse. Options:
  *   testClock   pass --test-clock
  *   merchants   array of MERCHANTS entries to seed (default a and b); null = no KASSE_MERCHANTS
- *   dir         directory holding kasse.db (default: a new temp dir)
+ *   dir         directory holding kasse.db (default: a new temp dir); pass an earlier
+ *               server's `dir` to start on its database (kasse-log.db beside it too), or use
+ *               `k.restart()`, which starts again with the same options on the same files
  *   port        listen port (default: a free one)
  *   threads     --threads N
  *   contract    false to skip Prism even in contract mode
@@ -188,6 +190,7 @@ export async function startKasse(opts = {}) {
   await k.ready;
 
   const srv = new Kasse({ dir, dbPath, port, publicUrl, proc: k.proc, out: k.out, exited: k.exited, fsRoot });
+  srv.opts = { ...opts, dir };
   if (CONTRACT && opts.contract !== false) {
     await srv.startPrism();
     await srv.startPrismCt();
@@ -372,6 +375,15 @@ export class Kasse {
     const r = await this.stop(o);
     assertClean(r);
     return r;
+  }
+
+  /**
+   * A new server on this one's database (same options; a new port unless `port` is given),
+   * after this one has stopped or been killed (`stop({ signal: 'SIGKILL' })` for a crash).
+   */
+  async restart(o = {}) {
+    assert.ok(this.stopped, 'restart() after stop(): two servers must not share a database');
+    return startKasse({ ...this.opts, port: undefined, publicUrl: undefined, ...o });
   }
 
   /** For after() hooks: kill without asserting if a test did not stop it already. */

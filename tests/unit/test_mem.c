@@ -78,6 +78,39 @@ static void test_jansson_in_arena_across_threads(void **state)
     json_set_alloc_funcs(malloc, free);
 }
 
+/* Rule: an arena holds at most MEM_ARENA_MAX bytes; past that, blocks come from malloc and a
+ * free gives them back at once (a request that parses many rows one after another must not
+ * keep them all; LSan checks the frees). */
+static void test_arena_is_bounded(void **state)
+{
+    (void)state;
+    struct arena a = {0};
+    struct arena *prev = mem_arena_enter(&a);
+    enum { N = 4 * MEM_ARENA_MAX / 4096 };
+    static void *blocks[N];
+    for (int i = 0; i < N; i++) {
+        blocks[i] = mem_alloc(4096 - 16);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 0x3c, 4096 - 16);
+    }
+    assert_true(a.bytes <= MEM_ARENA_MAX);
+    assert_true(a.bytes > MEM_ARENA_MAX - 4096);
+    for (int i = 0; i < N; i++)
+        mem_free(blocks[i]);             /* the ones past the bound are freed for real */
+    /* jansson: a long loop of parse-and-drop stays within the bound too. */
+    mem_install();
+    for (int i = 0; i < 2000; i++) {
+        json_t *v = json_pack("{s:i, s:s, s:[i,i,i]}", "i", i, "s", "a string of some length", "a",
+                              1, 2, 3);
+        assert_non_null(v);
+        json_decref(v);
+    }
+    assert_true(a.bytes <= MEM_ARENA_MAX);
+    json_set_alloc_funcs(malloc, free);
+    mem_arena_leave(prev);
+    mem_arena_free(&a);
+}
+
 /* Rule: the fault injector fails exactly the Nth allocation, then allocation works again. */
 static void test_fail_after(void **state)
 {
@@ -139,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_arena_blocks),
         cmocka_unit_test(test_malloc_blocks),
         cmocka_unit_test(test_jansson_in_arena_across_threads),
+        cmocka_unit_test(test_arena_is_bounded),
         cmocka_unit_test(test_fail_after),
         cmocka_unit_test(test_fail_from),
         cmocka_unit_test(test_fault_swap),
