@@ -2476,6 +2476,8 @@ static void log_convert(const char *log_path, int64_t max_bytes)
     }
     free(fresh_path);
     free(side);
+}
+
 static void add_db_status(sqlite3 *db, int op, int64_t *sum, int64_t *max)
 {
     int cur = 0, high = 0;
