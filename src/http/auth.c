@@ -37,9 +37,7 @@ struct auth_cache {
 
 static int64_t monotonic_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return clock_monotonic_ms() / 1000;
 }
 
 static unsigned hash(const char *s)

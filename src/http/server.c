@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "lib/clock.h"
 #include "lib/ids.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
@@ -121,20 +122,6 @@ struct http_server {
     int in_flight;                    /* requests with a worker */
 };
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- rendering ---- */
 
 static const char *reason(int status)
@@ -192,7 +179,7 @@ static void log_request(struct req *r, int status, const char *body, size_t body
     row.path = strdup(r->path);
     row.status = status;
     row.at_ms = r->received_ms;
-    row.duration_us = monotonic_us() - r->started_us;
+    row.duration_us = clock_monotonic_us() - r->started_us;
     /* Bodies are kept as text; an empty body is "" (GET requests, 204 replies). */
     row.request_body = truncated_copy(r->body.len ? r->body.data : "", r->body.len);
     row.response_body = truncated_copy(body_len ? body : "", body_len);
@@ -431,7 +418,7 @@ static void free_closed(struct http_server *s)
 static int64_t idle_deadline(const struct http_server *s)
 {
     int t = s->n_conns > s->max_conns / 2 ? LIMIT_IDLE_PRESSED_S : LIMIT_IDLE_TIMEOUT_S;
-    return monotonic_ms() + (int64_t)t * 1000;
+    return clock_monotonic_ms() + (int64_t)t * 1000;
 }
 
 /* Reads what the socket has, up to the buffer's room. 1: the buffer is full (more may wait);
@@ -497,7 +484,7 @@ static struct req_state *req_state_new(struct http_server *s)
         return NULL;
     struct req *r = &rs->r;
     r->app = s->app;
-    r->started_us = monotonic_us();
+    r->started_us = clock_monotonic_us();
     r->received_ms = clock_now_ms(&s->app->clock);
     if (ids_uuid7(r->received_ms, r->correlation_id) != 0) {
         free(rs);
@@ -528,7 +515,7 @@ static int conn_refuse(struct http_server *s, struct conn *c, const struct kerr 
         return -1;
     }
     c->state = C_WRITE;
-    c->deadline_ms = monotonic_ms() + LIMIT_WRITE_TIMEOUT_S * 1000;
+    c->deadline_ms = clock_monotonic_ms() + LIMIT_WRITE_TIMEOUT_S * 1000;
     return 0;
 }
 
@@ -565,33 +552,40 @@ static int queue_work(struct http_server *s, struct conn *c)
 {
     c->qnext = NULL;
     c->flow_key = flow_key_of(c);
-    struct flow *fresh = calloc(1, sizeof *fresh);   /* used only if the flow is new */
+    struct flow *fresh = NULL;    /* allocated (outside the lock) only for a client's first */
     pthread_mutex_lock(&s->lock);
-    struct flow **bucket = &s->flows[c->flow_key % FLOW_BUCKETS];
-    struct flow *f = *bucket;
-    while (f && f->key != c->flow_key)
-        f = f->hnext;
-    if (!f && fresh) {
-        f = fresh;
-        fresh = NULL;
-        f->key = c->flow_key;
-        f->hnext = *bucket;
-        *bucket = f;
-        ring_append(s, f);
+    for (;;) {
+        struct flow **bucket = &s->flows[c->flow_key % FLOW_BUCKETS];
+        struct flow *f = *bucket;
+        while (f && f->key != c->flow_key)
+            f = f->hnext;
+        if (!f && fresh) {
+            f = fresh;
+            fresh = NULL;
+            f->key = c->flow_key;
+            f->hnext = *bucket;
+            *bucket = f;
+            ring_append(s, f);
+        }
+        if (f) {
+            if (f->tail)
+                f->tail->qnext = c;
+            else
+                f->head = c;
+            f->tail = c;
+            c->state = C_BUSY;
+            s->in_flight++;
+            pthread_cond_signal(&s->work_cond);
+            pthread_mutex_unlock(&s->lock);
+            free(fresh);          /* NULL, or not needed after all */
+            return 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+        fresh = calloc(1, sizeof *fresh);
+        if (!fresh)
+            return -1;
+        pthread_mutex_lock(&s->lock);
     }
-    if (f) {
-        if (f->tail)
-            f->tail->qnext = c;
-        else
-            f->head = c;
-        f->tail = c;
-        c->state = C_BUSY;
-        s->in_flight++;
-        pthread_cond_signal(&s->work_cond);
-    }
-    pthread_mutex_unlock(&s->lock);
-    free(fresh);
-    return f ? 0 : -1;
 }
 
 /* The next request for a worker: the head of the first flow, whose turn then passes to the
@@ -660,7 +654,7 @@ static int on_head(struct http_server *s, struct conn *c, size_t head_len)
         (void)!send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
     }
     c->state = C_BODY;
-    c->body_started_ms = monotonic_ms();
+    c->body_started_ms = clock_monotonic_ms();
     uint64_t expect = c->head.body == HTTP_BODY_LENGTH ? c->head.content_length : 0;
     c->deadline_ms = c->body_started_ms + LIMIT_BODY_TIMEOUT_S * 1000 +
                      (int64_t)(expect * 1000 / LIMIT_BODY_MIN_RATE);
@@ -701,7 +695,7 @@ static int on_body(struct http_server *s, struct conn *c)
 static void enter_idle(struct http_server *s, struct conn *c)
 {
     c->state = C_IDLE;
-    c->idle_since_ms = monotonic_ms();
+    c->idle_since_ms = clock_monotonic_ms();
     c->deadline_ms = idle_deadline(s);
     c->scanned = c->skip = 0;
     lru_touch(s, c);
@@ -736,7 +730,7 @@ static void conn_progress(struct http_server *s, struct conn *c)
             }
             if (c->state == C_IDLE) {
                 c->state = C_HEAD;
-                c->deadline_ms = monotonic_ms() + LIMIT_HEAD_TIMEOUT_S * 1000;
+                c->deadline_ms = clock_monotonic_ms() + LIMIT_HEAD_TIMEOUT_S * 1000;
                 lru_touch(s, c);
             }
             long n = http_head_end(c->in, c->in_len, &c->scanned, &c->skip, &err);
@@ -793,7 +787,7 @@ static void conn_progress(struct http_server *s, struct conn *c)
              * moment, so it reads the reply instead of a reset. */
             shutdown(c->fd, SHUT_WR);
             c->state = C_LINGER;
-            c->deadline_ms = monotonic_ms() + LIMIT_LINGER_MS;
+            c->deadline_ms = clock_monotonic_ms() + LIMIT_LINGER_MS;
             continue;
         }
         case C_LINGER: {
@@ -886,7 +880,7 @@ static void on_accept(struct http_server *s)
 /* Deadlines: once per tick over every connection. */
 static void sweep(struct http_server *s)
 {
-    int64_t now = monotonic_ms();
+    int64_t now = clock_monotonic_ms();
     bool pressed = s->n_conns > s->max_conns / 2;
     struct conn *next;
     for (struct conn *c = s->lru_head; c; c = next) {
@@ -923,7 +917,7 @@ static void take_done(struct http_server *s)
         c->qnext = NULL;
         if (c->out) {
             c->state = C_WRITE;
-            c->deadline_ms = monotonic_ms() + LIMIT_WRITE_TIMEOUT_S * 1000;
+            c->deadline_ms = clock_monotonic_ms() + LIMIT_WRITE_TIMEOUT_S * 1000;
             conn_progress(s, c);
         } else {
             conn_close(s, c);         /* the reply could not be rendered */
@@ -936,7 +930,7 @@ static void *io_main(void *arg)
 {
     struct http_server *s = arg;
     struct epoll_event events[256];
-    int64_t last_sweep = monotonic_ms();
+    int64_t last_sweep = clock_monotonic_ms();
     bool listening = true;
     int64_t stop_by = 0;
     for (;;) {
@@ -952,7 +946,7 @@ static void *io_main(void *arg)
                 conn_progress(s, p);
             }
         }
-        int64_t now = monotonic_ms();
+        int64_t now = clock_monotonic_ms();
         if (now - last_sweep >= 100) {
             sweep(s);
             last_sweep = now;

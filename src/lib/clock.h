@@ -17,6 +17,14 @@ int64_t clock_now_ms(const struct kclock *c);
 /* Moves the clock forward by seconds (0..10 years); -1 if not testable or out of range. */
 int clock_advance(struct kclock *c, int64_t seconds);
 
+/* Elapsed time for durations and deadlines (CLOCK_MONOTONIC; not Kasse's clock). */
+int64_t clock_monotonic_ms(void);
+int64_t clock_monotonic_us(void);
+/* The CLOCK_REALTIME instant ms from now, as pthread_cond_timedwait and
+ * pthread_rwlock_timedwrlock take it. */
+struct timespec;
+void clock_deadline_in(struct timespec *out, int64_t ms);
+
 /* 2019-05-13T14:51:46.288Z (contract 10.10). out must hold 32 bytes. */
 void time_format_iso8601(int64_t ms, char out[32]);
 

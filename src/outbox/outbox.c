@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "http/http.h"
+#include "lib/clock.h"
 #include "lib/jsonp.h"
 #include "lib/jsonw.h"
 #include "lib/limits.h"
@@ -123,13 +124,6 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 }
 
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* libcurl calls this at least once a second during a transfer; it aborts the attempt when,
  * after the connection is up, nothing has moved for OUTBOX_READ_TIMEOUT_MS. */
 struct read_watch {
@@ -145,7 +139,7 @@ static int read_watch_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dltotal;
     (void)ultotal;
     struct read_watch *w = arg;
-    int64_t now = monotonic_ms();
+    int64_t now = clock_monotonic_ms();
     if (dlnow != w->last_down || ulnow != w->last_up) {
         w->last_down = dlnow;
         w->last_up = ulnow;
@@ -218,7 +212,7 @@ static void deliver(const struct outbox_row *e, const struct outbox_policy *p, b
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_ms);
     /* The read timeout: once connected, 2 s without a byte moving ends the attempt (libcurl
      * has no read timeout of its own; see read_watch). A trickling receiver is cut at 10 s. */
-    struct read_watch watch = {.curl = curl, .read_ms = p->read_ms, .start_ms = monotonic_ms()};
+    struct read_watch watch = {.curl = curl, .read_ms = p->read_ms, .start_ms = clock_monotonic_ms()};
     watch.last_ms = watch.start_ms;
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, read_watch_cb);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &watch);
@@ -230,9 +224,9 @@ static void deliver(const struct outbox_row *e, const struct outbox_policy *p, b
     struct socket_guard guard = {.public_only = public_only};
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
-    int64_t start = monotonic_ms();
+    int64_t start = clock_monotonic_ms();
     CURLcode rc = curl_easy_perform(curl);
-    a->duration_ms = monotonic_ms() - start;
+    a->duration_ms = clock_monotonic_ms() - start;
     if (guard.refused) {
         snprintf(a->error, sizeof a->error,
                  "refused: the address is not public (--callbacks-public-only)");
@@ -450,12 +444,7 @@ static bool dispatcher_wait(struct outbox *o)
 {
     if (!o->stopping && !o->released) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += OUTBOX_POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        clock_deadline_in(&until, OUTBOX_POLL_MS);
         pthread_cond_timedwait(&o->wake, &o->mu, &until);
     }
     o->released = false;

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "store/store.h"
@@ -358,13 +359,6 @@ static uint64_t next_generation = 1;
 static _Thread_local struct conn *tl_conn;
 static _Thread_local uint64_t tl_generation;
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- connections and statements ---- */
 
 static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
@@ -553,7 +547,7 @@ static void wal_bound(struct sqlite_store *s, struct conn *c)
     int64_t wal_bytes = (int64_t)c->wal_frames * c->page_size;
     if (c->wal_frames < WAL_CHECKPOINT_FRAMES && wal_bytes < c->wal_max)
         return;
-    int64_t now = monotonic_ms();
+    int64_t now = clock_monotonic_ms();
     bool restart = wal_bytes >= c->wal_max && now >= c->restart_after_ms;
     int frames = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
@@ -562,20 +556,15 @@ static void wal_bound(struct sqlite_store *s, struct conn *c)
          * held back (read_gate) until those in flight end, at most WAL_RESTART_WAIT_MS, so the
          * RESTART copies the rest and starts the WAL over; then reads go on. */
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += WAL_RESTART_WAIT_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        int64_t asked = monotonic_ms();
+        clock_deadline_in(&until, WAL_RESTART_WAIT_MS);
+        int64_t asked = clock_monotonic_ms();
         bool gated = c == s->writer && pthread_rwlock_timedwrlock(&s->read_gate, &until) == 0;
         sqlite3_busy_timeout(c->db, gated ? 10 : WAL_RESTART_WAIT_MS);
         rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &frames, &copied);
         sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
         if (gated) {
             pthread_rwlock_unlock(&s->read_gate);
-            uint64_t held = (uint64_t)(monotonic_ms() - asked);
+            uint64_t held = (uint64_t)(clock_monotonic_ms() - asked);
             if (held > __atomic_load_n(&s->stats.reads_held_max_ms, __ATOMIC_RELAXED))
                 __atomic_store_n(&s->stats.reads_held_max_ms, held, __ATOMIC_RELAXED);
         }
@@ -967,12 +956,7 @@ static void *logger_main(void *arg)
             break;               /* stopping, and everything queued is written */
         /* Let rows gather (LOG_BATCH_ROWS or LOG_BATCH_MS) unless a reader waits on them. */
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += LOG_BATCH_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        clock_deadline_in(&until, LOG_BATCH_MS);
         int64_t cap = s->log_max_bytes / 8 < LOG_BATCH_BYTES ? s->log_max_bytes / 8
                                                              : LOG_BATCH_BYTES;
         while (!s->stopping && !s->log_urgent &&
