@@ -27,7 +27,13 @@ static int key_fn(struct store_tx *tx, void *arg, struct kerr *err)
         return kerr_internal(err, "meta get");
     if (crypto_random(k->key, sizeof k->key) != 0)
         return kerr_internal(err, "random source");
-    if (store_meta_put(tx, "server_key", k->key, sizeof k->key) != 0)
+    rc = store_meta_add(tx, "server_key", k->key, sizeof k->key);
+    if (rc == STORE_EXISTS) {            /* another node made it first: use that one */
+        rc = store_meta_get(tx, "server_key", k->key, sizeof k->key, &len);
+        if (rc == 0 && len == sizeof k->key)
+            return 0;
+    }
+    if (rc != 0)
         return kerr_internal(err, "meta put");
     return 0;
 }

@@ -191,7 +191,7 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
     int rc = 0;
     if (!row.headers || !row.body)
         rc = kerr_internal(err, "idempotency: out of memory");
-    else if (store_idem_put(tx, &row) != 0)
+    else if (store_idem_put(tx, &row, r->received_ms - IDEMPOTENCY_TTL_MS) != 0)
         rc = kerr_internal(err, "idempotency: record");
     free(row.headers);
     free(row.body);

@@ -41,6 +41,13 @@ void time_format_iso8601(int64_t ms, char out[32])
     out[n] = '\0';
 }
 
+int64_t clock_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t clock_monotonic_ms(void)
 {
     struct timespec ts;

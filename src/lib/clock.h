@@ -17,6 +17,9 @@ int64_t clock_now_ms(const struct kclock *c);
 /* Moves the clock forward by seconds (0..10 years); -1 if not testable or out of range. */
 int clock_advance(struct kclock *c, int64_t seconds);
 
+/* The system's wall clock (CLOCK_REALTIME, no test offset), in ms: for instants several nodes
+ * compare (outbox leases), which must not jump when the test clock is advanced. */
+int64_t clock_wall_ms(void);
 /* Elapsed time for durations and deadlines (CLOCK_MONOTONIC; not Kasse's clock). */
 int64_t clock_monotonic_ms(void);
 int64_t clock_monotonic_us(void);

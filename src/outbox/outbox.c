@@ -5,9 +5,12 @@
  * the rule of outbox_pick: at most OUTBOX_PER_ENDPOINT deliveries in flight per endpoint
  * (scheme://host:port), an endpoint with fewer in flight first, oldest first among equals. A
  * merchant whose endpoint hangs holds at most that many workers; the others keep delivering.
- * An event is claimed in memory (the worker holding it) from the moment it is handed out until
- * its attempt is recorded, so no two workers deliver it at once (one process per store: see
- * docs/architecture.md for what several nodes would need). A worker, for its event:
+ * An event is claimed twice: in memory (the worker holding it) from the moment it is handed out
+ * until its attempt is recorded, so no two workers of this node deliver it at once; and in its
+ * row (store_outbox_claim: a lease of OUTBOX_LEASE_MS on the wall clock, given up by the
+ * record), taken by the worker before anything else, so no two nodes on one database deliver
+ * it at once, and a node that dies mid-delivery only delays it until the lease ends (then any
+ * node delivers it: at least once). A worker, for its event:
  *  - a fraud notification first applies the review's result to the order (PENDING → ACCEPTED
  *    or REJECTED), in its own transaction, so the order changes even when no URL was given;
  *  - then POSTs the body (Content-Type: application/json) with the kind's policy
@@ -40,6 +43,9 @@
 
 #define OUTBOX_POLL_MS 100
 #define OUTBOX_ATTEMPT_MAX_MS 10000
+/* A claim outlives the longest attempt (fraud decision, delivery, record) with room to spare;
+ * a worker still retrying its record (a full disk) renews it. */
+#define OUTBOX_LEASE_MS (2 * OUTBOX_ATTEMPT_MAX_MS)
 #define PRUNE_EVERY_MS (10LL * 60 * 1000)           /* housekeeping on the dispatcher */
 #define IDEMPOTENCY_KEEP_MS (24LL * 3600 * 1000)
 /* Due events read per look: at most OUTBOX_SCAN_PER_ENDPOINT of any one endpoint, so events
@@ -292,7 +298,8 @@ static int fraud_fn(struct store_tx *tx, void *arg, struct kerr *err)
 static int due_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct due_ctx *d = arg;
-    if (store_outbox_due(tx, d->now, OUTBOX_SCAN_PER_ENDPOINT, d->rows, OUTBOX_SCAN, &d->n) != 0)
+    if (store_outbox_due(tx, d->now, clock_wall_ms(), OUTBOX_SCAN_PER_ENDPOINT, d->rows,
+                         OUTBOX_SCAN, &d->n) != 0)
         return kerr_internal(err, "outbox: due");
     return 0;
 }
@@ -303,6 +310,32 @@ struct record_ctx {
     const char *status;
     int64_t next_due;
 };
+
+struct claim_ctx {
+    int64_t id;
+    bool claimed;
+};
+
+static int claim_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct claim_ctx *c = arg;
+    int64_t now = clock_wall_ms();
+    int rc = store_outbox_claim(tx, c->id, now, now + OUTBOX_LEASE_MS);
+    if (rc < 0)
+        return kerr_internal(err, "outbox: claim");
+    c->claimed = rc == 0;
+    return 0;
+}
+
+/* Extends a held claim (a worker whose record keeps failing). */
+static int renew_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct claim_ctx *c = arg;
+    int64_t now = clock_wall_ms();
+    if (store_outbox_claim(tx, c->id, INT64_MAX, now + OUTBOX_LEASE_MS) < 0)
+        return kerr_internal(err, "outbox: renew");
+    return 0;
+}
 
 static int record_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
@@ -317,6 +350,14 @@ static void process(struct outbox *o, const struct outbox_row *e)
 {
     struct store *store = o->app->store;
     struct kerr err = {0};
+    /* The row's claim first: another node may have taken (or finished) it since it was read. */
+    struct claim_ctx claim = {.id = e->id};
+    if (store_write(store, claim_fn, &claim, &err) != 0) {
+        log_error("outbox: event %lld: %s", (long long)e->id, err.msg);
+        return;
+    }
+    if (!claim.claimed)
+        return;
     if (strcmp(e->kind, "fraud_notification") == 0 && e->attempts == 0) {
         struct fraud_ctx fc = {.e = e};
         if (store_write(store, fraud_fn, &fc, &err) != 0) {
@@ -354,6 +395,8 @@ static void process(struct outbox *o, const struct outbox_row *e)
         if (wait_ms == 250)
             log_error("outbox: event %lld not recorded: %s (retrying)", (long long)e->id,
                       err.msg);
+        kerr_clear(&err);
+        store_write(store, renew_fn, &claim, &err);   /* keep the row's claim meanwhile */
         for (int64_t slept = 0; slept < wait_ms; slept += 50) {
             pthread_mutex_lock(&o->mu);
             bool stopping = o->stopping;

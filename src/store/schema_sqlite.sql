@@ -218,3 +218,8 @@ CREATE TRIGGER orders_count_delete AFTER DELETE ON orders BEGIN
         FROM order_count_levels WHERE true
         ON CONFLICT DO UPDATE SET n = n - 1;
 END;
+-- migration 9
+-- Outbox claims in the row (issue 10): the node delivering an event holds it until
+-- lease_until (wall-clock ms; 0 = unclaimed), so several nodes on one database never deliver
+-- one event at once, and a node that dies mid-delivery only delays it until the lease ends.
+ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;

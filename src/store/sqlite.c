@@ -50,7 +50,7 @@
 
 enum stmt_id {
     ST_BEGIN, ST_BEGIN_IMMEDIATE, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-    ST_META_GET, ST_META_PUT,
+    ST_META_GET, ST_META_PUT, ST_META_ADD,
     ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
     ST_SESSION_GET, ST_SESSION_GET_ANY, ST_SESSION_INSERT, ST_SESSION_UPDATE, ST_MERCHANT_BY_ID,
     ST_LOG_INSERT, ST_LOG_GET, ST_LOG_PRUNE, ST_IDEM_PRUNE,
@@ -64,7 +64,7 @@ enum stmt_id {
     ST_ORDER_PAGE_ALL, ST_ORDER_PAGE_STATUS, ST_ORDER_PAGE_DUE,
     ST_ORDER_SWEEP,
     ST_CTOKEN_INSERT, ST_CTOKEN_GET, ST_CTOKEN_SET_STATUS,
-    ST_OUTBOX_ADD, ST_OUTBOX_DUE, ST_OUTBOX_RECORD, ST_OUTBOX_ATTEMPT, ST_OUTBOX_LIST,
+    ST_OUTBOX_ADD, ST_OUTBOX_DUE, ST_OUTBOX_CLAIM, ST_OUTBOX_RECORD, ST_OUTBOX_ATTEMPT, ST_OUTBOX_LIST,
     ST_OUTBOX_ATTEMPTS,
     ST_HPP_INSERT, ST_HPP_GET, ST_HPP_GET_ANY, ST_HPP_BY_PAGE, ST_HPP_UPDATE, ST_HPP_FOR_KP,
     ST_MESSAGE_ADD, ST_MESSAGE_LIST,
@@ -82,6 +82,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_META_ADD] = "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
     [ST_MERCHANT_BY_USER] = "SELECT id, username, secret_mac, name, categories, created_at "
                             "FROM merchants WHERE username = ?1",
     [ST_MERCHANT_INSERT] = "INSERT INTO merchants(username, secret_mac, name, categories, "
@@ -117,9 +118,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body, "
                     "request_hash "
                     "FROM idempotency WHERE merchant_id = ?1 AND key = ?2 AND created_at >= ?3",
-    [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(merchant_id, key, created_at, method, "
+    /* Inserts, or replaces an expired record (created before ?10); a live one stays and no
+     * row changes (sq_idem_put: the concurrency contract of store.h). */
+    [ST_IDEM_PUT] = "INSERT INTO idempotency(merchant_id, key, created_at, method, "
                     "path, status, headers, body, request_hash) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                    "ON CONFLICT(merchant_id, key) DO UPDATE SET created_at = excluded.created_at, "
+                    "method = excluded.method, path = excluded.path, status = excluded.status, "
+                    "headers = excluded.headers, body = excluded.body, "
+                    "request_hash = excluded.request_hash WHERE idempotency.created_at < ?10",
     [ST_AUTH_INSERT] = "INSERT INTO authorizations(token, merchant_id, session_id, issued_at, "
                        "state, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_AUTH_GET] = "SELECT token, merchant_id, session_id, issued_at, state, body "
@@ -198,7 +205,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CTOKEN_SET_STATUS] = "UPDATE customer_tokens SET status = ?3 WHERE id = ?1 AND "
                              "merchant_id = ?2",
 #define OUTBOX_COLS "id, merchant_id, kind, session_id, order_id, url, body, created_at, " \
-                    "due_at, attempts, status, endpoint"
+                    "due_at, attempts, status, endpoint, lease_until"
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(merchant_id, kind, session_id, order_id, url, body, "
                       "created_at, due_at, attempts, status, endpoint) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 'pending', ?9)",
@@ -206,10 +213,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id IN ("
                       "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY endpoint "
                       "ORDER BY due_at, id) AS nth FROM outbox "
-                      "WHERE status = 'pending' AND due_at <= ?1) WHERE nth <= ?3) "
-                      "ORDER BY due_at, id LIMIT ?2",
-    [ST_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + ?2, status = ?3, due_at = ?4 "
-                         "WHERE id = ?1",
+                      "WHERE status = 'pending' AND due_at <= ?1 AND lease_until <= ?4) "
+                      "WHERE nth <= ?3) ORDER BY due_at, id LIMIT ?2",
+    [ST_OUTBOX_CLAIM] = "UPDATE outbox SET lease_until = ?3 WHERE id = ?1 AND "
+                        "status = 'pending' AND lease_until <= ?2",
+    [ST_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + ?2, status = ?3, due_at = ?4, "
+                         "lease_until = 0 WHERE id = ?1",
     [ST_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts(event_id, at, http_status, error, "
                           "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE merchant_id = ?1 "
@@ -349,6 +358,7 @@ struct sqlite_store {
     struct conn *readers;        /* list of read connections (under mu) */
     pthread_rwlock_t read_gate;  /* store reads hold it shared; a RESTART drains them (wal_bound) */
     struct store_sqlite_stats stats;   /* updated with __atomic builtins */
+    bool rerun;                  /* KASSE_STORE_RERUN=1: every job runs twice (store.h) */
 };
 
 #define STAT_ADD(s, field, n) __atomic_add_fetch(&(s)->stats.field, (n), __ATOMIC_RELAXED)
@@ -667,6 +677,14 @@ static void run_batch(struct sqlite_store *s, struct job *batch)
         /* The job is the caller's code: it runs with the caller's fault injection. */
         struct mem_fault own = mem_fault_swap(j->fault);
         j->rc = j->fn(&c->tx, j->arg, j->err);
+        if (s->rerun && !sqlite3_get_autocommit(c->db)) {
+            /* What a backend with concurrent writers does after a serialization failure:
+             * the attempt is rolled back whole and fn runs again on the same arg. */
+            exec_stmt(c, ST_ROLLBACK_TO);
+            if (j->err)
+                kerr_clear(j->err);
+            j->rc = j->fn(&c->tx, j->arg, j->err);
+        }
         j->fault = mem_fault_swap(own);
         if (sqlite3_get_autocommit(c->db)) {
             /* SQLite rolled the whole transaction back (it may on a full disk or an I/O
@@ -1092,6 +1110,15 @@ static int sq_read(struct store *base, store_tx_fn fn, void *arg, struct kerr *e
     return rc;
 }
 
+static int sq_ping(struct store *base, struct kerr *err)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct conn *c = reader(s);
+    if (!c || exec_sql(c->db, "SELECT count(*) FROM meta") != 0)
+        return kerr_unavailable(err, STORE_RETRY_AFTER_S, "the database does not answer");
+    return 0;
+}
+
 /* ---- resources ---- */
 
 static struct conn *as_conn(struct store_tx *tx)
@@ -1181,6 +1208,19 @@ static int sq_meta_put(struct store_tx *tx, const char *key, const uint8_t *v, s
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, v, (int)len, SQLITE_STATIC);
     return step_done(c, st);
+}
+
+static int sq_meta_add(struct store_tx *tx, const char *key, const uint8_t *v, size_t len)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_META_ADD);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, v, (int)len, SQLITE_STATIC);
+    if (step_done(c, st) != 0)
+        return -1;
+    return sqlite3_changes(c->db) == 1 ? 0 : STORE_EXISTS;
 }
 
 static int read_merchant(struct conn *c, sqlite3_stmt *st, struct merchant_row *out);
@@ -1396,7 +1436,7 @@ static int sq_idem_prune(struct store_tx *tx, int64_t before)
     return step_done(c, st);
 }
 
-static int sq_idem_put(struct store_tx *tx, const struct idem_row *r)
+static int sq_idem_put(struct store_tx *tx, const struct idem_row *r, int64_t not_before)
 {
     struct conn *c = as_conn(tx);
     sqlite3_stmt *st = stmt(c, ST_IDEM_PUT);
@@ -1411,7 +1451,16 @@ static int sq_idem_put(struct store_tx *tx, const struct idem_row *r)
     sqlite3_bind_text(st, 7, r->headers, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, r->body, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, r->request_hash, -1, SQLITE_STATIC);
-    return step_done(c, st);
+    sqlite3_bind_int64(st, 10, not_before);
+    if (step_done(c, st) != 0)
+        return -1;
+    if (sqlite3_changes(c->db) != 1) {
+        /* One writer: the caller looked the key up in this transaction and found nothing
+         * live, so this cannot happen here. */
+        log_error("store: idempotency record for a live key");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- authorizations, orders, customer tokens ---- */
@@ -2094,6 +2143,7 @@ static int read_outbox_rows(struct conn *c, sqlite3_stmt *st, struct outbox_row 
         r->attempts = sqlite3_column_int(st, 9);
         col_copy(st, 10, r->status, sizeof r->status);
         col_copy(st, 11, r->endpoint, sizeof r->endpoint);
+        r->lease_until = sqlite3_column_int64(st, 12);
         (*n)++;
         if (!r->url || !r->body) {
             for (size_t i = 0; i < *n; i++)
@@ -2105,8 +2155,8 @@ static int read_outbox_rows(struct conn *c, sqlite3_stmt *st, struct outbox_row 
     return finish(c, st, 0);
 }
 
-static int sq_outbox_due(struct store_tx *tx, int64_t now, size_t per_endpoint,
-                         struct outbox_row *rows, size_t cap, size_t *n)
+static int sq_outbox_due(struct store_tx *tx, int64_t now, int64_t wall_now,
+                         size_t per_endpoint, struct outbox_row *rows, size_t cap, size_t *n)
 {
     struct conn *c = as_conn(tx);
     sqlite3_stmt *st = stmt(c, ST_OUTBOX_DUE);
@@ -2115,7 +2165,23 @@ static int sq_outbox_due(struct store_tx *tx, int64_t now, size_t per_endpoint,
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)cap);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)per_endpoint);
+    sqlite3_bind_int64(st, 4, wall_now);
     return read_outbox_rows(c, st, rows, cap, n);
+}
+
+static int sq_outbox_claim(struct store_tx *tx, int64_t id, int64_t wall_now,
+                           int64_t lease_until)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = stmt(c, ST_OUTBOX_CLAIM);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, wall_now);
+    sqlite3_bind_int64(st, 3, lease_until);
+    if (step_done(c, st) != 0)
+        return -1;
+    return sqlite3_changes(c->db) == 1 ? 0 : STORE_NOT_FOUND;
 }
 
 static int sq_outbox_record(struct store_tx *tx, int64_t id, const struct outbox_attempt *a,
@@ -2521,6 +2587,8 @@ struct store *store_sqlite_open_with(const char *path, const struct store_sqlite
     }
     s->base.ops = &sqlite_ops;
     s->wal_max_bytes = lim && lim->wal_max_bytes > 0 ? lim->wal_max_bytes : WAL_MAX_BYTES_DEFAULT;
+    const char *rerun = getenv("KASSE_STORE_RERUN");
+    s->rerun = rerun && strcmp(rerun, "1") == 0;
     s->log_max_bytes = lim && lim->log_max_bytes > 0 ? lim->log_max_bytes : LOG_MAX_BYTES_DEFAULT;
     s->generation = __atomic_fetch_add(&next_generation, 1, __ATOMIC_RELAXED);
     sqlite3_soft_heap_limit64(STORE_SQLITE_HEAP_SOFT_LIMIT);   /* process-wide */
@@ -2586,9 +2654,11 @@ static const struct store_ops sqlite_ops = {
     .read = sq_read,
     .log_async = sq_log_async,
     .flush = sq_flush,
+    .ping = sq_ping,
     .close = sq_close,
     .meta_get = sq_meta_get,
     .meta_put = sq_meta_put,
+    .meta_add = sq_meta_add,
     .merchant_by_username = sq_merchant_by_username,
     .merchant_by_id = sq_merchant_by_id,
     .merchant_insert = sq_merchant_insert,
@@ -2616,6 +2686,7 @@ static const struct store_ops sqlite_ops = {
     .ctoken_set_status = sq_ctoken_set_status,
     .outbox_add = sq_outbox_add,
     .outbox_due = sq_outbox_due,
+    .outbox_claim = sq_outbox_claim,
     .outbox_record = sq_outbox_record,
     .outbox_list = sq_outbox_list,
     .outbox_attempts = sq_outbox_attempts,

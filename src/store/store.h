@@ -8,6 +8,23 @@
  * below take the `struct store_tx *` they were given. Every resource call is scoped by
  * merchant_id: another merchant's id is simply "not found".
  *
+ * Concurrency (issue 10). No rule may rest on there being one writer: PostgreSQL runs many
+ * write transactions at once, on several nodes. So, inside store_write():
+ *  - a get of a row that a write may change (session, authorization, order, customer token,
+ *    HPP session, idempotency record, meta) locks that row until the transaction ends
+ *    (SELECT ... FOR UPDATE): a read-modify-write of it cannot interleave with another's.
+ *    Merchants are read without a lock. Rows that do not exist yet are not locked; inserts
+ *    that race are settled by unique keys (below).
+ *  - a backend with concurrent writers may run fn more than once: after a serialization
+ *    failure, a deadlock, or a unique key taken by a concurrent transaction (two nodes
+ *    recording one idempotency key, adding one meta key, inserting one merchant), the
+ *    transaction is rolled back whole and fn runs again, a bounded number of times; only
+ *    then is the failure the caller's (503, never a 5xx of another kind). So fn keeps no
+ *    state across attempts: whatever it fills in arg it first resets (or frees).
+ * SQLite's single writer satisfies the same contract trivially (locks are implied, nothing is
+ * retried); `KASSE_STORE_RERUN=1` makes it run every job twice (the first attempt rolled
+ * back), so the test suites prove every fn safe to run again on the embedded backend too.
+ *
  * Ownership: rows filled by a get call own their strings (malloc'ed); free them with the
  * matching *_row_free. Inputs are borrowed for the duration of the call. */
 #ifndef KASSE_STORE_H
@@ -30,6 +47,8 @@ struct store_tx {
 /* Resource calls return 0, STORE_NOT_FOUND (get calls: no such row for this merchant) or -1
  * (a database failure, already logged by the backend; callers answer kerr_internal). */
 #define STORE_NOT_FOUND 1
+/* meta_add: the key is already there (added by someone else). */
+#define STORE_EXISTS 2
 
 typedef int (*store_tx_fn)(struct store_tx *tx, void *arg, struct kerr *err);
 
@@ -111,6 +130,10 @@ struct outbox_row {
     int attempts;
     char status[16];         /* "pending", "delivered", "failed", "no_url" */
     char endpoint[280];      /* "https://host:443" (outbox_endpoint); "" when url is "" */
+    /* The claim of the node delivering it (outbox_claim): until this instant (wall-clock
+     * ms, not Kasse's test clock, so advancing the test clock does not break claims), no
+     * other node takes the event. 0: not claimed. */
+    int64_t lease_until;
 };
 
 struct hpp_row {
@@ -171,11 +194,17 @@ struct store_ops {
     void (*log_async)(struct store *s, struct reqlog_row *row);
     /* Waits until every log row queued before the call is readable (used by log reads). */
     int (*flush)(struct store *s, struct kerr *err);
+    /* Whether the database answers now (GET /kasse/v1/health): 0, or -1 with err set. */
+    int (*ping)(struct store *s, struct kerr *err);
     void (*close)(struct store *s);
 
     /* meta: small named blobs (server key). */
     int (*meta_get)(struct store_tx *tx, const char *key, uint8_t *out, size_t cap, size_t *len);
     int (*meta_put)(struct store_tx *tx, const char *key, const uint8_t *v, size_t len);
+    /* Adds the key only if it is absent: 0 added, STORE_EXISTS when another transaction (this
+     * one, or a concurrent one that committed first) has it. Two nodes starting at once make
+     * one server key, not two. */
+    int (*meta_add)(struct store_tx *tx, const char *key, const uint8_t *v, size_t len);
 
     int (*merchant_by_username)(struct store_tx *tx, const char *username,
                                 struct merchant_row *out);
@@ -196,7 +225,11 @@ struct store_ops {
     /* Idempotency records: get returns STORE_NOT_FOUND for rows created before not_before. */
     int (*idem_get)(struct store_tx *tx, int64_t merchant_id, const char *key,
                     int64_t not_before, struct idem_row *out);
-    int (*idem_put)(struct store_tx *tx, const struct idem_row *row);   /* insert or replace */
+    /* Records a reply: inserts, or replaces a record created before not_before (expired).
+     * A live record for the key that a concurrent transaction made meanwhile makes this
+     * transaction run again (see Concurrency), so its fn finds that record and replays it:
+     * one key executes once however many nodes receive it. */
+    int (*idem_put)(struct store_tx *tx, const struct idem_row *row, int64_t not_before);
     int (*idem_prune)(struct store_tx *tx, int64_t before);   /* records created before */
 
     int (*auth_insert)(struct store_tx *tx, const struct auth_row *row);
@@ -250,13 +283,19 @@ struct store_ops {
                         struct message_row *rows, size_t cap, size_t *n);
 
     /* The outbox (outbox/outbox.c). add sets row->id. due: up to cap pending events with
-     * due_at <= now, oldest first, and at most per_endpoint of them for any one endpoint (the
-     * oldest of each), so a long backlog for one endpoint cannot hide another endpoint's
-     * events (*n filled; free each with outbox_row_free). list: the merchant's events for a
-     * session and/or order ("" = any), oldest first. */
+     * due_at <= now and no live claim (lease_until <= wall_now), oldest first, and at most
+     * per_endpoint of them for any one endpoint (the oldest of each), so a long backlog for one
+     * endpoint cannot hide another endpoint's events (*n filled; free each with
+     * outbox_row_free). claim (in a write): takes a due event for this node until lease_until
+     * (wall-clock ms) — 0, or STORE_NOT_FOUND when it is no longer pending or another node
+     * holds a live claim (PostgreSQL: FOR UPDATE SKIP LOCKED, so two nodes never wait on
+     * each other for it). record: the attempt, the new status and due time, and the claim
+     * given up. list: the merchant's events for a session and/or order ("" = any), oldest
+     * first. */
     int (*outbox_add)(struct store_tx *tx, struct outbox_row *row);
-    int (*outbox_due)(struct store_tx *tx, int64_t now, size_t per_endpoint,
+    int (*outbox_due)(struct store_tx *tx, int64_t now, int64_t wall_now, size_t per_endpoint,
                       struct outbox_row *rows, size_t cap, size_t *n);
+    int (*outbox_claim)(struct store_tx *tx, int64_t id, int64_t wall_now, int64_t lease_until);
     int (*outbox_record)(struct store_tx *tx, int64_t id, const struct outbox_attempt *a,
                          const char *status, int64_t next_due_at);
     int (*outbox_list)(struct store_tx *tx, int64_t merchant_id, const char *session_id,
@@ -271,6 +310,13 @@ struct store {
 
 /* Backends */
 struct store *store_sqlite_open(const char *path, struct kerr *err);
+/* PostgreSQL (store/pg*.c): conninfo is a postgres:// or postgresql:// URL or a libpq
+ * key=value string. pool: connections this node may hold (sized from --threads). Waits for
+ * the database up to wait_s seconds (a line per try), then runs the migrations under an
+ * advisory lock, so nodes starting together migrate once. */
+struct store *store_pg_open(const char *conninfo, int pool, int wait_s, struct kerr *err);
+/* Whether a --db value names PostgreSQL rather than a SQLite file. */
+bool store_is_pg(const char *db);
 
 /* The SQLite backend's disk bounds (store/sqlite.c explains them); 0 takes the default. */
 #define STORE_LOG_MAX_MB_DEFAULT 64
@@ -340,6 +386,14 @@ static inline int store_meta_put(struct store_tx *tx, const char *key, const uin
 {
     return tx->ops->meta_put(tx, key, v, len);
 }
+static inline int store_meta_add(struct store_tx *tx, const char *key, const uint8_t *v, size_t len)
+{
+    return tx->ops->meta_add(tx, key, v, len);
+}
+static inline int store_ping(struct store *s, struct kerr *err)
+{
+    return s->ops->ping(s, err);
+}
 static inline int store_merchant_by_username(struct store_tx *tx, const char *username,
                                              struct merchant_row *out)
 {
@@ -389,9 +443,10 @@ static inline int store_idem_prune(struct store_tx *tx, int64_t before)
 {
     return tx->ops->idem_prune(tx, before);
 }
-static inline int store_idem_put(struct store_tx *tx, const struct idem_row *row)
+static inline int store_idem_put(struct store_tx *tx, const struct idem_row *row,
+                                 int64_t not_before)
 {
-    return tx->ops->idem_put(tx, row);
+    return tx->ops->idem_put(tx, row, not_before);
 }
 static inline int store_auth_insert(struct store_tx *tx, const struct auth_row *row)
 {
@@ -457,10 +512,16 @@ static inline int store_outbox_add(struct store_tx *tx, struct outbox_row *row)
 {
     return tx->ops->outbox_add(tx, row);
 }
-static inline int store_outbox_due(struct store_tx *tx, int64_t now, size_t per_endpoint,
-                                   struct outbox_row *rows, size_t cap, size_t *n)
+static inline int store_outbox_due(struct store_tx *tx, int64_t now, int64_t wall_now,
+                                   size_t per_endpoint, struct outbox_row *rows, size_t cap,
+                                   size_t *n)
 {
-    return tx->ops->outbox_due(tx, now, per_endpoint, rows, cap, n);
+    return tx->ops->outbox_due(tx, now, wall_now, per_endpoint, rows, cap, n);
+}
+static inline int store_outbox_claim(struct store_tx *tx, int64_t id, int64_t wall_now,
+                                     int64_t lease_until)
+{
+    return tx->ops->outbox_claim(tx, id, wall_now, lease_until);
 }
 static inline int store_outbox_record(struct store_tx *tx, int64_t id,
                                       const struct outbox_attempt *a, const char *status,

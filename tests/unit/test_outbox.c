@@ -171,7 +171,7 @@ struct due_args {
 static int due_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct due_args *d = arg;
-    return store_outbox_due(tx, d->now, 4, d->rows, 4, &d->n) ? kerr_internal(err, "due") : 0;
+    return store_outbox_due(tx, d->now, 0, 4, d->rows, 4, &d->n) ? kerr_internal(err, "due") : 0;
 }
 
 static int record_fn(struct store_tx *tx, void *arg, struct kerr *err)
@@ -256,7 +256,7 @@ struct due_bounded {
 static int due_bounded_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct due_bounded *d = arg;
-    return store_outbox_due(tx, d->now, d->per_endpoint, d->rows, 8, &d->n)
+    return store_outbox_due(tx, d->now, 0, d->per_endpoint, d->rows, 8, &d->n)
                ? kerr_internal(err, "due")
                : 0;
 }

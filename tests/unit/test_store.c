@@ -313,7 +313,7 @@ static int idem_put_fn(struct store_tx *tx, void *arg, struct kerr *err)
     struct idem_row row = {.merchant_id = *(int64_t *)arg, .key = "k1", .created_at = 1000,
                            .method = "POST", .path = "/x", .status = 201, .headers = "[]",
                            .body = ""};
-    return store_idem_put(tx, &row) ? kerr_internal(err, "put") : 0;
+    return store_idem_put(tx, &row, INT64_MIN) ? kerr_internal(err, "put") : 0;
 }
 
 static int idem_prune_fn(struct store_tx *tx, void *arg, struct kerr *err)
