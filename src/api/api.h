@@ -153,6 +153,7 @@ int hpp_shopper_cancel(struct req *r, struct reply *out, struct kerr *err);
 
 /* control.c: Kasse's own endpoints (/kasse/v1) */
 int control_read_log(struct req *r, struct reply *out, struct kerr *err);
+int control_health(struct req *r, struct reply *out, struct kerr *err);
 int control_read_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_advance_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err);

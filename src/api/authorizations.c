@@ -560,6 +560,8 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct ctoken_ctx *c = arg;
     struct req *r = c->r;
+    json_decref(c->stored);              /* a rerun starts afresh (store.h, Concurrency) */
+    c->stored = NULL;
     struct auth_row auth;
     json_t *body;
     enum auth_state state;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "lib/ids.h"
@@ -12,12 +13,23 @@
 #include "store/store.h"
 
 #define CLOCK_ADVANCE_MAX_S (10LL * 366 * 24 * 3600)
+#define LOG_PEER_WAIT_MS 500
 
 static json_t *clock_body(const struct app *app)
 {
     char now[32];
     time_format_iso8601(clock_now_ms(&app->clock), now);
     return json_pack("{s:s}", "now", now);
+}
+
+/* GET /kasse/v1/health (no auth; for load balancers): 200 when the store answers, else 503
+ * with the envelope and Retry-After. Says which store, never where it is. */
+int control_health(struct req *r, struct reply *out, struct kerr *err)
+{
+    if (store_ping(r->app->store, err) != 0)
+        return -1;
+    json_t *body = json_pack("{s:s, s:s}", "status", "ok", "store", r->app->store->ops->name);
+    return reply_json(out, 200, body, err);
 }
 
 int control_read_clock(struct req *r, struct reply *out, struct kerr *err)
@@ -36,8 +48,8 @@ int control_advance_clock(struct req *r, struct reply *out, struct kerr *err)
     json_decref(body);
     if (n < 0 || n > CLOCK_ADVANCE_MAX_S)
         return kerr_bad_value(err, "advance_seconds");
-    if (clock_advance(&r->app->clock, n) != 0)
-        return kerr_bad_value(err, "advance_seconds");
+    if (app_clock_advance(r->app, n, err) != 0)
+        return -1;
     json_t *reply = clock_body(r->app);
     return reply_json(out, 200, reply, err);
 }
@@ -70,6 +82,14 @@ int control_read_log(struct req *r, struct reply *out, struct kerr *err)
     struct log_ctx l = {.merchant_id = r->merchant.id, .id = id};
     if (store_read(r->app->store, log_get_fn, &l, err) != 0)
         return -1;
+    /* On a shared store the request may have been served by another node, whose logger
+     * writes its rows within LOG_BATCH_MS (50 ms): look again for a little longer. */
+    for (int waited = 0; !l.found && r->app->store->ops->shared && waited < LOG_PEER_WAIT_MS;
+         waited += 25) {
+        usleep(25 * 1000);
+        if (store_read(r->app->store, log_get_fn, &l, err) != 0)
+            return -1;
+    }
     if (!l.found)
         return kerr_set(err, 404, "NOT_FOUND", "No request with correlation id %s", id);
     char at[32];

@@ -230,6 +230,7 @@ static int create_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct create_ctx *c = arg;
     struct req *r = c->r;
+    hpp_state_free(&c->made);            /* a rerun starts afresh (store.h, Concurrency) */
     const char *kp_id = str(c->request, "kp_session_id");
     struct session_row kp;
     int rc = store_session_get(tx, r->merchant.id, kp_id, &kp);

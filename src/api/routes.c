@@ -70,6 +70,7 @@ const struct route routes_table[] = {
     {"GET", "/kp/redirect/v1/{order_id}", payments_order_redirect, AUTH_PUBLIC, 0},
 
     /* Kasse control API */
+    {"GET", "/kasse/v1/health", control_health, AUTH_PUBLIC, 0},
     {"GET", "/kasse/v1/logs/{correlation_id}", control_read_log, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/callbacks", control_list_callbacks, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/messages", control_list_messages, AUTH_MERCHANT, 0},

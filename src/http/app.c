@@ -55,6 +55,82 @@ static int load_keys(struct app *app, struct kerr *err)
     return rc == 0 ? 0 : kerr_internal(err, "key derivation");
 }
 
+/* ---- the test clock, shared through the store ---- */
+
+#define CLOCK_KEY "test_clock_offset_ms"
+
+static int64_t offset_decode(const uint8_t *v, size_t len)
+{
+    int64_t x = 0;
+    for (size_t i = 0; i < len && i < 8; i++)
+        x |= (int64_t)v[i] << (8 * i);
+    return x;
+}
+
+static void offset_encode(int64_t x, uint8_t v[8])
+{
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)((uint64_t)x >> (8 * i));
+}
+
+struct clock_ctx {
+    const struct app *app;
+    int64_t advance_ms;
+    int64_t offset_ms;           /* out: the stored offset (after the advance) */
+};
+
+static int clock_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct clock_ctx *c = arg;
+    uint8_t v[8];
+    size_t len = 0;
+    int rc = store_meta_get(tx, CLOCK_KEY, v, sizeof v, &len);
+    if (rc < 0)
+        return kerr_internal(err, "meta get");
+    c->offset_ms = rc == 0 ? offset_decode(v, len) : 0;
+    if (c->advance_ms == 0)
+        return 0;
+    /* Never behind what this node already shows (it may have run ahead of a lost write). */
+    int64_t local = clock_offset(&c->app->clock);
+    if (local > c->offset_ms)
+        c->offset_ms = local;
+    c->offset_ms += c->advance_ms;
+    offset_encode(c->offset_ms, v);
+    if (store_meta_put(tx, CLOCK_KEY, v, sizeof v) != 0)
+        return kerr_internal(err, "meta put");
+    return 0;
+}
+
+int app_clock_sync(struct app *app, struct kerr *err)
+{
+    struct clock_ctx c = {.app = app};
+    if (store_read(app->store, clock_fn, &c, err) != 0)
+        return -1;
+    clock_raise(&app->clock, c.offset_ms);
+    return 0;
+}
+
+static int clock_row_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    (void)arg;
+    uint8_t zero[8] = {0};
+    return store_meta_add(tx, CLOCK_KEY, zero, sizeof zero) < 0 ? kerr_internal(err, "meta add")
+                                                               : 0;
+}
+
+int app_clock_advance(struct app *app, int64_t seconds, struct kerr *err)
+{
+    if (!app->clock.testable || seconds < 0 || seconds > 10LL * 366 * 24 * 3600)
+        return kerr_bad_value(err, "advance_seconds");
+    struct clock_ctx c = {.app = app, .advance_ms = seconds * 1000};
+    if (seconds == 0)
+        return app_clock_sync(app, err);
+    if (store_write(app->store, clock_fn, &c, err) != 0)
+        return -1;
+    clock_raise(&app->clock, c.offset_ms);
+    return 0;
+}
+
 /* ---- opening ---- */
 
 static int ensure_parent_dir(const char *path)
@@ -78,6 +154,13 @@ int app_open(struct app *app, const char *db, const struct store_sqlite_limits *
                         strerror(errno));
     app->store = store_sqlite_open_with(db, lim, err);
     if (!app->store || load_keys(app, err) != 0) {
+        app_close(app);
+        return -1;
+    }
+    /* The test clock's row exists before any advance locks it (two nodes' first advances
+     * must not both insert); a restarted server takes the clock on where it was. */
+    if (app->test_clock && (store_write(app->store, clock_row_fn, NULL, err) != 0 ||
+                            app_clock_sync(app, err) != 0)) {
         app_close(app);
         return -1;
     }

@@ -4,7 +4,7 @@
  *
  * The merchant cache keeps the stored row of merchants seen recently (username → id, secret
  * MAC, name, categories), so a request costs one HMAC and no store read. An entry is re-read
- * from the store after AUTH_CACHE_TTL_S, so a secret changed elsewhere (another node, the
+ * from the store after AUTH_CACHE_TTL_S (1 s), so a secret changed elsewhere (another node, the
  * command line) takes effect within that time. Unknown usernames are never cached. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,7 +20,8 @@
 #define AUTH_MAX_HEADER 1024
 #define AUTH_CACHE_BUCKETS 256
 #define AUTH_CACHE_MAX 4096          /* entries; past it the cache stops growing */
-#define AUTH_CACHE_TTL_S 60
+#define AUTH_CACHE_TTL_S 1          /* issue 10: a merchant removed on one node is refused by
+                                      * every node within about a second */
 
 struct cache_entry {
     struct merchant m;

@@ -43,6 +43,14 @@ void http_dispatch(struct req *r, struct reply *out)
         http_error_reply(r, &err, NULL, out);
         return;
     }
+    /* With a shared store, another node may have advanced the test clock. */
+    if (r->app->test_clock && r->app->store->ops->shared) {
+        if (app_clock_sync(r->app, &err) != 0) {
+            http_error_reply(r, &err, NULL, out);
+            return;
+        }
+        r->received_ms = clock_now_ms(&r->app->clock);
+    }
     *out = (struct reply){0};
     int replayed = idempotency_begin(r, out, &err);
     if (replayed < 0 || (replayed == 0 && r->route->handler(r, out, &err) != 0)) {

@@ -39,6 +39,12 @@ int app_open(struct app *app, const char *db, const struct store_sqlite_limits *
              struct kerr *err);
 /* Frees what app_open made (the app itself is the caller's). */
 void app_close(struct app *app);
+/* The test clock lives in the store (meta "test_clock_offset_ms"), so every node of a shared
+ * store reads one clock. sync raises this node's offset to the stored one (once at start;
+ * before each request and each outbox look when the store is shared); advance moves the
+ * stored clock forward by seconds in one write (the stored row locked) and takes it on. */
+int app_clock_sync(struct app *app, struct kerr *err);
+int app_clock_advance(struct app *app, int64_t seconds, struct kerr *err);
 
 struct app_merchant {
     const char *username;

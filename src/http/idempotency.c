@@ -139,6 +139,7 @@ struct idem_job {
     void *arg;
     reply_fn build;
     struct reply *out;
+    int base_headers;            /* out's headers before the transaction (kept on a rerun) */
 };
 
 /* The reply's headers as a JSON array of [name, value]; NULL when memory ran out (a record
@@ -162,6 +163,11 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct idem_job *j = arg;
     struct req *r = j->r;
+    /* The store may run this again (store.h, Concurrency): a rerun starts from the reply as
+     * it was before the first attempt. */
+    json_decref(j->out->json);
+    j->out->json = NULL;
+    j->out->n_headers = j->base_headers;
     if (r->idem_key) {
         struct idem_row row;
         int rc = store_idem_get(tx, r->merchant.id, r->idem_key,
@@ -201,6 +207,7 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
 int api_write(struct req *r, store_tx_fn fn, void *arg, reply_fn build, struct reply *out,
               struct kerr *err)
 {
-    struct idem_job j = {.r = r, .fn = fn, .arg = arg, .build = build, .out = out};
+    struct idem_job j = {.r = r, .fn = fn, .arg = arg, .build = build, .out = out,
+                         .base_headers = out->n_headers};
     return store_write(r->app->store, idem_tx, &j, err);
 }

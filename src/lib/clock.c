@@ -23,6 +23,20 @@ int clock_advance(struct kclock *c, int64_t seconds)
     return 0;
 }
 
+int64_t clock_offset(const struct kclock *c)
+{
+    return __atomic_load_n(&c->offset_ms, __ATOMIC_RELAXED);
+}
+
+void clock_raise(struct kclock *c, int64_t offset_ms)
+{
+    int64_t cur = __atomic_load_n(&c->offset_ms, __ATOMIC_RELAXED);
+    while (cur < offset_ms &&
+           !__atomic_compare_exchange_n(&c->offset_ms, &cur, offset_ms, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+    }
+}
+
 void time_format_iso8601(int64_t ms, char out[32])
 {
     time_t secs = (time_t)(ms / 1000);

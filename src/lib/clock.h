@@ -16,6 +16,10 @@ struct kclock {
 int64_t clock_now_ms(const struct kclock *c);
 /* Moves the clock forward by seconds (0..10 years); -1 if not testable or out of range. */
 int clock_advance(struct kclock *c, int64_t seconds);
+/* The offset now (ms), and raising it to at least offset_ms (never lowering it): how a node
+ * takes on the test clock another node advanced (http/app.c app_clock_sync). */
+int64_t clock_offset(const struct kclock *c);
+void clock_raise(struct kclock *c, int64_t offset_ms);
 
 /* The system's wall clock (CLOCK_REALTIME, no test offset), in ms: for instants several nodes
  * compare (outbox leases), which must not jump when the test clock is advanced. */

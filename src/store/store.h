@@ -187,6 +187,9 @@ struct reqlog_row {
 
 struct store_ops {
     const char *name;
+    /* Several processes (nodes) may write this store at once (PostgreSQL): what another node
+     * wrote appears without this process knowing (the test clock, request logs). */
+    bool shared;
     int (*write)(struct store *s, store_tx_fn fn, void *arg, struct kerr *err);
     int (*read)(struct store *s, store_tx_fn fn, void *arg, struct kerr *err);
     /* Queues a request-log row; never blocks on the disk. Takes ownership of row's strings.

@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import path from 'node:path';
 import {
-  startKasse, runCli, parseCredentials, assertJsonOk, assertClean, assertError, tempDir, MERCHANTS, sleep, decodeJwt,
+  dbFor, startKasse, runCli, parseCredentials, assertJsonOk, assertClean, assertError, tempDir, MERCHANTS, sleep, decodeJwt,
 } from './harness.mjs';
 import { SE_EXAMPLE, US_EXAMPLE } from './fixtures.mjs';
 
@@ -128,7 +127,7 @@ test('first run with an empty store and no seed creates one test merchant and pr
 
 test('kasse merchant create NAME --db PATH prints credentials that authenticate against serve on that db', async () => {
   const dir = tempDir();
-  const db = path.join(dir, 'kasse.db');
+  const db = dbFor(dir);
   const r = runCli(['merchant', 'create', 'Acme Shop', '--db', db]);
   assert.equal(r.code, 0, r.stderr);
   const creds = parseCredentials(r.stdout);
@@ -152,7 +151,7 @@ test('kasse merchant create NAME --db PATH prints credentials that authenticate 
 
 test('display name: shoppers see NAME, or --display-name, never the API username; seeds default to "Kasse Test Merchant" or take a fourth field', async () => {
   const dir = tempDir();
-  const db = path.join(dir, 'kasse.db');
+  const db = dbFor(dir);
   const named = parseCredentials(runCli(['merchant', 'create', 'Acme Shop', '--db', db]).stdout);
   const shown = parseCredentials(runCli(['merchant', 'create', 'acme-internal', '--db', db, '--display-name', 'Acme Bikes AB']).stdout);
   assert.ok(named && shown);
@@ -179,7 +178,7 @@ test('display name: shoppers see NAME, or --display-name, never the API username
 
 test('kasse merchant create --categories classic gives pay_now/pay_later/pay_over_time in SE', async () => {
   const dir = tempDir();
-  const r = runCli(['merchant', 'create', 'Classic Shop', '--db', path.join(dir, 'kasse.db'), '--categories', 'classic']);
+  const r = runCli(['merchant', 'create', 'Classic Shop', '--db', dbFor(dir), '--categories', 'classic']);
   assert.equal(r.code, 0, r.stderr);
   const creds = parseCredentials(r.stdout);
   const k = await startKasse({ dir, merchants: null });
@@ -193,7 +192,7 @@ test('kasse merchant create --categories classic gives pay_now/pay_later/pay_ove
 
 test('kasse merchant create with an unknown --categories value exits non-zero', () => {
   const dir = tempDir();
-  const r = runCli(['merchant', 'create', 'X', '--db', path.join(dir, 'kasse.db'), '--categories', 'bogus']);
+  const r = runCli(['merchant', 'create', 'X', '--db', dbFor(dir), '--categories', 'bogus']);
   assert.notEqual(r.code, 0);
   assert.equal(r.signal, null);
 });

@@ -8,14 +8,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  startKasse, assertJsonOk, assertError, assertNoContent, tmpfsSupported, sleep,
+  startKasse, assertJsonOk, assertError, assertNoContent, tmpfsSupported, sleep, SQLITE_ONLY,
 } from './harness.mjs';
 import { SE_EXAMPLE, OM, placeOrder } from './fixtures.mjs';
 import { startReceiver } from './receiver.mjs';
 
 const SESSIONS = '/payments/v1/sessions';
 const supported = tmpfsSupported();
-const skip = supported ? false : 'needs unshare(1) and a mount namespace with tmpfs (unshare -Urm)';
+const skip = SQLITE_ONLY || (supported ? false : 'needs unshare(1) and a mount namespace with tmpfs (unshare -Urm)');
 
 let k;
 before(async () => {

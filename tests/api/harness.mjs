@@ -35,6 +35,7 @@
 //     (/hpp/payments/..., /hpp/shopper/..., /hpp/distributions/...) are Kasse's, not Klarna's
 //     API, and go straight to Kasse.
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -53,6 +54,11 @@ export const SPEC_OM = path.resolve(repoRoot, '../shared/spec/openapi/ordermanag
 export const SPEC_HPP = path.resolve(repoRoot, '../shared/spec/openapi/hpp.json');
 export const KASSE_BIN = path.resolve(repoRoot, process.env.KASSE_BIN ?? 'build/kasse-debug');
 export const CONTRACT = process.env.KASSE_CONTRACT === '1';
+// PostgreSQL mode (issue 10): KASSE_TEST_PG names a PostgreSQL server (a postgres:// URL whose
+// user may create databases, e.g. tools/pg-test.sh's). Every store directory a test uses then
+// stands for a database of its own on that server, made on first use (dbFor), so each Kasse
+// starts on an empty store as with SQLite, and restart() finds the same data again.
+export const PG = process.env.KASSE_TEST_PG || null;
 const PRISM_JS = path.resolve(repoRoot, 'node_modules/@stoplight/prism-cli/dist/index.js');
 
 // Statuses Kasse must return that Klarna's spec does not document for any operation.
@@ -129,6 +135,37 @@ function spawnAndWait(cmd, args, { env, pattern, timeoutMs, name, stream = 'stdo
   return { proc, out, exited, ready };
 }
 
+const pgDatabases = new Map();   // store directory -> its database URL
+function psql(sql) {
+  const r = spawnSync('psql', [PG, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr || r.error}`);
+  return r.stdout;
+}
+process.on('exit', () => {
+  if (!PG || process.env.KASSE_KEEP_TMP) return;
+  for (const url of pgDatabases.values()) {
+    try { psql(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`); } catch { /* ignore */ }
+  }
+});
+
+/** The `--db` value for a store directory: its kasse.db, or in PostgreSQL mode its database. */
+export function dbFor(dir) {
+  if (!PG) return path.join(dir, 'kasse.db');
+  let url = pgDatabases.get(dir);
+  if (!url) {
+    const name = `kasse_t_${crypto.randomBytes(6).toString('hex')}`;
+    psql(`CREATE DATABASE ${name}`);
+    const u = new URL(PG);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    pgDatabases.set(dir, url);
+  }
+  return url;
+}
+
+/** A test that only the embedded store can run (the SQLite files themselves are its subject). */
+export const SQLITE_ONLY = PG ? 'SQLite only: this test is about the SQLite files (KASSE_TEST_PG is set)' : false;
+
 const live = new Set();
 process.on('exit', () => { for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } } });
 
@@ -142,6 +179,7 @@ export function merchantsEnv(list) {
  * Start Kasse. Options:
  *   testClock   pass --test-clock
  *   merchants   array of MERCHANTS entries to seed (default a and b); null = no KASSE_MERCHANTS
+ *   db          the --db value (default dbFor(dir))
  *   dir         directory holding kasse.db (default: a new temp dir); pass an earlier
  *               server's `dir` to start on its database (kasse-log.db beside it too), or use
  *               `k.restart()`, which starts again with the same options on the same files
@@ -162,7 +200,7 @@ export async function startKasse(opts = {}) {
     fs.mkdirSync(fsRoot, { recursive: true });
     dir = fsRoot;
   }
-  const dbPath = path.join(dir, 'kasse.db');
+  const dbPath = opts.db ?? dbFor(dir);
   const port = opts.port ?? await freePort();
   // The public URL deliberately differs from the listen address (localhost vs 127.0.0.1) so
   // tests can tell that URLs come from --public-url and not from the Host header.
