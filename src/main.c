@@ -55,13 +55,19 @@ static const char usage_main[] =
     "Run `kasse <command> --help` for a command's options.\n";
 
 static const char usage_serve[] =
-    "usage: kasse serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
+    "usage: kasse serve [--listen HOST:PORT] [--db PATH|URL] [--public-url URL] [--threads N]\n"
     "                   [--test-clock] [--callbacks-public-only] [--callback-workers N]\n"
     "                   [--max-connections N] [--connections-per-address N]\n"
-    "                   [--log-max-mb N]\n"
+    "                   [--log-max-mb N] [--db-wait SECONDS]\n"
     "\n"
     "  --listen HOST:PORT  address to listen on (default " DEFAULT_LISTEN ")\n"
-    "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing)\n"
+    "  --db PATH           SQLite store (default " DEFAULT_DB "; created if missing;\n"
+    "                      or KASSE_DB)\n"
+    "  --db URL            PostgreSQL instead: postgres://user:pass@host:port/dbname,\n"
+    "                      postgresql://..., or libpq's \"host=... dbname=...\"; any number\n"
+    "                      of nodes may share one database (docs/architecture.md)\n"
+    "  --db-wait SECONDS   PostgreSQL: wait this long for the database at start (default\n"
+    "                      30; one line per try)\n"
     "  --public-url URL    the URL merchants and browsers reach Kasse at (default\n"
     "                      http://HOST:PORT); used in client_token and asset URLs\n"
     "  --threads N         server threads (default 32: they block on durable commits,\n"
@@ -173,6 +179,35 @@ static int seed_merchants(struct app *app, const char *spec, struct kerr *err)
 
 /* ---- store opening shared by the commands ---- */
 
+#define DEFAULT_DB_WAIT_S 30
+
+/* --db's default: KASSE_DB when set (a path or a PostgreSQL URL), else var/kasse.db. */
+static const char *default_db(void)
+{
+    const char *env = getenv("KASSE_DB");
+    return env && *env ? env : DEFAULT_DB;
+}
+
+/* What a log line may say of --db: a SQLite path as is; of a PostgreSQL URL or key=value
+ * string, only host, port and database (never the user's password). */
+static void db_describe(const char *db, char *out, size_t cap)
+{
+    if (!store_is_pg(db)) {
+        snprintf(out, cap, "%s", db);
+        return;
+    }
+    const char *scheme = strstr(db, "://");
+    if (scheme) {
+        const char *host = scheme + 3, *at = strchr(host, '@'), *slash;
+        if (at && (!(slash = strchr(host, '/')) || at < slash))
+            host = at + 1;
+        size_t n = strcspn(host, "?");
+        snprintf(out, cap, "postgresql://%.*s", (int)(n < 200 ? n : 200), host);
+        return;
+    }
+    snprintf(out, cap, "postgresql (libpq parameters)");
+}
+
 static int open_app(struct app *app, const char *db, const struct store_sqlite_limits *lim)
 {
     struct kerr err = {0};
@@ -225,8 +260,10 @@ static int cmd_serve(int argc, char **argv)
         {"callback-workers", required_argument, NULL, 'w'},
         {"max-connections", required_argument, NULL, 'm'},
         {"connections-per-address", required_argument, NULL, 'a'},
-        {"log-max-mb", required_argument, NULL, 'g'}, {NULL, 0, NULL, 0}};
-    const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *public_url = NULL;
+        {"log-max-mb", required_argument, NULL, 'g'},
+        {"db-wait", required_argument, NULL, 'W'}, {NULL, 0, NULL, 0}};
+    const char *listen = DEFAULT_LISTEN, *db = default_db(), *public_url = NULL;
+    long db_wait = DEFAULT_DB_WAIT_S;
     long threads = DEFAULT_THREADS, workers = OUTBOX_WORKERS;
     long max_conns = 0, per_address = 0;
     long log_max_mb = STORE_LOG_MAX_MB_DEFAULT;
@@ -280,6 +317,15 @@ static int cmd_serve(int argc, char **argv)
             }
             break;
         }
+        case 'W': {
+            char *end;
+            db_wait = strtol(optarg, &end, 10);
+            if (*end || end == optarg || db_wait < 0 || db_wait > 3600) {
+                fprintf(stderr, "kasse serve: --db-wait must be 0..3600 seconds\n");
+                return 2;
+            }
+            break;
+        }
         case 'c': test_clock = 1; break;
         case 'p': public_only = 1; break;
         case 'h': fputs(usage_serve, stdout); return 0;
@@ -310,6 +356,10 @@ static int cmd_serve(int argc, char **argv)
     app.clock.testable = test_clock;
     app.test_clock = test_clock;
     app.callbacks_public_only = public_only;
+    /* PostgreSQL: one connection per server thread and callback worker (each holds one only
+     * while it runs a transaction), and a few for the logger, the dispatcher and health. */
+    app.db_pool = (int)(threads + workers + 4);
+    app.db_wait_s = (int)db_wait;
     struct store_sqlite_limits lim = {.log_max_bytes = (int64_t)log_max_mb * 1024 * 1024};
     if (open_app(&app, db, &lim) != 0)
         return 1;
@@ -370,8 +420,10 @@ static int cmd_serve(int argc, char **argv)
     format_url(listening, sizeof listening, host, bound);
     printf("kasse: listening on %s\n", listening);
     fflush(stdout);
+    char where[256];
+    db_describe(db, where, sizeof where);
     log_info("serving with %ld threads, %ld callback workers, store %s (%s)%s", threads,
-             workers, db, app.store->ops->name, test_clock ? ", test clock enabled" : "");
+             workers, where, app.store->ops->name, test_clock ? ", test clock enabled" : "");
 
     int sig;
     do {
@@ -402,7 +454,7 @@ static int cmd_merchant(int argc, char **argv)
         {"db", required_argument, NULL, 'd'}, {"categories", required_argument, NULL, 'c'},
         {"display-name", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *db = DEFAULT_DB, *categories = "klarna", *display = NULL;
+    const char *db = default_db(), *categories = "klarna", *display = NULL;
     int c;
     optind = 1;
     argc--;
@@ -436,6 +488,7 @@ static int cmd_merchant(int argc, char **argv)
     }
     log_set_quiet(1);
     static struct app app;
+    app.db_wait_s = DEFAULT_DB_WAIT_S;
     if (open_app(&app, db, NULL) != 0)
         return 1;
     char username[32], secret[48];

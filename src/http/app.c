@@ -149,10 +149,14 @@ static int ensure_parent_dir(const char *path)
 int app_open(struct app *app, const char *db, const struct store_sqlite_limits *lim,
              struct kerr *err)
 {
-    if (ensure_parent_dir(db) != 0)
-        return kerr_set(err, 500, "CONFIG", "cannot create the folder of %s: %s", db,
-                        strerror(errno));
-    app->store = store_sqlite_open_with(db, lim, err);
+    if (store_is_pg(db)) {
+        app->store = store_pg_open(db, app->db_pool > 0 ? app->db_pool : 8, app->db_wait_s, err);
+    } else {
+        if (ensure_parent_dir(db) != 0)
+            return kerr_set(err, 500, "CONFIG", "cannot create the folder of %s: %s", db,
+                            strerror(errno));
+        app->store = store_sqlite_open_with(db, lim, err);
+    }
     if (!app->store || load_keys(app, err) != 0) {
         app_close(app);
         return -1;

@@ -30,6 +30,8 @@ struct app {
     bool test_clock;
     bool callbacks_public_only;   /* outbox: refuse non-public callback addresses */
     struct auth_cache *auth_cache;/* merchants seen recently (auth.c) */
+    int db_pool;                  /* PostgreSQL: connections this node may hold (0: 8) */
+    int db_wait_s;                /* PostgreSQL: how long start waits for the database */
 };
 
 /* app.c: opens the store at db (creating it and its folder if missing), loads or creates the

@@ -551,9 +551,13 @@ static void *dispatcher_main(void *arg)
         pthread_mutex_unlock(&o->mu);
         if (stop)
             break;
+        struct kerr err = {0};
+        /* Another node may have advanced the shared test clock. */
+        if (o->app->test_clock && o->app->store->ops->shared &&
+            app_clock_sync(o->app, &err) != 0)
+            kerr_clear(&err);
         d->now = clock_now_ms(&o->app->clock);
         d->n = 0;
-        struct kerr err = {0};
         /* Idempotency records live 24 hours on Kasse's clock; older ones are removed here. */
         if (d->now >= next_prune) {
             int64_t before = d->now - IDEMPOTENCY_KEEP_MS;
