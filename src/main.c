@@ -310,6 +310,7 @@ static int cmd_serve(int argc, char **argv)
     app.clock.testable = test_clock;
     app.test_clock = test_clock;
     app.callbacks_public_only = public_only;
+    app.store_pool = (int)(threads + workers + 4);
     struct store_sqlite_limits lim = {.log_max_bytes = (int64_t)log_max_mb * 1024 * 1024};
     if (open_app(&app, db, &lim) != 0)
         return 1;

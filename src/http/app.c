@@ -73,10 +73,17 @@ static int ensure_parent_dir(const char *path)
 int app_open(struct app *app, const char *db, const struct store_sqlite_limits *lim,
              struct kerr *err)
 {
-    if (ensure_parent_dir(db) != 0)
-        return kerr_set(err, 500, "CONFIG", "cannot create the folder of %s: %s", db,
-                        strerror(errno));
-    app->store = store_sqlite_open_with(db, lim, err);
+    if (store_is_pg(db)) {
+        /* A connection for each server thread and callback worker, and a few for the
+         * outbox dispatcher, the sweep and the request log. */
+        int pool = app->store_pool > 0 ? app->store_pool : APP_STORE_POOL_DEFAULT;
+        app->store = store_pg_open(db, pool, APP_STORE_WAIT_S, err);
+    } else {
+        if (ensure_parent_dir(db) != 0)
+            return kerr_set(err, 500, "CONFIG", "cannot create the folder of %s: %s", db,
+                            strerror(errno));
+        app->store = store_sqlite_open_with(db, lim, err);
+    }
     if (!app->store || load_keys(app, err) != 0) {
         app_close(app);
         return -1;

@@ -30,9 +30,16 @@ struct app {
     bool test_clock;
     bool callbacks_public_only;   /* outbox: refuse non-public callback addresses */
     struct auth_cache *auth_cache;/* merchants seen recently (auth.c) */
+    int store_pool;               /* PostgreSQL: connections this node may hold (0: default) */
 };
 
-/* app.c: opens the store at db (creating it and its folder if missing), loads or creates the
+/* PostgreSQL: the pool when store_pool is 0 (32 server threads + 8 callback workers + 4), and
+ * how long app_open waits for the database to answer. */
+#define APP_STORE_POOL_DEFAULT 44
+#define APP_STORE_WAIT_S 30
+
+/* app.c: opens the store at db (a SQLite file, created with its folder if missing, or a
+ * PostgreSQL URL or conninfo: store_is_pg), loads or creates the
  * server key, derives the purpose keys and makes the merchant cache; the caller sets the clock,
  * flags and public_url. 0, or -1 with err and nothing left open. */
 int app_open(struct app *app, const char *db, const struct store_sqlite_limits *lim,
