@@ -74,6 +74,26 @@ void pg_p_bytes(struct pg_params *p, const void *b, size_t n)
 
 /* ---- statements ---- */
 
+/* libpq's messages span lines ("server closed the connection unexpectedly\n\tThis probably
+ * means ..."): one line for the log. */
+static void one_line(const char *m, char *out, size_t cap)
+{
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        n--;
+    snprintf(out, cap, "%.*s", (int)n, m);
+    for (char *q = out; *q; q++)
+        if (*q == '\n' || *q == '\t')
+            *q = ' ';
+}
+
+/* Server notices ("relation ... already exists, skipping") are not Kasse's to print. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* A failure the transaction may be run again after (store.h, Concurrency). */
 static bool retryable(const char *sqlstate)
 {
@@ -98,13 +118,10 @@ static void record_failure(struct pg_conn *c, PGresult *res, const char *what)
     /* Races lost are expected (the transaction runs again); a statement after the first
      * failure fails only because of it (25P02). */
     if (first && !(state && retryable(state))) {
-        const char *msg = res ? PQresultErrorMessage(res) : "";
-        if (!*msg)
-            msg = PQerrorMessage(c->db);
-        size_t n = strlen(msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            n--;
-        log_error("store: postgresql %s: %.*s%s%s", what, (int)n, msg, state ? " SQLSTATE " : "",
+        const char *m = res ? PQresultErrorMessage(res) : "";
+        char msg[512];
+        one_line(*m ? m : PQerrorMessage(c->db), msg, sizeof msg);
+        log_error("store: postgresql: %s (%.60s)%s%s", msg, what, state ? " SQLSTATE " : "",
                   state ? state : "");
     }
 }
@@ -119,8 +136,7 @@ PGresult *pg_run(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p)
 {
     char name[16];
     snprintf(name, sizeof name, "k%d", (int)id);
-    char what[32];
-    snprintf(what, sizeof what, "statement %d", (int)id);
+    const char *what = pg_stmt_sql[id];
     if (c->broken)
         return NULL;
     if (!c->prepared[id]) {
@@ -175,16 +191,7 @@ static PGconn *connect_db(const char *conninfo, char *msg, size_t cap)
     PGconn *db = PQconnectdbParams(keys, vals, 1);
     if (db && PQstatus(db) == CONNECTION_OK)
         return db;
-    const char *m = db ? PQerrorMessage(db) : "out of memory";
-    size_t n = strlen(m);
-    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-        n--;
-    /* libpq's messages span lines ("connection to server at ... failed: ...\n\tIs the
-     * server running ..."): one line in the log. */
-    snprintf(msg, cap, "%.*s", (int)n, m);
-    for (char *q = msg; *q; q++)
-        if (*q == '\n' || *q == '\t')
-            *q = ' ';
+    one_line(db ? PQerrorMessage(db) : "out of memory", msg, cap);
     PQfinish(db);
     return NULL;
 }
@@ -199,6 +206,7 @@ static struct pg_conn *conn_new(struct pg_store *s, PGconn *db)
     c->tx.ops = &pg_ops;
     c->s = s;
     c->db = db;
+    PQsetNoticeProcessor(db, ignore_notice, NULL);
     char sql[160];
     snprintf(sql, sizeof sql, "SET synchronous_commit = on; SET statement_timeout = %d",
              PG_STATEMENT_TIMEOUT_MS);
