@@ -2,7 +2,7 @@
 # `make run` installs what is missing, builds and starts the server on var/kasse.db.
 
 CC      ?= gcc
-PKGS    := jansson sqlite3 openssl libcurl libqrencode
+PKGS    := jansson sqlite3 openssl libcurl libqrencode libpq
 WARN    := -std=c17 -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
            -Wmissing-prototypes -Werror
 CPPFLAGS := -D_GNU_SOURCE -Isrc -Ibuild/gen
@@ -13,7 +13,7 @@ DBG_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 SRC      := $(sort $(wildcard src/lib/*.c src/core/*.c src/store/*.c src/http/*.c src/api/*.c src/outbox/*.c))
 WEB      := $(sort $(wildcard web/*/*.* web/*/*/*.* web/*/*/*/*.*))
-GEN      := build/gen/web_assets.c build/gen/schema_sqlite.h
+GEN      := build/gen/web_assets.c build/gen/schema_sqlite.h build/gen/schema_pg.h
 REL_OBJ  := $(patsubst src/%.c,build/rel/%.o,$(SRC)) build/rel/gen/web_assets.o
 DBG_OBJ  := $(patsubst src/%.c,build/dbg/%.o,$(SRC)) build/dbg/gen/web_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -56,6 +56,10 @@ build/gen/web_assets.c: tools/embed.sh $(WEB)
 	sh tools/embed.sh web > $@
 
 build/gen/schema_sqlite.h: src/store/schema_sqlite.sql tools/sql2h.sh
+	@mkdir -p build/gen
+	sh tools/sql2h.sh $< > $@
+
+build/gen/schema_pg.h: src/store/schema_pg.sql tools/sql2h.sh
 	@mkdir -p build/gen
 	sh tools/sql2h.sh $< > $@
 
