@@ -69,9 +69,11 @@ build/unit/%: tests/unit/%.c $(DBG_OBJ)
 	@echo "  CC [asan,ubsan] $<"
 	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# test_store_pg needs a PostgreSQL server: tools/with-pg.sh starts a throwaway one (or uses
+# KASSE_TEST_PG's).
 unit: $(UNIT_BIN)
-	@set -e; export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
-	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
+	sh tools/with-pg.sh sh -c 'set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done'
 
 # Black-box tests against the real binary (sanitizer build), direct and through the
 # OpenAPI-validating proxy.
