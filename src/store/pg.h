@@ -77,6 +77,7 @@ struct pg_store {
     pthread_mutex_t mu;
     pthread_cond_t freed;        /* a connection went back to the pool */
     bool stopping;
+    bool rerun;                  /* KASSE_STORE_RERUN=1: every write's fn runs twice (store.h) */
     struct pg_log_queue *log;    /* pg_log.c */
 };
 
