@@ -41,6 +41,7 @@
 #define PG_STATEMENT_TIMEOUT_MS 30000
 #define PG_PING_TIMEOUT_MS 2000
 #define PG_MIGRATION_LOCK 323287495525LL   /* pg_advisory_xact_lock key: "Kasse" */
+#define PG_WARN_EVERY_MS 10000        /* "cannot connect" lines while the database is away */
 
 /* ---- parameters ---- */
 
@@ -226,6 +227,26 @@ static void conn_free(struct pg_conn *c)
     free(c);
 }
 
+/* A connection attempt failed: a line at most every PG_WARN_EVERY_MS, not one per request. */
+static void say_unreachable(struct pg_store *s, const char *msg)
+{
+    int64_t now = clock_monotonic_ms();
+    pthread_mutex_lock(&s->mu);
+    bool say = !s->warned_ms || now - s->warned_ms >= PG_WARN_EVERY_MS;
+    uint64_t more = s->failed_connects;
+    if (say) {
+        s->warned_ms = now;
+        s->failed_connects = 0;
+    } else {
+        s->failed_connects++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    __atomic_store_n(&s->down, true, __ATOMIC_RELAXED);
+    if (say)
+        log_error("store: cannot connect to PostgreSQL at %s: %s (%llu more failed attempts "
+                  "since the last line)", s->where, msg, (unsigned long long)more);
+}
+
 struct pg_conn *pg_acquire(struct pg_store *s, int64_t wait_ms, struct kerr *err)
 {
     struct timespec until;
@@ -262,7 +283,9 @@ struct pg_conn *pg_acquire(struct pg_store *s, int64_t wait_ms, struct kerr *err
     if (db)
         c = conn_new(s, db);
     else
-        log_error("store: cannot connect to PostgreSQL at %s: %s", s->where, msg);
+        say_unreachable(s, msg);
+    if (c && __atomic_exchange_n(&s->down, false, __ATOMIC_RELAXED))
+        log_info("store: PostgreSQL at %s answers again", s->where);
     if (!c) {
         pthread_mutex_lock(&s->mu);
         s->pool_open--;
@@ -338,7 +361,8 @@ static void backoff(int attempt)
 int pg_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *err)
 {
     struct pg_store *s = (struct pg_store *)base;
-    for (int attempt = 0; attempt < PG_ATTEMPTS; attempt++) {
+    bool reran = false;
+    for (int attempt = 0; attempt < PG_ATTEMPTS + (s->rerun ? 1 : 0); attempt++) {
         if (attempt > 0) {
             if (err)
                 kerr_clear(err);
@@ -348,6 +372,11 @@ int pg_write(struct store *base, store_tx_fn fn, void *arg, struct kerr *err)
         if (!c)
             return -1;
         int rc = fn(&c->tx, arg, err);
+        if (s->rerun && !reran && !c->failed && !c->broken) {
+            /* KASSE_STORE_RERUN=1: what a lost race does, once per call (store.h). */
+            c->retry = true;
+            reran = true;
+        }
         if (!c->failed && !c->retry && !c->broken) {
             if (rc != 0) {       /* fn's own failure (a 4xx, ...): nothing of it stays */
                 pg_exec(c, "ROLLBACK");
@@ -562,6 +591,8 @@ struct store *store_pg_open(const char *conninfo, int pool, int wait_s, struct k
     }
     s->base.ops = &pg_ops;
     s->pool_max = pool > 0 ? pool : 1;
+    const char *rerun = getenv("KASSE_STORE_RERUN");
+    s->rerun = rerun && strcmp(rerun, "1") == 0;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->freed, NULL);
     s->conninfo = strdup(conninfo);

@@ -77,6 +77,10 @@ struct pg_store {
     pthread_mutex_t mu;
     pthread_cond_t freed;        /* a connection went back to the pool */
     bool stopping;
+    bool down;                   /* the last connection attempt failed (atomic) */
+    int64_t warned_ms;           /* monotonic: the last "cannot connect" line (under mu) */
+    uint64_t failed_connects;    /* attempts not logged since that line (under mu) */
+    bool rerun;                  /* KASSE_STORE_RERUN=1: every write's fn runs twice (store.h) */
     struct pg_log_queue *log;    /* pg_log.c */
 };
 
