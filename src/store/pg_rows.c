@@ -521,7 +521,7 @@ static int pg_idem_put(struct store_tx *tx, const struct idem_row *row, int64_t 
     PQclear(r);
     if (n != 1) {
         c->retry = true;
-        return -1;
+        return STORE_RETRY;
     }
     return 0;
 }
