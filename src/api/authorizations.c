@@ -161,9 +161,10 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
     snprintf(auth.state, sizeof auth.state, "%s", auth_mark_name(AUTH_MARK_ACTIVE));
     snap = snapshot_of(session);
     const struct decision *d = &out->decision;
+    enum order_fraud fraud =
+        d->fraud_status == FRAUD_PENDING ? ORDER_FRAUD_PENDING : ORDER_FRAUD_ACCEPTED;
     auth_body = json_pack("{s:s, s:s, s:b, s:i, s:s, s:O, s:b}", "payment_method_category",
-                          category, "fraud_status",
-                          d->fraud_status == FRAUD_PENDING ? "PENDING" : "ACCEPTED",
+                          category, "fraud_status", order_fraud_name(fraud),
                           "pending_accept", d->pending_accept, "pending_minutes",
                           d->pending_minutes, "email", email, "snapshot", snap, "tokenized", 0);
     auth.body = auth_body ? jsonw_dumps(auth_body, NULL) : NULL;
@@ -401,8 +402,10 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
     json_t *snap = json_object_get(body, "snapshot");
     if (matching_check(snap, in->request, err) != 0)
         goto done;
-    const char *fraud = str(body, "fraud_status");
-    bool pending = fraud && strcmp(fraud, "PENDING") == 0;
+    /* The decision's fraud review (authorize_session) becomes the order's (contract 5.6). */
+    enum order_fraud fraud;
+    bool pending = order_fraud_parse(str(body, "fraud_status"), &fraud) == 0 &&
+                   fraud == ORDER_FRAUD_PENDING;
     json_int_t minutes = json_integer_value(json_object_get(body, "pending_minutes"));
     struct order_spec spec = {
         .merchant = in->merchant,
@@ -411,10 +414,11 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
         .request = in->request,
         .authorized = snap,
         .category = str(body, "payment_method_category"),
-        .fraud_status = pending ? "PENDING" : "ACCEPTED",
+        .fraud = pending ? ORDER_FRAUD_PENDING : ORDER_FRAUD_ACCEPTED,
         .fraud_decides_at = pending ? in->now_ms + minutes * 60 * 1000 : 0,
-        .fraud_result =
-            json_is_true(json_object_get(body, "pending_accept")) ? "ACCEPTED" : "REJECTED",
+        .fraud_result = json_is_true(json_object_get(body, "pending_accept"))
+                            ? ORDER_FRAUD_ACCEPTED
+                            : ORDER_FRAUD_REJECTED,
         .now_ms = in->now_ms,
     };
     if (order_create(tx, &spec, made, err) != 0)
