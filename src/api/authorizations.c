@@ -158,12 +158,13 @@ int authorize_session(struct store_tx *tx, const struct authorize_in *in,
     auth.merchant_id = in->merchant->id;
     snprintf(auth.session_id, sizeof auth.session_id, "%s", in->session_id);
     auth.issued_at = in->now_ms;
-    snprintf(auth.state, sizeof auth.state, "active");
+    snprintf(auth.state, sizeof auth.state, "%s", auth_mark_name(AUTH_MARK_ACTIVE));
     snap = snapshot_of(session);
     const struct decision *d = &out->decision;
+    enum order_fraud fraud =
+        d->fraud_status == FRAUD_PENDING ? ORDER_FRAUD_PENDING : ORDER_FRAUD_ACCEPTED;
     auth_body = json_pack("{s:s, s:s, s:b, s:i, s:s, s:O, s:b}", "payment_method_category",
-                          category, "fraud_status",
-                          d->fraud_status == FRAUD_PENDING ? "PENDING" : "ACCEPTED",
+                          category, "fraud_status", order_fraud_name(fraud),
                           "pending_accept", d->pending_accept, "pending_minutes",
                           d->pending_minutes, "email", email, "snapshot", snap, "tokenized", 0);
     auth.body = auth_body ? jsonw_dumps(auth_body, NULL) : NULL;
@@ -300,11 +301,7 @@ static int load_auth(struct store_tx *tx, int64_t merchant, const char *token, i
         return kerr_internal(err, "authorization get");
     if (rc == STORE_NOT_FOUND)
         return invalid_token(err);
-    struct auth_facts f = {.issued_at_ms = row->issued_at,
-                           .consumed = strcmp(row->state, "consumed") == 0,
-                           .cancelled = strcmp(row->state, "cancelled") == 0,
-                           .superseded = strcmp(row->state, "superseded") == 0};
-    *state = auth_state_at(&f, now);
+    *state = auth_state_of(row->state, row->issued_at, now);
     *body = parse_stored(row->body);
     if (!json_is_object(*body)) {
         json_decref(*body);
@@ -405,8 +402,10 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
     json_t *snap = json_object_get(body, "snapshot");
     if (matching_check(snap, in->request, err) != 0)
         goto done;
-    const char *fraud = str(body, "fraud_status");
-    bool pending = fraud && strcmp(fraud, "PENDING") == 0;
+    /* The decision's fraud review (authorize_session) becomes the order's (contract 5.6). */
+    enum order_fraud fraud;
+    bool pending = order_fraud_parse(str(body, "fraud_status"), &fraud) == 0 &&
+                   fraud == ORDER_FRAUD_PENDING;
     json_int_t minutes = json_integer_value(json_object_get(body, "pending_minutes"));
     struct order_spec spec = {
         .merchant = in->merchant,
@@ -415,10 +414,11 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
         .request = in->request,
         .authorized = snap,
         .category = str(body, "payment_method_category"),
-        .fraud_status = pending ? "PENDING" : "ACCEPTED",
+        .fraud = pending ? ORDER_FRAUD_PENDING : ORDER_FRAUD_ACCEPTED,
         .fraud_decides_at = pending ? in->now_ms + minutes * 60 * 1000 : 0,
-        .fraud_result =
-            json_is_true(json_object_get(body, "pending_accept")) ? "ACCEPTED" : "REJECTED",
+        .fraud_result = json_is_true(json_object_get(body, "pending_accept"))
+                            ? ORDER_FRAUD_ACCEPTED
+                            : ORDER_FRAUD_REJECTED,
         .now_ms = in->now_ms,
     };
     if (order_create(tx, &spec, made, err) != 0)
@@ -429,8 +429,9 @@ int authorization_place_order(struct store_tx *tx, const struct place_order_in *
     if (json_object_set_new(body, "order_id", json_string(made->order_id)) == 0 &&
         json_object_set(body, "order_request", (json_t *)in->request) == 0)
         auth_text = jsonw_dumps(body, NULL);
-    int bad = !auth_text ||
-              store_auth_set_state(tx, in->merchant->id, auth.token, "consumed", auth_text) != 0;
+    int bad = !auth_text || store_auth_set_state(tx, in->merchant->id, auth.token,
+                                                 auth_mark_name(AUTH_MARK_CONSUMED),
+                                                 auth_text) != 0;
     free(auth_text);
     if (bad ||
         store_auth_supersede(tx, in->merchant->id, auth.session_id, auth.token) != 0) {
@@ -496,11 +497,10 @@ static int cancel_fn(struct store_tx *tx, void *arg, struct kerr *err)
     if (load_auth(tx, r->merchant.id, r->params[0], r->received_ms, &auth, &body, &state, err))
         return -1;
     int rc;
-    if (state == AUTH_CONSUMED)
-        rc = kerr_set(err, 404, "NOT_FOUND", "Authorization cannot be deleted");
-    else if (state != AUTH_VALID)
-        rc = invalid_token(err);
-    else if (store_auth_set_state(tx, r->merchant.id, auth.token, "cancelled", NULL) != 0)
+    if (auth_cancellable(state, err) != 0)
+        rc = -1;
+    else if (store_auth_set_state(tx, r->merchant.id, auth.token,
+                                  auth_mark_name(AUTH_MARK_CANCELLED), NULL) != 0)
         rc = kerr_internal(err, "authorization update");
     else
         rc = 0;
@@ -569,10 +569,8 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
         return -1;
     int rc = -1;
     /* The same token may make an order and a customer token (buy_and_tokenize). */
-    if (state != AUTH_VALID && state != AUTH_CONSUMED) {
-        invalid_token(err);
+    if (auth_tokenizable(state, err) != 0)
         goto done;
-    }
     json_t *snap = json_object_get(body, "snapshot");
     const char *intent = str(snap, "intent");
     if (!tokenizing(intent)) {
@@ -651,9 +649,10 @@ static int ctoken_fn(struct store_tx *tx, void *arg, struct kerr *err)
     json_object_set_new(body, "customer_token_id", json_string(c->token_id));
     char *auth_text = jsonw_dumps(body, NULL);
     bool only_token = intent && strcmp(intent, "tokenize") == 0;
+    enum auth_mark mark = auth_mark_after_tokenize(auth_mark_parse(auth.state), only_token);
     int bad = !row.body || !auth_text || store_ctoken_insert(tx, &row) != 0 ||
-              store_auth_set_state(tx, r->merchant.id, auth.token,
-                                   only_token ? "consumed" : auth.state, auth_text) != 0;
+              store_auth_set_state(tx, r->merchant.id, auth.token, auth_mark_name(mark),
+                                   auth_text) != 0;
     free(row.body);
     free(auth_text);
     if (bad) {

@@ -122,7 +122,7 @@ static int charge_fn(struct store_tx *tx, void *arg, struct kerr *err)
         .request = c->request,
         .authorized = token,
         .category = str(token, "payment_method_category"),
-        .fraud_status = "ACCEPTED",
+        .fraud = ORDER_FRAUD_ACCEPTED,
         .now_ms = r->received_ms,
         .always_redirect = true,
     };

@@ -110,11 +110,12 @@ static int om_load(struct store_tx *tx, int64_t merchant, const char *id, int64_
     st->created_at = m->row.created_at;
     st->expires_at = m->row.expires_at;
     st->fraud_decided_at = jint(m->kasse, "fraud_decides_at");
-    const char *result = str(m->kasse, "fraud_result");
-    st->fraud_result = result && strcmp(result, "ACCEPTED") == 0 ? ORDER_FRAUD_ACCEPTED
-                                                                 : ORDER_FRAUD_REJECTED;
-    if (st->fraud == ORDER_FRAUD_PENDING && st->fraud_decided_at && now >= st->fraud_decided_at)
-        st->fraud = st->fraud_result;
+    enum order_fraud result;
+    st->fraud_result = order_fraud_parse(str(m->kasse, "fraud_result"), &result) == 0 &&
+                               result == ORDER_FRAUD_ACCEPTED
+                           ? ORDER_FRAUD_ACCEPTED
+                           : ORDER_FRAUD_REJECTED;
+    order_fraud_settle(st, now);
     size_t i;
     json_t *c;
     json_array_foreach(m->captures, i, c) {

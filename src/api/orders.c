@@ -135,25 +135,23 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     row.merchant_id = spec->merchant->id;
     snprintf(row.session_id, sizeof row.session_id, "%s", spec->session_id);
     snprintf(row.status, sizeof row.status, "%s", captured ? "CAPTURED" : "AUTHORIZED");
-    snprintf(row.fraud_status, sizeof row.fraud_status, "%s", spec->fraud_status);
+    snprintf(row.fraud_status, sizeof row.fraud_status, "%s", order_fraud_name(spec->fraud));
     row.order_amount = amount;
     row.captured_amount = captured ? amount : 0;
     row.created_at = spec->now_ms;
     row.expires_at = spec->now_ms + ORDER_LIFETIME_MS;
     struct order_state st = {
         .status = captured ? ORDER_CAPTURED : ORDER_AUTHORIZED,
+        .fraud = spec->fraud,
         .fraud_decided_at = spec->fraud_decides_at,
-        .fraud_result = spec->fraud_result && strcmp(spec->fraud_result, "ACCEPTED") == 0
-                            ? ORDER_FRAUD_ACCEPTED
-                            : ORDER_FRAUD_REJECTED,
+        .fraud_result = spec->fraud_result == ORDER_FRAUD_ACCEPTED ? ORDER_FRAUD_ACCEPTED
+                                                                   : ORDER_FRAUD_REJECTED,
         .order_amount = row.order_amount,
         .original_order_amount = row.order_amount,
         .captured_amount = row.captured_amount,
         .created_at = row.created_at,
         .expires_at = row.expires_at,
     };
-    if (order_fraud_parse(row.fraud_status, &st.fraud) != 0)
-        return kerr_internal(err, "order: unknown fraud status");
     order_row_file(&row, &st, spec->now_ms);
 
     char created[32], expires[32];
@@ -241,7 +239,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     if (kasse &&
         ((spec->fraud_decides_at &&
           (set(kasse, "fraud_decides_at", json_integer(spec->fraud_decides_at)) ||
-           set(kasse, "fraud_result", json_string(spec->fraud_result)))) ||
+           set(kasse, "fraud_result", json_string(order_fraud_name(st.fraud_result))))) ||
          (urls && json_object_set(kasse, "merchant_urls", (json_t *)urls)))) {
         json_decref(kasse);
         kasse = NULL;
@@ -266,7 +264,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
         char notify_url[LIMIT_MERCHANT_URL + 256] = "";
         if (notify)
             order_url_fill(notify, spec->session_id, row.id, notify_url, sizeof notify_url);
-        bool accepted = spec->fraud_result && strcmp(spec->fraud_result, "ACCEPTED") == 0;
+        bool accepted = st.fraud_result == ORDER_FRAUD_ACCEPTED;
         json_t *event = json_pack("{s:s, s:s}", "order_id", row.id, "event_type",
                                   accepted ? "FRAUD_RISK_ACCEPTED" : "FRAUD_RISK_REJECTED");
         int bad_event = !event || outbox_event(tx, spec->merchant->id, "fraud_notification",

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/order.h"
 #include "http/http.h"
 
 struct order_spec {
@@ -16,9 +17,9 @@ struct order_spec {
     const json_t *request;         /* the validated cart and order fields */
     const json_t *authorized;      /* the authorized snapshot (addresses, customer, urls) */
     const char *category;          /* payment method category */
-    const char *fraud_status;      /* "ACCEPTED" or "PENDING" */
+    enum order_fraud fraud;        /* ACCEPTED or PENDING */
     int64_t fraud_decides_at;      /* PENDING: when the review ends (ms), else 0 */
-    const char *fraud_result;      /* PENDING: "ACCEPTED" or "REJECTED" */
+    enum order_fraud fraud_result; /* PENDING: ACCEPTED or REJECTED */
     int64_t now_ms;
     bool always_redirect;          /* customer-token orders: redirect_url is required there */
 };
@@ -35,7 +36,6 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
                  struct kerr *err);
 /* Files the row for the merchant's order list (store.h order_row.list_*): the status schedule
  * of st at now. Every order insert and every update that can change the status calls it. */
-struct order_state;
 void order_row_file(struct order_row *row, const struct order_state *st, int64_t now);
 /* A create-order or token-charge body as an order request: the cart validated with the session
  * rules (400 Bad value: <path>), auto_capture (a boolean) carried along. NULL with err. */

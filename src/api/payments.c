@@ -189,11 +189,7 @@ int payments_read_session(struct req *r, struct reply *out, struct kerr *err)
     if (!g.authorized) {
         json_object_del(session, "customer");
     } else {
-        struct auth_facts f = {.issued_at_ms = g.auth.issued_at,
-                               .consumed = strcmp(g.auth.state, "consumed") == 0,
-                               .cancelled = strcmp(g.auth.state, "cancelled") == 0,
-                               .superseded = strcmp(g.auth.state, "superseded") == 0};
-        if (auth_state_at(&f, r->received_ms) == AUTH_VALID &&
+        if (auth_state_of(g.auth.state, g.auth.issued_at, r->received_ms) == AUTH_VALID &&
             json_object_set_new(session, "authorization_token", json_string(g.auth.token))) {
             kerr_internal(err, "out of memory");
             goto done;

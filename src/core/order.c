@@ -109,6 +109,23 @@ static int64_t rejected_cancel_at(const struct order_state *o)
     return add_saturating(o->fraud_decided_at, ORDER_REJECTED_CAPTURE_HOURS * MS_PER_HOUR);
 }
 
+enum order_fraud order_fraud_at(const struct order_state *o, int64_t t)
+{
+    if (o->fraud == ORDER_FRAUD_PENDING && o->fraud_decided_at && t >= o->fraud_decided_at)
+        return o->fraud_result == ORDER_FRAUD_ACCEPTED ? ORDER_FRAUD_ACCEPTED
+                                                        : ORDER_FRAUD_REJECTED;
+    return o->fraud;
+}
+
+bool order_fraud_settle(struct order_state *o, int64_t t)
+{
+    enum order_fraud f = order_fraud_at(o, t);
+    if (f == o->fraud)
+        return false;
+    o->fraud = f;
+    return true;
+}
+
 static bool fully_refunded(const struct order_state *o)
 {
     return o->captured_amount > 0 && o->refunded_amount == o->captured_amount;
@@ -132,9 +149,7 @@ enum order_status order_status_at(const struct order_state *o, int64_t now)
 void order_status_schedule(const struct order_state *o, int64_t now, struct order_schedule *out)
 {
     struct order_state d = *o;
-    if (d.fraud == ORDER_FRAUD_PENDING && d.fraud_decided_at)
-        d.fraud = d.fraud_result == ORDER_FRAUD_ACCEPTED ? ORDER_FRAUD_ACCEPTED
-                                                         : ORDER_FRAUD_REJECTED;
+    order_fraud_settle(&d, INT64_MAX);   /* a pending review as decided at its time */
     out->status = order_status_at(&d, now);
     out->until = INT64_MAX;
     out->after = out->status;

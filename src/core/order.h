@@ -48,6 +48,16 @@ int order_status_parse(const char *name, enum order_status *out);
 const char *order_fraud_name(enum order_fraud f);              /* "ACCEPTED", ... */
 int order_fraud_parse(const char *name, enum order_fraud *out);
 
+/* Fraud review (contract 5.6). An order made PENDING is decided at fraud_decided_at with
+ * fraud_result; the outbox applies that decision to the stored order (order_fraud_settle in a
+ * transaction of its own) and tells the merchant. The one rule for what the review reads as:
+ * from fraud_decided_at on, its result, whether or not the outbox has run yet (reads never
+ * wait for it); before, and for ACCEPTED or REJECTED, the fraud status as it is. */
+enum order_fraud order_fraud_at(const struct order_state *o, int64_t t);
+/* Applies that rule to o at t (o->fraud = order_fraud_at(o, t)): true when o changed, i.e. a
+ * pending review was decided, so a caller holding the stored order saves it. */
+bool order_fraud_settle(struct order_state *o, int64_t t);
+
 /* The status at now: AUTHORIZED or PART_CAPTURED orders at or past expires_at are EXPIRED
  * (CLOSED if everything captured was refunded); a REJECTED order not captured within 4 hours
  * of the decision is CANCELLED (Klarna cancels it); when both deadlines passed, the earlier
@@ -57,7 +67,7 @@ enum order_status order_status_at(const struct order_state *o, int64_t now);
  * it, so the list filters and counts in the store): the status at now, and, when the status
  * will change by itself (expiry, Klarna's cancellation of a rejected order), the instant it
  * does (`until`; INT64_MAX: never) and the status from then on (`after`). A pending review is
- * taken as decided at fraud_decided_at with fraud_result, as om_load reads it, so for every
+ * taken as decided at fraud_decided_at with fraud_result (order_fraud_at), so for every
  * t >= now the status at t is t < until ? status : after — one change at most, since EXPIRED,
  * CLOSED and CANCELLED do not change by themselves. */
 struct order_schedule {

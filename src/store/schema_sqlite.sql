@@ -137,7 +137,7 @@ ALTER TABLE outbox ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
 UPDATE outbox SET endpoint = url;
 -- migration 8
 -- The merchant's order list (GET /kasse/v1/orders) is filtered, counted and paged here, so a
--- call costs the same at 10 orders and at a million (store/sqlite.c, sq_order_page).
+-- call costs the same at 10 orders and at a million (store/sqlite_rows.c, sq_order_page).
 -- list_status: the status the order is listed under; list_until / list_after: while the status
 -- can still change by itself (expiry, Klarna's cancellation of a rejected order), the instant
 -- it does and the status from then on (core/order.c order_status_schedule computes them; a

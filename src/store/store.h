@@ -257,7 +257,7 @@ struct store_ops {
     int (*order_update)(struct store_tx *tx, const struct order_row *row);
     /* The merchant's order list: the ids of one page (*n of them) and the number of every
      * match (*total). Filtered, counted and paged with indexes and per-merchant counters: the
-     * cost does not grow with the number of orders (store/sqlite.c says how). */
+     * cost does not grow with the number of orders (store/sqlite_rows.c says how). */
     int (*order_page)(struct store_tx *tx, const struct order_page_query *q, char (*ids)[37],
                       size_t *n, int64_t *total);
     /* Files up to max orders whose list_until has passed under their list_after (*n: how
@@ -324,7 +324,8 @@ struct store *store_pg_open(const char *conninfo, int pool, int wait_s, struct k
 /* Whether a --db value names PostgreSQL rather than a SQLite file. */
 bool store_is_pg(const char *db);
 
-/* The SQLite backend's disk bounds (store/sqlite.c explains them); 0 takes the default. */
+/* The SQLite backend's disk bounds (store/sqlite_writer.c, sqlite_log.c explain them); 0 takes
+ * the default. */
 #define STORE_LOG_MAX_MB_DEFAULT 64
 struct store_sqlite_limits {
     int64_t wal_max_bytes;   /* a WAL past this is checkpointed with RESTART and cut back to it

@@ -125,6 +125,67 @@ static void rule_state_then_error(void **state)
     assert_int_equal(err.status, 403);
 }
 
+/* The stored marks keep their strings (existing databases, the store's auth_supersede). */
+static void rule_marks_are_stored_as_before(void **state)
+{
+    (void)state;
+    static const struct {
+        enum auth_mark m;
+        const char *name;
+    } c[] = {
+        { AUTH_MARK_ACTIVE, "active" },
+        { AUTH_MARK_CONSUMED, "consumed" },
+        { AUTH_MARK_CANCELLED, "cancelled" },
+        { AUTH_MARK_SUPERSEDED, "superseded" },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        assert_string_equal(auth_mark_name(c[i].m), c[i].name);
+        assert_int_equal(auth_mark_parse(c[i].name), c[i].m);
+    }
+    assert_int_equal(auth_mark_parse("whatever"), AUTH_MARK_ACTIVE);
+    assert_int_equal(auth_mark_parse(NULL), AUTH_MARK_ACTIVE);
+    assert_string_equal(auth_mark_name((enum auth_mark)99), "active");
+}
+
+/* A stored mark and issue time read as the facts would. */
+static void rule_state_of_stored(void **state)
+{
+    (void)state;
+    assert_int_equal(auth_state_of("active", T0, T0), AUTH_VALID);
+    assert_int_equal(auth_state_of("active", T0, auth_expires_at(T0)), AUTH_EXPIRED);
+    assert_int_equal(auth_state_of("consumed", T0, auth_expires_at(T0)), AUTH_CONSUMED);
+    assert_int_equal(auth_state_of("cancelled", T0, T0), AUTH_CANCELLED);
+    assert_int_equal(auth_state_of("superseded", T0, T0), AUTH_SUPERSEDED);
+}
+
+/* Cancel: only a valid token; customer token: valid or consumed; tokenize consumes. */
+static void rule_cancel_and_tokenize(void **state)
+{
+    (void)state;
+    struct kerr err;
+    assert_int_equal(auth_cancellable(AUTH_VALID, &err), 0);
+    kerr_clear(&err);
+    assert_int_equal(auth_cancellable(AUTH_CONSUMED, &err), -1);
+    assert_int_equal(err.status, 404);
+    assert_string_equal(err.msg, "Authorization cannot be deleted");
+    for (enum auth_state s = AUTH_EXPIRED; s <= AUTH_SUPERSEDED; s++) {
+        kerr_clear(&err);
+        assert_int_equal(auth_cancellable(s, &err), -1);
+        assert_string_equal(err.msg, "Invalid authorization token");
+    }
+    assert_int_equal(auth_tokenizable(AUTH_VALID, NULL), 0);
+    assert_int_equal(auth_tokenizable(AUTH_CONSUMED, NULL), 0);
+    for (enum auth_state s = AUTH_EXPIRED; s <= AUTH_SUPERSEDED; s++) {
+        kerr_clear(&err);
+        assert_int_equal(auth_tokenizable(s, &err), -1);
+        assert_int_equal(err.status, 404);
+        assert_string_equal(err.msg, "Invalid authorization token");
+    }
+    assert_int_equal(auth_mark_after_tokenize(AUTH_MARK_ACTIVE, true), AUTH_MARK_CONSUMED);
+    assert_int_equal(auth_mark_after_tokenize(AUTH_MARK_ACTIVE, false), AUTH_MARK_ACTIVE);
+    assert_int_equal(auth_mark_after_tokenize(AUTH_MARK_CONSUMED, false), AUTH_MARK_CONSUMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +194,9 @@ int main(void)
         cmocka_unit_test(rule_state_precedence),
         cmocka_unit_test(rule_errors_per_state),
         cmocka_unit_test(rule_state_then_error),
+        cmocka_unit_test(rule_marks_are_stored_as_before),
+        cmocka_unit_test(rule_state_of_stored),
+        cmocka_unit_test(rule_cancel_and_tokenize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

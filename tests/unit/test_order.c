@@ -1148,6 +1148,43 @@ static enum order_status shown_at(struct order_state o, int64_t t)
     return order_status_at(&o, t);
 }
 
+/* The one fraud rule: a pending review reads as its result from its decision time on (the
+ * instant included), never before; settling applies it once; decided orders never change. */
+static void rule_pending_review_reads_as_decided_from_its_time(void **state)
+{
+    (void)state;
+    struct order_state p = ORD(AUTH, PEN, 1000, 0, 0, false);
+    p.fraud_result = REJ;
+    assert_int_equal(order_fraud_at(&p, DEC - 1), PEN);
+    assert_int_equal(order_fraud_at(&p, DEC), REJ);
+    assert_int_equal(order_fraud_at(&p, INT64_MAX), REJ);
+    p.fraud_result = ACC;
+    assert_int_equal(order_fraud_at(&p, DEC), ACC);
+    struct order_state q = p;
+    assert_false(order_fraud_settle(&q, DEC - 1));
+    assert_int_equal(q.fraud, PEN);
+    assert_true(order_fraud_settle(&q, DEC));
+    assert_int_equal(q.fraud, ACC);
+    assert_false(order_fraud_settle(&q, DEC));         /* once */
+    struct order_state r = ORD(AUTH, REJ, 1000, 0, 0, false);
+    r.fraud_result = ACC;                              /* decided: the result no longer counts */
+    assert_int_equal(order_fraud_at(&r, INT64_MAX), REJ);
+    assert_false(order_fraud_settle(&r, INT64_MAX));
+    struct order_state z = ORD(AUTH, PEN, 1000, 0, 0, false);
+    z.fraud_decided_at = 0;                            /* no decision time: stays pending */
+    assert_int_equal(order_fraud_at(&z, INT64_MAX), PEN);
+    for (int i = 0; i < 1000; i++) {                   /* against shown_at's reading */
+        struct order_state o = ORD(AUTH, (enum order_fraud)pick(0, 2), 1000, 0, 0, false);
+        o.fraud_decided_at = pick(0, 3) == 0 ? 0 : T0 + pick(-DAY, DAY);
+        o.fraud_result = pick(0, 1) ? ACC : REJ;
+        int64_t t = T0 + pick(-2 * DAY, 2 * DAY);
+        struct order_state want = o;
+        if (want.fraud == PEN && want.fraud_decided_at && t >= want.fraud_decided_at)
+            want.fraud = want.fraud_result;
+        assert_int_equal(order_fraud_at(&o, t), want.fraud);
+    }
+}
+
 /* Named cases: the deadline that changes the status, and the status after it. */
 static void rule_schedule_names_the_next_change(void **state)
 {
@@ -1256,6 +1293,7 @@ int main(void)
         cmocka_unit_test(rule_check_updatable_refuses_cancelled),
         cmocka_unit_test(rule_invariants_name_the_broken_one),
         cmocka_unit_test(rule_invariants_hold_after_every_random_operation),
+        cmocka_unit_test(rule_pending_review_reads_as_decided_from_its_time),
         cmocka_unit_test(rule_schedule_names_the_next_change),
         cmocka_unit_test(rule_schedule_agrees_with_the_status_at_every_instant),
     };
