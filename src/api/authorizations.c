@@ -18,6 +18,7 @@
 #include "core/decision.h"
 #include "core/matching.h"
 #include "api/orders.h"
+#include "core/order_row.h"
 #include "core/session.h"
 #include "lib/ids.h"
 #include "lib/jsonp.h"
@@ -362,21 +363,25 @@ static int order_made_again(struct store_tx *tx, const struct place_order_in *in
     struct order_row row;
     if (store_order_get(tx, in->merchant->id, order_id, &row) != 0)
         return kerr_internal(err, "order of a consumed authorization");
-    json_t *order = jsonp_parse(row.body, strlen(row.body), LIMIT_JSON_DEPTH, NULL, 0);
-    const json_t *kasse = json_object_get(order, "_kasse");
-    const char *target = str(kasse, "redirect_target");
+    struct order o;
+    int rc = order_from_row(&o, &row, err);
+    order_row_free(&row);
+    if (rc != 0)
+        return -1;
+    const char *target = str(o.kasse, "redirect_target");
     memset(made, 0, sizeof *made);
-    snprintf(made->order_id, sizeof made->order_id, "%s", row.id);
+    snprintf(made->order_id, sizeof made->order_id, "%s", o.id);
     snprintf(made->klarna_reference, sizeof made->klarna_reference, "%s",
-             str(order, "klarna_reference") ? str(order, "klarna_reference") : "");
-    snprintf(made->fraud_status, sizeof made->fraud_status, "%s", row.fraud_status);
+             str(o.doc, "klarna_reference") ? str(o.doc, "klarna_reference") : "");
+    /* As stored: the status the order was placed with until the outbox settles a review. */
+    snprintf(made->fraud_status, sizeof made->fraud_status, "%s", order_fraud_name(o.st.fraud));
     snprintf(made->category, sizeof made->category, "%s",
-             str(kasse, "payment_method_category") ? str(kasse, "payment_method_category") : "");
+             str(o.kasse, "payment_method_category") ? str(o.kasse, "payment_method_category")
+                                                     : "");
     if (target && target[0])
         snprintf(made->redirect_url, sizeof made->redirect_url, "%s/kp/redirect/v1/%s",
-                 in->public_url, row.id);
-    json_decref(order);
-    order_row_free(&row);
+                 in->public_url, o.id);
+    order_free(&o);
     return 0;
 }
 

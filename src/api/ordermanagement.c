@@ -6,8 +6,9 @@
  * Writes run one after another in the store, so parallel captures of one order can never
  * over-capture: the loser of a race sees the new remaining amount and gets Klarna's 403.
  *
- * The row keeps the amounts and status as columns and the Klarna order object (contract 5.2) as
- * its body; Kasse's own bookkeeping lives under "_kasse" in the body and is never shown. */
+ * An order is loaded and saved through core/order_row (order_from_row / order_to_row), the one
+ * place that knows which of its fields are columns and which live in the body; Kasse's own
+ * bookkeeping lives under "_kasse" in the body and is never shown. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,8 @@
 #include "api/orders.h"
 #include "core/om_requests.h"
 #include "core/order.h"
+#include "core/order_row.h"
 #include "lib/ids.h"
-#include "lib/jsonp.h"
-#include "lib/jsonw.h"
 #include "lib/limits.h"
 #include "lib/mem.h"
 #include "lib/log.h"
@@ -44,94 +44,31 @@ static int check_order_id(const char *id, struct kerr *err)
     return 0;
 }
 
-/* ---- the loaded order ---- */
-
-struct om {
-    struct order_row row;
-    json_t *order;                 /* the stored body */
-    json_t *kasse;                 /* order["_kasse"] (borrowed) */
-    json_t *captures;              /* order["captures"] (borrowed) */
-    struct order_state st;
-    struct capture_money caps[LIMIT_OM_CAPTURES];
-    size_t n_caps;
-};
+/* ---- the loaded order (core/order_row: one translation between an order and its row) ---- */
 
 static int64_t jint(const json_t *o, const char *key)
 {
     return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
-/* Reads the order state from the row's columns and body; a fraud review past its time is
- * settled here too (the outbox settles it within 100 ms; reads must not wait for it). */
+/* Loads the order as it reads at now: a fraud review past its time is settled here too (the
+ * outbox settles the row within 100 ms; reads must not wait for it). */
 static int om_load(struct store_tx *tx, int64_t merchant, const char *id, int64_t now,
-                   struct om *m, struct kerr *err)
+                   struct order *m, struct kerr *err)
 {
     memset(m, 0, sizeof *m);
-    int rc = store_order_get(tx, merchant, id, &m->row);
+    struct order_row row;
+    int rc = store_order_get(tx, merchant, id, &row);
     if (rc < 0)
         return kerr_internal(err, "order get");
     if (rc == STORE_NOT_FOUND)
         return no_such_order(id, err);
-    m->order = jsonp_parse(m->row.body, strlen(m->row.body), LIMIT_JSON_DEPTH, NULL, 0);
-    if (!json_is_object(m->order)) {
-        json_decref(m->order);
-        order_row_free(&m->row);
-        return kerr_internal(err, "stored order is not an object");
-    }
-    m->kasse = json_object_get(m->order, "_kasse");
-    if (!json_is_object(m->kasse)) {
-        m->kasse = json_object();
-        if (json_object_set_new(m->order, "_kasse", m->kasse) != 0)
-            m->kasse = NULL;
-    }
-    m->captures = json_object_get(m->order, "captures");
-    if (!json_is_array(m->captures)) {
-        m->captures = json_array();
-        if (json_object_set_new(m->order, "captures", m->captures) != 0)
-            m->captures = NULL;
-    }
-    if (!m->kasse || !m->captures) {
-        json_decref(m->order);
-        order_row_free(&m->row);
-        return kerr_internal(err, "order: out of memory");
-    }
-    struct order_state *st = &m->st;
-    if (order_status_parse(m->row.status, &st->status) != 0 ||
-        order_fraud_parse(m->row.fraud_status, &st->fraud) != 0) {
-        json_decref(m->order);
-        order_row_free(&m->row);
-        return kerr_internal(err, "stored order has an unknown status");
-    }
-    st->order_amount = m->row.order_amount;
-    st->original_order_amount = jint(m->order, "original_order_amount");
-    st->captured_amount = m->row.captured_amount;
-    st->refunded_amount = m->row.refunded_amount;
-    st->released = json_is_true(json_object_get(m->kasse, "released"));
-    st->created_at = m->row.created_at;
-    st->expires_at = m->row.expires_at;
-    st->fraud_decided_at = jint(m->kasse, "fraud_decides_at");
-    enum order_fraud result;
-    st->fraud_result = order_fraud_parse(str(m->kasse, "fraud_result"), &result) == 0 &&
-                               result == ORDER_FRAUD_ACCEPTED
-                           ? ORDER_FRAUD_ACCEPTED
-                           : ORDER_FRAUD_REJECTED;
-    order_fraud_settle(st, now);
-    size_t i;
-    json_t *c;
-    json_array_foreach(m->captures, i, c) {
-        if (m->n_caps == LIMIT_OM_CAPTURES)
-            break;
-        m->caps[m->n_caps].captured_amount = jint(c, "captured_amount");
-        m->caps[m->n_caps].refunded_amount = jint(c, "refunded_amount");
-        m->n_caps++;
-    }
+    rc = order_from_row(m, &row, err);
+    order_row_free(&row);
+    if (rc != 0)
+        return -1;
+    order_fraud_settle(&m->st, now);
     return 0;
-}
-
-static void om_free(struct om *m)
-{
-    json_decref(m->order);
-    order_row_free(&m->row);
 }
 
 static int set_int(json_t *o, const char *key, int64_t v)
@@ -139,45 +76,17 @@ static int set_int(json_t *o, const char *key, int64_t v)
     return json_object_set_new(o, key, json_integer(v));
 }
 
-/* Writes the state back: invariants first (inside the transaction, release builds too). */
-static int om_save(struct store_tx *tx, struct om *m, int64_t now, struct kerr *err)
+/* Writes the order back: invariants first (inside the transaction, release builds too). */
+static int om_save(struct store_tx *tx, struct order *m, int64_t now, struct kerr *err)
 {
-    struct order_state *st = &m->st;
-    if (order_invariants(st, m->caps, m->n_caps, err) != 0)
+    if (order_invariants(&m->st, m->caps, m->n_caps, err) != 0)
         return -1;
-    enum order_status status = order_status_at(st, now);
-    size_t i;
-    json_t *c;
-    json_array_foreach(m->captures, i, c) {
-        if (i < m->n_caps && set_int(c, "refunded_amount", m->caps[i].refunded_amount) != 0)
-            return kerr_internal(err, "order: out of memory");
-    }
-    char expires[32];
-    time_format_iso8601(st->expires_at, expires);
-    if (json_object_set_new(m->order, "status", json_string(order_status_name(status))) ||
-        json_object_set_new(m->order, "fraud_status", json_string(order_fraud_name(st->fraud))) ||
-        set_int(m->order, "order_amount", st->order_amount) ||
-        set_int(m->order, "captured_amount", st->captured_amount) ||
-        set_int(m->order, "refunded_amount", st->refunded_amount) ||
-        set_int(m->order, "remaining_authorized_amount", order_remaining(st, now)) ||
-        json_object_set_new(m->order, "expires_at", json_string(expires)) ||
-        json_object_set_new(m->kasse, "released", json_boolean(st->released)))
-        return kerr_internal(err, "order: out of memory");
-    char *text = jsonw_dumps(m->order, NULL);
-    if (!text)
-        return kerr_internal(err, "order: out of memory");
-    free(m->row.body);
-    m->row.body = text;
-    snprintf(m->row.status, sizeof m->row.status, "%s", order_status_name(status));
-    snprintf(m->row.fraud_status, sizeof m->row.fraud_status, "%s", order_fraud_name(st->fraud));
-    m->row.order_amount = st->order_amount;
-    m->row.captured_amount = st->captured_amount;
-    m->row.refunded_amount = st->refunded_amount;
-    m->row.expires_at = st->expires_at;
-    order_row_file(&m->row, st, now);
-    if (store_order_update(tx, &m->row) != 0)
-        return kerr_internal(err, "order update");
-    return 0;
+    struct order_row row;
+    if (order_to_row(m, now, &row, err) != 0)
+        return -1;
+    int rc = store_order_update(tx, &row);
+    order_row_free(&row);
+    return rc != 0 ? kerr_internal(err, "order update") : 0;
 }
 
 /* The fields ordermanagement.json gives MerchantOrderDto, Capture and Refund: a client sees
@@ -224,9 +133,9 @@ static void keep_only(json_t *o, const char *const *names)
 /* The order as a client sees it at now: the spec's fields only; an empty order-level
  * shipping_info is omitted (Klarna omits it); a refund always has order_lines (possibly
  * []) and credit_invoice, as Klarna's recorded refund reads. */
-static json_t *om_render(const struct om *m, int64_t now)
+static json_t *om_render(const struct order *m, int64_t now)
 {
-    json_t *o = json_deep_copy(m->order);
+    json_t *o = json_deep_copy(m->doc);
     if (!o)
         return NULL;
     keep_only(o, order_fields);
@@ -245,17 +154,7 @@ static json_t *om_render(const struct om *m, int64_t now)
     }
     if (json_array_size(json_object_get(o, "shipping_info")) == 0)
         json_object_del(o, "shipping_info");
-    char expires[32];
-    time_format_iso8601(m->st.expires_at, expires);
-    if (bad ||
-        json_object_set_new(o, "status",
-                            json_string(order_status_name(order_status_at(&m->st, now)))) ||
-        json_object_set_new(o, "fraud_status", json_string(order_fraud_name(m->st.fraud))) ||
-        set_int(o, "order_amount", m->st.order_amount) ||
-        set_int(o, "captured_amount", m->st.captured_amount) ||
-        set_int(o, "refunded_amount", m->st.refunded_amount) ||
-        set_int(o, "remaining_authorized_amount", order_remaining(&m->st, now)) ||
-        json_object_set_new(o, "expires_at", json_string(expires))) {
+    if (bad || order_doc_state(o, &m->st, now) != 0) {
         json_decref(o);
         return NULL;
     }
@@ -296,9 +195,9 @@ static const struct {
     int64_t fee;
 } due_date_options[] = {{14, 295}, {28, 495}};
 
-static bool is_invoice(const struct om *m)
+static bool is_invoice(const struct order *m)
 {
-    const char *type = str(json_object_get(m->order, "initial_payment_method"), "type");
+    const char *type = str(json_object_get(m->doc, "initial_payment_method"), "type");
     return type && strcmp(type, "INVOICE") == 0;
 }
 
@@ -306,7 +205,7 @@ static int read_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct read_ctx *c = arg;
     struct req *r = c->r;
-    struct om m;
+    struct order m;
     if (om_load(tx, r->merchant.id, r->params[0], r->received_ms, &m, err) != 0)
         return -1;
     int rc = 0;
@@ -342,11 +241,11 @@ static int read_fn(struct store_tx *tx, void *arg, struct kerr *err)
                                                          "number_of_days",
                                                          due_date_options[i].days));
             c->reply = json_pack("{s:s?, s:o}", "currency",
-                                 str(m.order, "purchase_currency"), "options", options);
+                                 str(m.doc, "purchase_currency"), "options", options);
         }
     }
     json_decref(order);
-    om_free(&m);
+    order_free(&m);
     if (rc == 0 && !c->reply)
         rc = kerr_internal(err, "out of memory");
     return rc;
@@ -405,7 +304,7 @@ struct op_ctx {
 
 /* Kasse's bookkeeping about one capture or refund lives in the order's "_kasse" object, under
  * section ("captures" / "refunds") and the id, never in what a client reads. */
-static json_t *kasse_entry(struct om *m, const char *section, const char *id)
+static json_t *kasse_entry(struct order *m, const char *section, const char *id)
 {
     json_t *sec = json_object_get(m->kasse, section);
     if (!json_is_object(sec)) {
@@ -423,7 +322,7 @@ static json_t *kasse_entry(struct om *m, const char *section, const char *id)
 }
 
 /* Sets one bookkeeping value (stolen); -1 when memory runs out. */
-static int kasse_note(struct om *m, const char *section, const char *id, const char *key,
+static int kasse_note(struct order *m, const char *section, const char *id, const char *key,
                       json_t *value)
 {
     json_t *entry = kasse_entry(m, section, id);
@@ -435,7 +334,7 @@ static int kasse_note(struct om *m, const char *section, const char *id, const c
 }
 
 /* Adds n to a bookkeeping counter. */
-static int kasse_count(struct om *m, const char *section, const char *id, const char *key,
+static int kasse_count(struct order *m, const char *section, const char *id, const char *key,
                        int64_t n)
 {
     json_t *entry = kasse_entry(m, section, id);
@@ -450,7 +349,7 @@ static int copy_field(json_t *dst, const json_t *src, const char *key)
     return v ? json_object_set(dst, key, v) : 0;
 }
 
-static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *err)
+static int do_capture(struct order *m, struct op_ctx *c, int64_t now, struct kerr *err)
 {
     int64_t amount = jint(c->body, "captured_amount");
     if (m->n_caps == LIMIT_OM_CAPTURES)
@@ -459,12 +358,12 @@ static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *
         /* Klarna names the order in this one (contract 5.4). */
         if (err->status == 403 && order_status_at(&m->st, now) == ORDER_EXPIRED)
             kerr_set(err, 403, "CAPTURE_NOT_ALLOWED", "Order %s is expired. Capture not possible.",
-                     m->row.id);
+                     m->id);
         return -1;
     }
     char at[32], ref[64];
     time_format_iso8601(now, at);
-    snprintf(ref, sizeof ref, "%s-%zu", str(m->order, "klarna_reference"), m->n_caps + 1);
+    snprintf(ref, sizeof ref, "%s-%zu", str(m->doc, "klarna_reference"), m->n_caps + 1);
     if (ids_uuid4(c->new_id) != 0 || ids_uuid4(c->transaction_id) != 0)
         return kerr_internal(err, "random source");
     json_t *capture = json_pack("{s:s, s:s, s:I, s:s, s:I}", "capture_id", c->new_id,
@@ -473,8 +372,8 @@ static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *
     if (!capture || copy_field(capture, c->body, "description") ||
         copy_field(capture, c->body, "reference") ||
         copy_field(capture, c->body, "order_lines") ||
-        copy_field(capture, m->order, "billing_address") ||
-        copy_field(capture, m->order, "shipping_address") ||
+        copy_field(capture, m->doc, "billing_address") ||
+        copy_field(capture, m->doc, "shipping_address") ||
         json_object_set_new(capture, "shipping_info",
                             json_object_get(c->body, "shipping_info")
                                 ? json_incref(json_object_get(c->body, "shipping_info"))
@@ -493,13 +392,13 @@ static int do_capture(struct om *m, struct op_ctx *c, int64_t now, struct kerr *
     return 0;
 }
 
-static int do_refund(struct om *m, struct op_ctx *c, int64_t now, struct kerr *err)
+static int do_refund(struct order *m, struct op_ctx *c, int64_t now, struct kerr *err)
 {
     int64_t amount = jint(c->body, "refunded_amount");
-    json_t *refunds = json_object_get(m->order, "refunds");
+    json_t *refunds = json_object_get(m->doc, "refunds");
     if (!json_is_array(refunds)) {
         refunds = json_array();
-        if (json_object_set_new(m->order, "refunds", refunds) != 0)
+        if (json_object_set_new(m->doc, "refunds", refunds) != 0)
             return kerr_internal(err, "refund: out of memory");
     }
     if (json_array_size(refunds) >= LIMIT_OM_REFUNDS)
@@ -576,7 +475,7 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
     struct op_ctx *c = arg;
     struct req *r = c->r;
     int64_t now = r->received_ms;
-    struct om m;
+    struct order m;
     if (om_load(tx, r->merchant.id, r->params[0], now, &m, err) != 0)
         return -1;
     int rc = -1;
@@ -614,7 +513,7 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         if (rc == 0) {
             /* Sent lines replace the old ones; omitted, the old ones are deleted (5.4). */
             json_t *lines = json_object_get(c->body, "order_lines");
-            rc = json_object_set_new(m.order, "order_lines",
+            rc = json_object_set_new(m.doc, "order_lines",
                                      lines ? json_incref(lines) : json_array())
                      ? kerr_internal(err, "oom")
                      : 0;
@@ -625,7 +524,7 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
          * Klarna's own SDK example does) is not applied and does not fail the request. */
         rc = order_check_updatable(&m.st, now, "Customer details", err);
         if (rc == 0)
-            rc = merge_address(m.order, json_object_get(c->body, "shipping_address"), err);
+            rc = merge_address(m.doc, json_object_get(c->body, "shipping_address"), err);
         break;
     case OP_CAPTURE_CUSTOMER_DETAILS:
         /* The older capture sub-resource of Klarna's SDKs: the same rule, on the capture. */
@@ -638,15 +537,15 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
             snprintf(key, sizeof key, "merchant_reference%d", k);
             json_t *v = json_object_get(c->body, key);
             if (v && json_string_length(v) == 0)
-                json_object_del(m.order, key);
-            else if (v && json_object_set(m.order, key, v) != 0)
+                json_object_del(m.doc, key);
+            else if (v && json_object_set(m.doc, key, v) != 0)
                 rc = kerr_internal(err, "oom");
         }
         break;
     case OP_SHIPPING_INFO:
         rc = order_check_updatable(&m.st, now, "Shipping info", err);
         if (rc == 0)
-            rc = append_shipping(m.order, c->body, err);
+            rc = append_shipping(m.doc, c->body, err);
         break;
     case OP_CAPTURE_SHIPPING_INFO:
         rc = append_shipping(capture, c->body, err);
@@ -678,7 +577,7 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
     if (rc == 0)
         rc = om_save(tx, &m, now, err);
 done:
-    om_free(&m);
+    order_free(&m);
     return rc;
 }
 
@@ -826,23 +725,23 @@ static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
     if (store_order_page(tx, &c->q, ids, &n, &c->total) != 0)
         return kerr_internal(err, "order list");
     for (size_t i = 0; i < n; i++) {
-        struct om m;
+        struct order m;
         if (om_load(tx, c->r->merchant.id, ids[i], c->q.now, &m, err) != 0)
             return -1;
         const char *status = order_status_name(order_status_at(&m.st, c->q.now));
         if (c->q.status && strcmp(c->q.status, status) != 0)
-            log_error("order list: %s filed as %s reads as %s", m.row.id, c->q.status, status);
+            log_error("order list: %s filed as %s reads as %s", m.id, c->q.status, status);
         char created[32];
-        time_format_iso8601(m.row.created_at, created);
+        time_format_iso8601(m.st.created_at, created);
         json_t *item = json_pack(
-            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s}", "order_id", m.row.id,
+            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s}", "order_id", m.id,
             "status", status, "fraud_status", order_fraud_name(m.st.fraud), "order_amount",
             (json_int_t)m.st.order_amount, "captured_amount", (json_int_t)m.st.captured_amount,
             "refunded_amount", (json_int_t)m.st.refunded_amount, "remaining_authorized_amount",
             (json_int_t)order_remaining(&m.st, c->q.now), "purchase_currency",
-            str(m.order, "purchase_currency"), "klarna_reference",
-            str(m.order, "klarna_reference"), "created_at", created);
-        om_free(&m);
+            str(m.doc, "purchase_currency"), "klarna_reference",
+            str(m.doc, "klarna_reference"), "created_at", created);
+        order_free(&m);
         if (!item || json_array_append_new(c->orders, item) != 0)
             return kerr_internal(err, "out of memory");
     }

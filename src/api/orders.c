@@ -8,10 +8,9 @@
 #include "api/api.h"
 #include "api/orders.h"
 #include "core/order.h"
+#include "core/order_row.h"
 #include "core/session.h"
 #include "lib/ids.h"
-#include "lib/jsonp.h"
-#include "lib/jsonw.h"
 #include "lib/limits.h"
 #include "outbox/outbox.h"
 
@@ -111,63 +110,47 @@ static int copy_if(json_t *dst, const json_t *src, const char *key)
     return v ? json_object_set(dst, key, v) : 0;
 }
 
-void order_row_file(struct order_row *row, const struct order_state *st, int64_t now)
-{
-    struct order_schedule sc;
-    order_status_schedule(st, now, &sc);
-    snprintf(row->list_status, sizeof row->list_status, "%s", order_status_name(sc.status));
-    row->list_until = sc.until;
-    snprintf(row->list_after, sizeof row->list_after, "%s",
-             sc.until == INT64_MAX ? "" : order_status_name(sc.after));
-}
-
 int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
                  struct kerr *err)
 {
     memset(out, 0, sizeof *out);
     const json_t *req = spec->request;
-    struct order_row row = {0};
+    /* The order: its state here, its document below; core/order_row makes the row. */
+    struct order o = {.merchant_id = spec->merchant->id};
     char ref[9];
-    if (ids_uuid7(spec->now_ms, row.id) != 0 || ids_upper_alnum(ref, 8) != 0)
+    if (ids_uuid7(spec->now_ms, o.id) != 0 || ids_upper_alnum(ref, 8) != 0)
         return kerr_internal(err, "random source");
     json_int_t amount = json_integer_value(json_object_get(req, "order_amount"));
     bool captured = json_is_true(json_object_get(req, "auto_capture"));
-    row.merchant_id = spec->merchant->id;
-    snprintf(row.session_id, sizeof row.session_id, "%s", spec->session_id);
-    snprintf(row.status, sizeof row.status, "%s", captured ? "CAPTURED" : "AUTHORIZED");
-    snprintf(row.fraud_status, sizeof row.fraud_status, "%s", order_fraud_name(spec->fraud));
-    row.order_amount = amount;
-    row.captured_amount = captured ? amount : 0;
-    row.created_at = spec->now_ms;
-    row.expires_at = spec->now_ms + ORDER_LIFETIME_MS;
-    struct order_state st = {
+    snprintf(o.session_id, sizeof o.session_id, "%s", spec->session_id);
+    o.st = (struct order_state){
         .status = captured ? ORDER_CAPTURED : ORDER_AUTHORIZED,
         .fraud = spec->fraud,
         .fraud_decided_at = spec->fraud_decides_at,
         .fraud_result = spec->fraud_result == ORDER_FRAUD_ACCEPTED ? ORDER_FRAUD_ACCEPTED
                                                                    : ORDER_FRAUD_REJECTED,
-        .order_amount = row.order_amount,
-        .original_order_amount = row.order_amount,
-        .captured_amount = row.captured_amount,
-        .created_at = row.created_at,
-        .expires_at = row.expires_at,
+        .order_amount = amount,
+        .original_order_amount = amount,
+        .captured_amount = captured ? amount : 0,
+        .created_at = spec->now_ms,
+        .expires_at = spec->now_ms + ORDER_LIFETIME_MS,
     };
-    order_row_file(&row, &st, spec->now_ms);
+    if (captured)
+        o.caps[o.n_caps++] = (struct capture_money){.captured_amount = amount};
 
-    char created[32], expires[32];
-    time_format_iso8601(row.created_at, created);
-    time_format_iso8601(row.expires_at, expires);
+    char created[32];
+    time_format_iso8601(o.st.created_at, created);
     size_t m = method_index(spec->category);
     json_t *order = json_object();
     int bad = !order;
-    bad = bad || set(order, "order_id", json_string(row.id)) ||
-          set(order, "status", json_string(row.status)) ||
-          set(order, "fraud_status", json_string(row.fraud_status)) ||
-          set(order, "order_amount", json_integer(amount)) ||
+    /* The state's fields hold their places (order_to_row writes them, as on every save). */
+    bad = bad || set(order, "order_id", json_string(o.id)) ||
+          set(order, "status", json_null()) || set(order, "fraud_status", json_null()) ||
+          set(order, "order_amount", json_null()) ||
           set(order, "original_order_amount", json_integer(amount)) ||
-          set(order, "captured_amount", json_integer(row.captured_amount)) ||
-          set(order, "refunded_amount", json_integer(0)) ||
-          set(order, "remaining_authorized_amount", json_integer(amount - row.captured_amount));
+          set(order, "captured_amount", json_null()) ||
+          set(order, "refunded_amount", json_null()) ||
+          set(order, "remaining_authorized_amount", json_null());
     if (!bad) {
         static const char *const from_request[] = {
             "purchase_country", "purchase_currency", "locale", "order_lines",
@@ -211,7 +194,7 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
         put(order, "customer", om_customer, &bad);
         put(order, "klarna_reference", json_string(ref), &bad);
         put(order, "created_at", json_string(created), &bad);
-        put(order, "expires_at", json_string(expires), &bad);
+        put(order, "expires_at", json_null(), &bad);
         put(order, "captures", captures, &bad);
         put(order, "refunds", json_array(), &bad);
         put(order, "shipping_info", json_array(), &bad);
@@ -232,15 +215,11 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
     const char *confirmation = json_string_value(json_object_get(urls, "confirmation"));
     char target[LIMIT_MERCHANT_URL + 256] = "";
     if (confirmation)
-        order_url_fill(confirmation, spec->session_id, row.id, target, sizeof target);
+        order_url_fill(confirmation, spec->session_id, o.id, target, sizeof target);
     json_t *kasse = json_pack("{s:s, s:s, s:s}", "session_id", spec->session_id,
                               "payment_method_category", methods[m].category,
                               "redirect_target", target);
-    if (kasse &&
-        ((spec->fraud_decides_at &&
-          (set(kasse, "fraud_decides_at", json_integer(spec->fraud_decides_at)) ||
-           set(kasse, "fraud_result", json_string(order_fraud_name(st.fraud_result))))) ||
-         (urls && json_object_set(kasse, "merchant_urls", (json_t *)urls)))) {
+    if (kasse && urls && json_object_set(kasse, "merchant_urls", (json_t *)urls) != 0) {
         json_decref(kasse);
         kasse = NULL;
     }
@@ -249,12 +228,16 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
         json_decref(order);
         return kerr_internal(err, "order: out of memory");
     }
-    row.body = jsonw_dumps(order, NULL);
-    json_decref(order);
-    if (!row.body)
-        return kerr_internal(err, "order: out of memory");
-    int rc = store_order_insert(tx, &row);
-    free(row.body);
+    o.doc = order;
+    o.kasse = kasse;
+    o.captures = json_object_get(order, "captures");
+    struct order_row row;
+    int rc = order_to_row(&o, spec->now_ms, &row, err);
+    order_free(&o);
+    if (rc != 0)
+        return -1;
+    rc = store_order_insert(tx, &row);
+    order_row_free(&row);
     if (rc != 0)
         return kerr_internal(err, "order insert");
     /* A pending review ends NN minutes later: the order changes then, and
@@ -263,24 +246,24 @@ int order_create(struct store_tx *tx, const struct order_spec *spec, struct orde
         const char *notify = json_string_value(json_object_get(urls, "notification"));
         char notify_url[LIMIT_MERCHANT_URL + 256] = "";
         if (notify)
-            order_url_fill(notify, spec->session_id, row.id, notify_url, sizeof notify_url);
-        bool accepted = st.fraud_result == ORDER_FRAUD_ACCEPTED;
-        json_t *event = json_pack("{s:s, s:s}", "order_id", row.id, "event_type",
+            order_url_fill(notify, spec->session_id, o.id, notify_url, sizeof notify_url);
+        bool accepted = o.st.fraud_result == ORDER_FRAUD_ACCEPTED;
+        json_t *event = json_pack("{s:s, s:s}", "order_id", o.id, "event_type",
                                   accepted ? "FRAUD_RISK_ACCEPTED" : "FRAUD_RISK_REJECTED");
         int bad_event = !event || outbox_event(tx, spec->merchant->id, "fraud_notification",
-                                               spec->session_id, row.id, notify_url, event,
+                                               spec->session_id, o.id, notify_url, event,
                                                spec->now_ms, spec->fraud_decides_at, err) != 0;
         json_decref(event);
         if (bad_event)
             return event ? -1 : kerr_internal(err, "order: out of memory");
     }
-    memcpy(out->order_id, row.id, sizeof out->order_id);
+    memcpy(out->order_id, o.id, sizeof out->order_id);
     snprintf(out->klarna_reference, sizeof out->klarna_reference, "%s", ref);
-    snprintf(out->fraud_status, sizeof out->fraud_status, "%s", row.fraud_status);
+    snprintf(out->fraud_status, sizeof out->fraud_status, "%s", order_fraud_name(o.st.fraud));
     snprintf(out->category, sizeof out->category, "%s", methods[m].category);
     if (target[0] || spec->always_redirect)
         snprintf(out->redirect_url, sizeof out->redirect_url, "%s/kp/redirect/v1/%s",
-                 spec->public_url, row.id);
+                 spec->public_url, o.id);
     return 0;
 }
 
@@ -317,17 +300,24 @@ json_t *order_reply_object(const struct order_made *made)
 
 struct redirect_ctx {
     const char *id;
-    struct order_row row;
+    struct order o;
     int found;
 };
 
 static int redirect_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct redirect_ctx *c = arg;
-    int rc = store_order_get(tx, 0, c->id, &c->row);
+    struct order_row row;
+    int rc = store_order_get(tx, 0, c->id, &row);
     if (rc < 0)
         return kerr_internal(err, "order get");
-    c->found = rc == 0;
+    if (rc == STORE_NOT_FOUND)
+        return 0;
+    rc = order_from_row(&c->o, &row, err);
+    order_row_free(&row);
+    if (rc != 0)
+        return -1;
+    c->found = 1;
     return 0;
 }
 
@@ -340,10 +330,7 @@ int payments_order_redirect(struct req *r, struct reply *out, struct kerr *err)
         return -1;
     if (!c.found)
         return kerr_set(err, 404, "NOT_FOUND", "No such order");
-    json_t *order = jsonp_parse(c.row.body, strlen(c.row.body), LIMIT_JSON_DEPTH, NULL, 0);
-    order_row_free(&c.row);
-    const char *target =
-        json_string_value(json_object_get(json_object_get(order, "_kasse"), "redirect_target"));
+    const char *target = json_string_value(json_object_get(c.o.kasse, "redirect_target"));
     int rc;
     if (!target || !target[0]) {
         /* No confirmation URL (a customer-token charge): a plain page says it is done. */
@@ -363,6 +350,6 @@ int payments_order_redirect(struct req *r, struct reply *out, struct kerr *err)
         reply_header(out, "Cache-Control", "no-store");
         rc = reply_empty(out, 302);
     }
-    json_decref(order);
+    order_free(&c.o);
     return rc;
 }

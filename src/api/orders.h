@@ -34,9 +34,6 @@ struct order_made {
 
 int order_create(struct store_tx *tx, const struct order_spec *spec, struct order_made *out,
                  struct kerr *err);
-/* Files the row for the merchant's order list (store.h order_row.list_*): the status schedule
- * of st at now. Every order insert and every update that can change the status calls it. */
-void order_row_file(struct order_row *row, const struct order_state *st, int64_t now);
 /* A create-order or token-charge body as an order request: the cart validated with the session
  * rules (400 Bad value: <path>), auto_capture (a boolean) carried along. NULL with err. */
 json_t *order_request_from(const json_t *body, struct kerr *err);

@@ -34,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/order.h"
+#include "core/order_row.h"
 #include "http/http.h"
 #include "lib/clock.h"
 #include "lib/jsonp.h"
@@ -274,44 +274,30 @@ struct fraud_ctx {
 };
 
 /* The review's decision is due (the event's due_at is the order's fraud_decided_at): applied
- * to the stored order by core/order's one rule (order_fraud_settle). */
+ * to the stored order by core/order's one rule (order_fraud_settle), the row rewritten from
+ * the order's state (core/order_row). */
 static int fraud_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct fraud_ctx *c = arg;
-    json_t *event = jsonp_parse(c->e->body, strlen(c->e->body), 4, NULL, 0);
-    const char *type = json_string_value(json_object_get(event, "event_type"));
-    struct order_state st = {
-        .fraud_decided_at = c->e->due_at,
-        .fraud_result = type && strcmp(type, "FRAUD_RISK_ACCEPTED") == 0 ? ORDER_FRAUD_ACCEPTED
-                                                                          : ORDER_FRAUD_REJECTED,
-    };
-    json_decref(event);
     struct order_row row;
     int rc = store_order_get(tx, c->e->merchant_id, c->e->order_id, &row);
     if (rc != 0)
         return rc < 0 ? kerr_internal(err, "outbox: order get") : 0;
-    if (order_fraud_parse(row.fraud_status, &st.fraud) == 0 &&
-        order_fraud_settle(&st, c->e->due_at)) {
-        json_t *order = jsonp_parse(row.body, strlen(row.body), LIMIT_JSON_DEPTH, NULL, 0);
-        char *text = NULL;
-        if (order && json_object_set_new(order, "fraud_status",
-                                         json_string(order_fraud_name(st.fraud))) == 0)
-            text = jsonw_dumps(order, NULL);
-        json_decref(order);
-        if (!text) {
+    struct order o;
+    rc = order_from_row(&o, &row, err);
+    order_row_free(&row);
+    if (rc != 0)
+        return -1;
+    if (order_fraud_settle(&o.st, c->e->due_at)) {
+        rc = order_to_row(&o, c->e->due_at, &row, err);
+        if (rc == 0) {
+            if (store_order_update(tx, &row) != 0)
+                rc = kerr_internal(err, "outbox: order update");
             order_row_free(&row);
-            return kerr_internal(err, "outbox: order body");
-        }
-        free(row.body);
-        row.body = text;
-        snprintf(row.fraud_status, sizeof row.fraud_status, "%s", order_fraud_name(st.fraud));
-        if (store_order_update(tx, &row) != 0) {
-            order_row_free(&row);
-            return kerr_internal(err, "outbox: order update");
         }
     }
-    order_row_free(&row);
-    return 0;
+    order_free(&o);
+    return rc;
 }
 
 /* ---- the dispatcher and the workers ---- */

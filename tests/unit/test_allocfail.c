@@ -11,9 +11,9 @@
  * allocations: jansson's (mem_alloc) and Kasse's request-path mallocs (mem_malloc and
  * friends: buffers, copied strings, store rows, scratch). The store's writer is another
  * thread (group commit), but it runs a request's transaction function with that request's
- * injection state (store/sqlite_writer.c hands it over and back), so a failure can land in the middle
- * of a transaction, where a half-write would come from. SQLite's own allocations and the
- * writer's bookkeeping are not counted: they are not the request's code.
+ * injection state (store/sqlite_writer.c hands it over and back), so a failure can land in
+ * the middle of a transaction, where a half-write would come from. SQLite's own allocations
+ * and the writer's bookkeeping are not counted: they are not the request's code.
  *
  * Three runs per request:
  *  - "Nth arena": exactly the Nth allocation fails, with a per-request arena current (as
