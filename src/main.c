@@ -189,24 +189,14 @@ static const char *default_db(void)
     return env && *env ? env : DEFAULT_DB;
 }
 
-/* What a log line may say of --db: a SQLite path as is; of a PostgreSQL URL or key=value
- * string, only host, port and database (never the user's password). */
+/* What a log line may say of --db: a SQLite path as is; of PostgreSQL, only host, port and
+ * database (never the user's password). */
 static void db_describe(const char *db, char *out, size_t cap)
 {
-    if (!store_is_pg(db)) {
+    if (store_is_pg(db))
+        store_pg_describe(db, out, cap);
+    else
         snprintf(out, cap, "%s", db);
-        return;
-    }
-    const char *scheme = strstr(db, "://");
-    if (scheme) {
-        const char *host = scheme + 3, *at = strchr(host, '@'), *slash;
-        if (at && (!(slash = strchr(host, '/')) || at < slash))
-            host = at + 1;
-        size_t n = strcspn(host, "?");
-        snprintf(out, cap, "postgresql://%.*s", (int)(n < 200 ? n : 200), host);
-        return;
-    }
-    snprintf(out, cap, "postgresql (libpq parameters)");
 }
 
 static int open_app(struct app *app, const char *db, const struct store_sqlite_limits *lim)

@@ -491,16 +491,11 @@ static int migrate(struct pg_conn *c)
     int version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10), applied = version;
     PQclear(res);
 
-    const char *marker = "-- migration ";
-    const char *p = strstr(schema_pg_sql, marker);
-    while (p) {
-        int n = 0;
-        const char *q = p + strlen(marker);
-        while (*q >= '0' && *q <= '9')
-            n = n * 10 + (*q++ - '0');
-        const char *next = strstr(q, marker);
+    const char *pos = schema_pg_sql, *q;
+    int n;
+    size_t len;
+    while (store_schema_next(&pos, &n, &q, &len)) {
         if (n > applied) {
-            size_t len = next ? (size_t)(next - q) : strlen(q);
             char *block = mem_strndup(q, len);
             int rc = block ? pg_exec(c, block) : -1;
             free(block);
@@ -509,7 +504,6 @@ static int migrate(struct pg_conn *c)
             log_info("store: applied PostgreSQL migration %d", n);
             applied = n;
         }
-        p = next;
     }
     if (applied != version) {
         snprintf(sql, sizeof sql, "DELETE FROM kasse_schema; INSERT INTO kasse_schema VALUES (%d)",
@@ -537,7 +531,7 @@ bool store_is_pg(const char *db)
 }
 
 /* host:port/dbname from the conninfo, for log lines: never the password. */
-static void describe(const char *conninfo, char *out, size_t cap)
+void store_pg_describe(const char *conninfo, char *out, size_t cap)
 {
     PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
     const char *host = NULL, *port = NULL, *dbname = NULL;
@@ -601,7 +595,7 @@ struct store *store_pg_open(const char *conninfo, int pool, int wait_s, struct k
         kerr_internal(err, "store: out of memory");
         return NULL;
     }
-    describe(conninfo, s->where, sizeof s->where);
+    store_pg_describe(conninfo, s->where, sizeof s->where);
 
     /* Wait for the server: a try a second, up to wait_s seconds (a try at 0 s, ..., wait_s s). */
     int tries = (wait_s > 0 ? wait_s : 0) + 1;

@@ -1,5 +1,7 @@
-/* store/rows: freeing the rows that store get calls fill (backend-independent). */
+/* store/rows: what both backends share: freeing the rows that store get calls fill, and
+ * walking the migration blocks of a schema text. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/store.h"
 
@@ -70,4 +72,21 @@ void message_row_free(struct message_row *r)
 {
     free(r->body);
     r->body = NULL;
+}
+
+bool store_schema_next(const char **pos, int *n, const char **sql, size_t *len)
+{
+    static const char marker[] = "-- migration ";
+    const char *p = *pos ? strstr(*pos, marker) : NULL;
+    if (!p)
+        return false;
+    const char *q = p + strlen(marker);
+    *n = 0;
+    while (*q >= '0' && *q <= '9')
+        *n = *n * 10 + (*q++ - '0');
+    const char *next = strstr(q, marker);
+    *sql = q;
+    *len = next ? (size_t)(next - q) : strlen(q);
+    *pos = next;
+    return true;
 }

@@ -334,16 +334,11 @@ static int migrate(sqlite3 *db)
     int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
 
-    const char *marker = "-- migration ";
-    const char *p = strstr(schema_sqlite_sql, marker);
-    while (p) {
-        int n = 0;
-        const char *q = p + strlen(marker);
-        while (*q >= '0' && *q <= '9')
-            n = n * 10 + (*q++ - '0');
-        const char *next = strstr(q, marker);
+    const char *pos = schema_sqlite_sql, *q;
+    int n;
+    size_t len;
+    while (store_schema_next(&pos, &n, &q, &len)) {
         if (n > version) {
-            size_t len = next ? (size_t)(next - q) : strlen(q);
             char *sql = malloc(len + 64);
             if (!sql)
                 return -1;
@@ -361,7 +356,6 @@ static int migrate(sqlite3 *db)
                 return -1;
             log_info("store: applied migration %d", n);
         }
-        p = next;
     }
     return 0;
 }

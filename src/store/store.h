@@ -323,6 +323,13 @@ struct store *store_sqlite_open(const char *path, struct kerr *err);
 struct store *store_pg_open(const char *conninfo, int pool, int wait_s, struct kerr *err);
 /* Whether a --db value names PostgreSQL rather than a SQLite file. */
 bool store_is_pg(const char *db);
+/* host:port/dbname of a PostgreSQL conninfo, for log lines (never the password). */
+void store_pg_describe(const char *conninfo, char *out, size_t cap);
+
+/* The "-- migration N" blocks of a backend's schema text, in order: *pos starts at the text;
+ * each call gives the next block's number and SQL (up to the next marker) and returns true,
+ * false after the last. Both backends apply the blocks newer than their recorded version. */
+bool store_schema_next(const char **pos, int *n, const char **sql, size_t *len);
 
 /* The SQLite backend's disk bounds (store/sqlite_writer.c, sqlite_log.c explain them); 0 takes
  * the default. */
