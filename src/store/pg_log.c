@@ -14,44 +14,22 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
+#include "store/log_queue.h"
 #include "store/pg.h"
 
 #define PG_LOG_BATCH_ROWS 512
 #define PG_LOG_BATCH_MS 50
 #define PG_LOG_RETENTION_MS (30LL * 24 * 3600 * 1000)
 #define PG_LOG_PRUNE_EVERY 4096
-#define PG_LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)
-
-struct log_node {
-    struct reqlog_row row;       /* owned */
-    size_t bytes;
-    struct log_node *next;
-};
+#define PG_LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)   /* queued rows past this are dropped */
 
 struct pg_log_queue {
-    pthread_mutex_t mu;
-    pthread_cond_t work;         /* rows queued, a flush waits, or stopping */
-    pthread_cond_t done;         /* a batch was written */
+    struct log_queue q;          /* store/log_queue.h */
     pthread_t thread;
-    bool started, stopping, urgent;
-    struct log_node *head, *tail;
-    uint64_t queued, written;    /* rows taken by log_async / handled by the thread */
-    int64_t queued_bytes;
-    uint64_t dropped;
+    bool started;
     bool failing;                /* thread: the last batch could not be written */
+    uint64_t failed;             /* rows the database refused (thread) */
 };
-
-static size_t row_bytes(const struct reqlog_row *r)
-{
-    size_t n = sizeof *r;
-    if (r->path)
-        n += strlen(r->path);
-    if (r->request_body)
-        n += strlen(r->request_body);
-    if (r->response_body)
-        n += strlen(r->response_body);
-    return n;
-}
 
 /* PostgreSQL refuses text that is not UTF-8, and a request body is whatever the client sent:
  * such a string is stored repaired (invalid bytes as U+FFFD). */
@@ -117,13 +95,9 @@ static void write_batch(struct pg_store *s, struct log_node *batch, uint64_t n,
     else if (c && !c->broken)
         pg_exec(c, "ROLLBACK");
     pg_release(s, c);
-    for (struct log_node *l = batch, *next; l; l = next) {
-        next = l->next;
-        reqlog_row_free(&l->row);
-        free(l);
-    }
+    log_batch_free(batch);
     if (!ok) {
-        __atomic_add_fetch(&q->dropped, n, __ATOMIC_RELAXED);
+        q->failed += n;
         if (!q->failing)
             log_error("store: request log rows not written (%s): they are dropped until the "
                       "log can be written again", err.msg[0] ? err.msg : "a statement failed");
@@ -138,42 +112,13 @@ static void *logger_main(void *arg)
 {
     struct pg_store *s = arg;
     struct pg_log_queue *q = s->log;
-    uint64_t since_prune = 0;
+    uint64_t since_prune = 0, n;
     int64_t newest_at = 0;
-    pthread_mutex_lock(&q->mu);
-    for (;;) {
-        while (!q->head && !q->stopping)
-            pthread_cond_wait(&q->work, &q->mu);
-        if (!q->head)
-            break;               /* stopping, and everything queued is written */
-        struct timespec until;
-        clock_deadline_in(&until, PG_LOG_BATCH_MS);
-        while (!q->stopping && !q->urgent && q->queued - q->written < PG_LOG_BATCH_ROWS &&
-               pthread_cond_timedwait(&q->work, &q->mu, &until) == 0)
-            ;
-        struct log_node *batch = q->head, *last = batch;
-        int64_t bytes = (int64_t)last->bytes;
-        uint64_t rows = 1;
-        for (; last->next && rows < PG_LOG_BATCH_ROWS; rows++) {
-            last = last->next;
-            bytes += (int64_t)last->bytes;
-        }
-        q->head = last->next;
-        if (!q->head) {
-            q->tail = NULL;
-            q->urgent = false;
-        }
-        last->next = NULL;
-        q->queued_bytes -= bytes;
-        pthread_mutex_unlock(&q->mu);
-
-        write_batch(s, batch, rows, &newest_at, &since_prune);
-
-        pthread_mutex_lock(&q->mu);
-        q->written += rows;
-        pthread_cond_broadcast(&q->done);
+    struct log_node *batch;
+    while ((batch = log_queue_take(&q->q, PG_LOG_QUEUE_MAX_BYTES, PG_LOG_BATCH_MS, &n))) {
+        write_batch(s, batch, n, &newest_at, &since_prune);
+        log_queue_done(&q->q, n);
     }
-    pthread_mutex_unlock(&q->mu);
     return NULL;
 }
 
@@ -182,13 +127,12 @@ int pg_log_start(struct pg_store *s)
     struct pg_log_queue *q = calloc(1, sizeof *q);
     if (!q)
         return -1;
-    pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->work, NULL);
-    pthread_cond_init(&q->done, NULL);
+    log_queue_init(&q->q, PG_LOG_QUEUE_MAX_BYTES, PG_LOG_BATCH_ROWS);
     s->log = q;
     if (pthread_create(&q->thread, NULL, logger_main, s) != 0)
         return -1;
     q->started = true;
+    log_queue_open(&q->q);
     return 0;
 }
 
@@ -197,70 +141,25 @@ void pg_log_stop(struct pg_store *s)
     struct pg_log_queue *q = s->log;
     if (!q)
         return;
-    pthread_mutex_lock(&q->mu);
-    q->stopping = true;
-    pthread_cond_broadcast(&q->work);
-    pthread_mutex_unlock(&q->mu);
+    log_queue_stop(&q->q);
     if (q->started)
-        pthread_join(q->thread, NULL);
-    for (struct log_node *l = q->head, *next; l; l = next) {
-        next = l->next;
-        reqlog_row_free(&l->row);
-        free(l);
-    }
-    uint64_t dropped = __atomic_load_n(&q->dropped, __ATOMIC_RELAXED);
+        pthread_join(q->thread, NULL);   /* it writes what is queued first */
+    uint64_t dropped = q->failed + __atomic_load_n(&q->q.dropped, __ATOMIC_RELAXED);
     if (dropped)
         log_info("store: request log: %llu rows dropped", (unsigned long long)dropped);
-    pthread_cond_destroy(&q->work);
-    pthread_cond_destroy(&q->done);
-    pthread_mutex_destroy(&q->mu);
+    log_queue_destroy(&q->q);
     free(q);
     s->log = NULL;
 }
 
 void pg_log_async(struct store *base, struct reqlog_row *row)
 {
-    struct pg_store *s = (struct pg_store *)base;
-    struct pg_log_queue *q = s->log;
-    struct log_node *l = malloc(sizeof *l);
-    size_t bytes = row_bytes(row);
-    pthread_mutex_lock(&q->mu);
-    if (!l || q->stopping || !q->started ||
-        q->queued_bytes + (int64_t)bytes > PG_LOG_QUEUE_MAX_BYTES) {
-        __atomic_add_fetch(&q->dropped, 1, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&q->mu);
-        free(l);
-        reqlog_row_free(row);
-        return;
-    }
-    l->row = *row;               /* takes ownership of the strings */
-    l->bytes = bytes;
-    l->next = NULL;
-    if (q->tail)
-        q->tail->next = l;
-    else
-        q->head = l;
-    q->tail = l;
-    q->queued++;
-    q->queued_bytes += (int64_t)bytes;
-    if (q->queued - q->written == 1 || q->queued - q->written >= PG_LOG_BATCH_ROWS)
-        pthread_cond_signal(&q->work);
-    pthread_mutex_unlock(&q->mu);
+    log_queue_push(&((struct pg_store *)base)->log->q, row);
 }
 
 int pg_flush(struct store *base, struct kerr *err)
 {
     (void)err;
-    struct pg_store *s = (struct pg_store *)base;
-    struct pg_log_queue *q = s->log;
-    pthread_mutex_lock(&q->mu);
-    uint64_t target = q->queued;
-    if (q->written < target) {
-        q->urgent = true;
-        pthread_cond_signal(&q->work);
-    }
-    while (q->written < target && q->started)
-        pthread_cond_wait(&q->done, &q->mu);
-    pthread_mutex_unlock(&q->mu);
+    log_queue_flush(&((struct pg_store *)base)->log->q);
     return 0;
 }

@@ -428,8 +428,8 @@ void sq_close(struct store *base)
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
     pthread_cond_broadcast(&s->work);
-    pthread_cond_broadcast(&s->log_work);
     pthread_mutex_unlock(&s->mu);
+    log_queue_stop(&s->log);
     if (s->writer_started)
         pthread_join(s->writer_thread, NULL);
     if (s->logger_started)
@@ -443,13 +443,9 @@ void sq_close(struct store *base)
                  (unsigned long long)st->restarts_busy,
                  (unsigned long long)st->reads_held_max_ms, (unsigned long long)st->disk_refused,
                  (unsigned long long)st->log_pruned_size, (unsigned long long)st->log_pruned_age,
-                 (unsigned long long)st->log_dropped);
+                 (unsigned long long)(st->log_dropped + s->log.dropped));
     }
-    for (struct log_node *l = s->log_head, *next; l; l = next) {
-        next = l->next;
-        reqlog_row_free(&l->row);
-        free(l);
-    }
+    log_queue_destroy(&s->log);
     conn_close(s->logger);
     for (struct conn *c = s->readers, *next; c; c = next) {
         next = c->next_all;
@@ -459,8 +455,6 @@ void sq_close(struct store *base)
     pthread_mutex_destroy(&s->mu);
     pthread_rwlock_destroy(&s->read_gate);
     pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->log_work);
-    pthread_cond_destroy(&s->log_done);
     free(s->path);
     free(s->log_path);
     free(s);
@@ -539,8 +533,7 @@ struct store *store_sqlite_open_with(const char *path, const struct store_sqlite
     pthread_rwlock_init(&s->read_gate, &gate);
     pthread_rwlockattr_destroy(&gate);
     pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->log_work, NULL);
-    pthread_cond_init(&s->log_done, NULL);
+    log_queue_init(&s->log, LOG_QUEUE_MAX_BYTES, LOG_BATCH_ROWS);
     s->path = strdup(path);
     s->log_path = log_path_for(path);
     if (!s->path || !s->log_path || !(s->writer = conn_open(path, MAIN_PRAGMAS)) ||
@@ -563,6 +556,7 @@ struct store *store_sqlite_open_with(const char *path, const struct store_sqlite
         return NULL;
     }
     s->logger_started = 1;
+    log_queue_open(&s->log);
     if (pthread_create(&s->writer_thread, NULL, sq_writer_main, s) != 0) {
         kerr_set(err, 500, "INTERNAL_SERVER_ERROR", "cannot start the store writer");
         sq_close(&s->base);
@@ -583,5 +577,6 @@ void store_sqlite_stats(struct store *base, struct store_sqlite_stats *out)
     out->disk_refused = __atomic_load_n(&st->disk_refused, __ATOMIC_RELAXED);
     out->log_pruned_size = __atomic_load_n(&st->log_pruned_size, __ATOMIC_RELAXED);
     out->log_pruned_age = __atomic_load_n(&st->log_pruned_age, __ATOMIC_RELAXED);
-    out->log_dropped = __atomic_load_n(&st->log_dropped, __ATOMIC_RELAXED);
+    out->log_dropped = __atomic_load_n(&st->log_dropped, __ATOMIC_RELAXED) +
+                       __atomic_load_n(&s->log.dropped, __ATOMIC_RELAXED);
 }

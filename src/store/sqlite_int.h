@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "lib/kerr.h"
+#include "store/log_queue.h"
 #include "store/store.h"
 
 /* Every statement of the backend (their SQL: stmt_sql in sqlite.c), prepared once per
@@ -66,11 +67,10 @@ struct conn {
 
 struct job;                      /* a queued store_write (sqlite_writer.c) */
 
-struct log_node {
-    struct reqlog_row row;       /* owned */
-    size_t bytes;                /* reqlog_bytes(row), for the queue bound */
-    struct log_node *next;
-};
+/* The request log's queue (sqlite_log.c): batches of up to LOG_BATCH_ROWS rows; queued rows
+ * past LOG_QUEUE_MAX_BYTES are dropped. */
+#define LOG_BATCH_ROWS 512
+#define LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)
 
 struct sqlite_store {
     struct store base;
@@ -81,12 +81,7 @@ struct sqlite_store {
     struct conn *logger;
     pthread_t logger_thread;
     int logger_started;
-    pthread_cond_t log_work;     /* rows queued or stopping */
-    pthread_cond_t log_done;     /* a log batch was written */
-    struct log_node *log_head, *log_tail;
-    uint64_t log_queued, log_written;   /* under mu */
-    int64_t log_queued_bytes;    /* under mu */
-    int log_urgent;              /* a flush waits: write now */
+    struct log_queue log;        /* rows for the logger thread (store/log_queue.h) */
     int log_failing;             /* logger thread: the last batch could not be written */
     uint64_t generation;         /* tells this store's thread-local read connections apart */
     struct conn *writer;

@@ -23,14 +23,12 @@
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
-#define LOG_BATCH_ROWS 512
 #define LOG_BATCH_MS 50
 #define LOG_RETENTION_MS (30LL * 24 * 3600 * 1000)   /* request logs are kept 30 days */
 #define LOG_PRUNE_EVERY 4096                          /* rows written between age prunes */
 #define LOG_PRUNE_TARGET_PCT 90        /* a size prune goes down to 90% of the bound */
 #define LOG_BATCH_BYTES (1024 * 1024)  /* a batch is at most this much (and 1/8 of the bound) */
 #define LOG_FREE_SLACK_PCT 25          /* free pages beyond 25% of the bound are given back */
-#define LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)   /* queued rows past this are dropped */
 
 /* The request-log database's schema (its own file; see the top of this file). */
 const char sq_log_schema[] =
@@ -41,19 +39,6 @@ const char sq_log_schema[] =
     "CREATE INDEX IF NOT EXISTS request_log_at ON request_log(at);";
 
 /* ---- the logger thread ---- */
-
-/* What a queued row costs (its strings and a little bookkeeping). */
-static size_t reqlog_bytes(const struct reqlog_row *r)
-{
-    size_t n = sizeof *r;
-    if (r->path)
-        n += strlen(r->path);
-    if (r->request_body)
-        n += strlen(r->request_body);
-    if (r->response_body)
-        n += strlen(r->response_body);
-    return n;
-}
 
 static int log_insert(struct conn *c, const struct reqlog_row *r)
 {
@@ -147,14 +132,13 @@ static void log_give_back(struct sqlite_store *s)
 }
 
 /* Writes one batch in one transaction and prunes the log back within its bound before the
- * COMMIT; frees the rows. Returns how many
- * rows were taken. Rows that cannot be written (a full disk) are dropped and counted: the log
+ * COMMIT; frees the rows. Rows that cannot be written (a full disk) are dropped and counted: the log
  * is diagnostics and must never be what fills the disk or makes requests wait. */
-static uint64_t log_write_batch(struct sqlite_store *s, struct log_node *batch, int64_t *newest_at,
-                                uint64_t *since_prune)
+static void log_write_batch(struct sqlite_store *s, struct log_node *batch, int64_t *newest_at,
+                            uint64_t *since_prune)
 {
     struct conn *c = s->logger;
-    uint64_t n = 0, written = 0, failed = 0;
+    uint64_t written = 0, failed = 0;
     int rc = sq_step_rc(c, ST_BEGIN_IMMEDIATE, true);
     bool open = rc == SQLITE_DONE;
     for (struct log_node *l = batch, *next; l; l = next) {
@@ -174,7 +158,6 @@ static uint64_t log_write_batch(struct sqlite_store *s, struct log_node *batch, 
         }
         reqlog_row_free(&l->row);
         free(l);
-        n++;
     }
     if (open) {
         /* Retention: rows older than 30 days (on the clock they were logged with) go. */
@@ -212,55 +195,22 @@ static uint64_t log_write_batch(struct sqlite_store *s, struct log_node *batch, 
     }
     if (written)
         log_give_back(s);
-    return n;
 }
 
 void *sq_logger_main(void *arg)
 {
     struct sqlite_store *s = arg;
-    uint64_t since_prune = 0;
+    uint64_t since_prune = 0, n;
     int64_t newest_at = 0;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->log_head && !s->stopping)
-            pthread_cond_wait(&s->log_work, &s->mu);
-        if (!s->log_head)
-            break;               /* stopping, and everything queued is written */
-        /* Let rows gather (LOG_BATCH_ROWS or LOG_BATCH_MS) unless a reader waits on them. */
-        struct timespec until;
-        clock_deadline_in(&until, LOG_BATCH_MS);
-        int64_t cap = s->log_max_bytes / 8 < LOG_BATCH_BYTES ? s->log_max_bytes / 8
-                                                             : LOG_BATCH_BYTES;
-        while (!s->stopping && !s->log_urgent &&
-               s->log_queued - s->log_written < LOG_BATCH_ROWS && s->log_queued_bytes < cap &&
-               pthread_cond_timedwait(&s->log_work, &s->mu, &until) == 0)
-            ;
-        /* One batch: up to LOG_BATCH_ROWS rows and about cap bytes (at least one row), so a
-         * batch adds little to the log and its WAL before they are bounded again. */
-        struct log_node *batch = s->log_head, *last = batch;
-        int64_t bytes = (int64_t)last->bytes;
-        for (int rows = 1; last->next && rows < LOG_BATCH_ROWS &&
-                           bytes + (int64_t)last->next->bytes <= cap; rows++) {
-            last = last->next;
-            bytes += (int64_t)last->bytes;
-        }
-        s->log_head = last->next;
-        if (!s->log_head) {
-            s->log_tail = NULL;
-            s->log_urgent = 0;
-        }
-        last->next = NULL;
-        s->log_queued_bytes -= bytes;
-        pthread_mutex_unlock(&s->mu);
-
-        uint64_t n = log_write_batch(s, batch, &newest_at, &since_prune);
+    /* A batch is at most about cap bytes, so it adds little to the log and its WAL before they
+     * are bounded again. */
+    int64_t cap = s->log_max_bytes / 8 < LOG_BATCH_BYTES ? s->log_max_bytes / 8 : LOG_BATCH_BYTES;
+    struct log_node *batch;
+    while ((batch = log_queue_take(&s->log, cap, LOG_BATCH_MS, &n))) {
+        log_write_batch(s, batch, &newest_at, &since_prune);
         sq_wal_bound(s, s->logger);
-
-        pthread_mutex_lock(&s->mu);
-        s->log_written += n;
-        pthread_cond_broadcast(&s->log_done);
+        log_queue_done(&s->log, n);
     }
-    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -268,49 +218,13 @@ void *sq_logger_main(void *arg)
 int sq_flush(struct store *base, struct kerr *err)
 {
     (void)err;
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    pthread_mutex_lock(&s->mu);
-    uint64_t target = s->log_queued;
-    if (s->log_written < target) {
-        s->log_urgent = 1;
-        pthread_cond_signal(&s->log_work);
-    }
-    while (s->log_written < target && s->logger_started)
-        pthread_cond_wait(&s->log_done, &s->mu);
-    pthread_mutex_unlock(&s->mu);
+    log_queue_flush(&((struct sqlite_store *)base)->log);
     return 0;
 }
 
 void sq_log_async(struct store *base, struct reqlog_row *row)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    struct log_node *l = malloc(sizeof *l);
-    size_t bytes = reqlog_bytes(row);
-    pthread_mutex_lock(&s->mu);
-    if (!l || s->stopping || !s->logger_started ||
-        s->log_queued_bytes + (int64_t)bytes > LOG_QUEUE_MAX_BYTES) {
-        /* The logger is behind by LOG_QUEUE_MAX_BYTES (a slow or full disk): drop the row
-         * rather than grow without bound. */
-        if (l && !s->stopping && s->logger_started)
-            STAT_ADD(s, log_dropped, 1);
-        pthread_mutex_unlock(&s->mu);
-        free(l);
-        reqlog_row_free(row);
-        return;
-    }
-    l->row = *row;               /* takes ownership of the strings */
-    l->bytes = bytes;
-    l->next = NULL;
-    if (s->log_tail)
-        s->log_tail->next = l;
-    else
-        s->log_head = l;
-    s->log_tail = l;
-    s->log_queued++;
-    s->log_queued_bytes += (int64_t)bytes;
-    if (s->log_queued - s->log_written == 1 || s->log_queued - s->log_written >= LOG_BATCH_ROWS)
-        pthread_cond_signal(&s->log_work);
-    pthread_mutex_unlock(&s->mu);
+    log_queue_push(&((struct sqlite_store *)base)->log, row);
 }
 
 /* A request log made before the size bound has auto_vacuum off, so it could never shrink (issue
