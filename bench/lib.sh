@@ -114,6 +114,7 @@ stop_nginx() {
 start_kasse() {
     _n=$1 _port=$2 _db=$3
     shift 3
+    : > "$tmp/$_n.out"   # before the start: a restarted instance must not find its last "listening"
     KASSE_MERCHANTS="$BENCH_MERCHANTS" $(pin) "$KASSE_BIN" serve --listen "127.0.0.1:$_port" \
         --db "$_db" --public-url "http://127.0.0.1:$_port" "$@" >"$tmp/$_n.out" 2>"$tmp/$_n.err" &
     eval "kasse_pid_$_n=$!"
