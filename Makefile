@@ -2,7 +2,7 @@
 # `make run` installs what is missing, builds and starts the server on var/kasse.db.
 
 CC      ?= gcc
-PKGS    := jansson sqlite3 openssl libcurl libqrencode
+PKGS    := jansson sqlite3 openssl libcurl libqrencode libpq
 WARN    := -std=c17 -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
            -Wmissing-prototypes -Werror
 CPPFLAGS := -D_GNU_SOURCE -Isrc -Ibuild/gen
@@ -13,7 +13,7 @@ DBG_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 SRC      := $(sort $(wildcard src/lib/*.c src/core/*.c src/store/*.c src/http/*.c src/api/*.c src/outbox/*.c))
 WEB      := $(sort $(wildcard web/*/*.* web/*/*/*.* web/*/*/*/*.*))
-GEN      := build/gen/web_assets.c build/gen/schema_sqlite.h
+GEN      := build/gen/web_assets.c build/gen/schema_sqlite.h build/gen/schema_pg.h
 REL_OBJ  := $(patsubst src/%.c,build/rel/%.o,$(SRC)) build/rel/gen/web_assets.o
 DBG_OBJ  := $(patsubst src/%.c,build/dbg/%.o,$(SRC)) build/dbg/gen/web_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -59,15 +59,21 @@ build/gen/schema_sqlite.h: src/store/schema_sqlite.sql tools/sql2h.sh
 	@mkdir -p build/gen
 	sh tools/sql2h.sh $< > $@
 
+build/gen/schema_pg.h: src/store/schema_pg.sql tools/sql2h.sh
+	@mkdir -p build/gen
+	sh tools/sql2h.sh $< > $@
+
 # Unit tests: cmocka, one file per module, linked against the sanitizer build of src/.
 build/unit/%: tests/unit/%.c $(DBG_OBJ)
 	@mkdir -p build/unit
 	@echo "  CC [asan,ubsan] $<"
 	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# test_store_pg needs a PostgreSQL server: tools/with-pg.sh starts a throwaway one (or uses
+# KASSE_TEST_PG's).
 unit: $(UNIT_BIN)
-	@set -e; export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
-	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
+	sh tools/with-pg.sh sh -c 'set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done'
 
 # Black-box tests against the real binary (sanitizer build), direct and through the
 # OpenAPI-validating proxy.

@@ -34,7 +34,8 @@ struct app {
     int db_wait_s;                /* PostgreSQL: how long start waits for the database */
 };
 
-/* app.c: opens the store at db (creating it and its folder if missing), loads or creates the
+/* app.c: opens the store at db (a SQLite file, created with its folder if missing, or a
+ * PostgreSQL URL or conninfo: store_is_pg), loads or creates the
  * server key, derives the purpose keys and makes the merchant cache; the caller sets the clock,
  * flags and public_url. 0, or -1 with err and nothing left open. */
 int app_open(struct app *app, const char *db, const struct store_sqlite_limits *lim,

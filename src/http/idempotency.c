@@ -197,7 +197,9 @@ static int idem_tx(struct store_tx *tx, void *arg, struct kerr *err)
     int rc = 0;
     if (!row.headers || !row.body)
         rc = kerr_internal(err, "idempotency: out of memory");
-    else if (store_idem_put(tx, &row, r->received_ms - IDEMPOTENCY_TTL_MS) != 0)
+    else if ((rc = store_idem_put(tx, &row, r->received_ms - IDEMPOTENCY_TTL_MS)) == STORE_RETRY)
+        rc = kerr_unavailable(err, 1, "idempotency: a concurrent request recorded the key");
+    else if (rc != 0)
         rc = kerr_internal(err, "idempotency: record");
     free(row.headers);
     free(row.body);

@@ -254,6 +254,18 @@ static void deliver(const struct outbox_row *e, const struct outbox_policy *p, b
     curl_easy_cleanup(curl);
 }
 
+/* A store failure seen by the outbox threads. An outage (503) is logged by the store itself,
+ * once per outage, not here every poll. */
+static void store_trouble(const char *what, long long id, const struct kerr *err)
+{
+    if (err->status == 503)
+        return;
+    if (id)
+        log_error("outbox: %s %lld: %s", what, id, err->msg);
+    else
+        log_error("store: %s: %s", what, err->msg);
+}
+
 /* ---- applying fraud decisions ---- */
 
 struct fraud_ctx {
@@ -353,7 +365,7 @@ static void process(struct outbox *o, const struct outbox_row *e)
     /* The row's claim first: another node may have taken (or finished) it since it was read. */
     struct claim_ctx claim = {.id = e->id};
     if (store_write(store, claim_fn, &claim, &err) != 0) {
-        log_error("outbox: event %lld: %s", (long long)e->id, err.msg);
+        store_trouble("event", (long long)e->id, &err);
         return;
     }
     if (!claim.claimed)
@@ -361,7 +373,7 @@ static void process(struct outbox *o, const struct outbox_row *e)
     if (strcmp(e->kind, "fraud_notification") == 0 && e->attempts == 0) {
         struct fraud_ctx fc = {.e = e};
         if (store_write(store, fraud_fn, &fc, &err) != 0) {
-            log_error("outbox: event %lld: %s", (long long)e->id, err.msg);
+            store_trouble("event", (long long)e->id, &err);
             return;
         }
     }
@@ -473,7 +485,7 @@ static void list_sweep(struct outbox *o, int64_t now)
     struct kerr err = {0};
     for (int i = 0; i < LIST_SWEEP_MAX_BATCHES; i++) {
         if (store_write(o->app->store, sweep_fn, &w, &err) != 0) {
-            log_error("store: order list sweep: %s", err.msg);
+            store_trouble("order list sweep", 0, &err);
             return;
         }
         if (w.n < LIST_SWEEP_BATCH)
@@ -562,7 +574,7 @@ static void *dispatcher_main(void *arg)
         if (d->now >= next_prune) {
             int64_t before = d->now - IDEMPOTENCY_KEEP_MS;
             if (store_write(o->app->store, prune_fn, &before, &err) != 0)
-                log_error("store: idempotency prune: %s", err.msg);
+                store_trouble("idempotency prune", 0, &err);
             next_prune = d->now + PRUNE_EVERY_MS;
         }
         list_sweep(o, d->now - LIST_SWEEP_LAG_MS);

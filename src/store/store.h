@@ -49,6 +49,9 @@ struct store_tx {
 #define STORE_NOT_FOUND 1
 /* meta_add: the key is already there (added by someone else). */
 #define STORE_EXISTS 2
+/* idem_put: a concurrent transaction won the race; this one will be run again (store.h,
+ * Concurrency). The caller fails its fn quietly: it is not an error. */
+#define STORE_RETRY 3
 
 typedef int (*store_tx_fn)(struct store_tx *tx, void *arg, struct kerr *err);
 
@@ -231,7 +234,7 @@ struct store_ops {
     /* Records a reply: inserts, or replaces a record created before not_before (expired).
      * A live record for the key that a concurrent transaction made meanwhile makes this
      * transaction run again (see Concurrency), so its fn finds that record and replays it:
-     * one key executes once however many nodes receive it. */
+     * one key executes once however many nodes receive it. Returns STORE_RETRY then. */
     int (*idem_put)(struct store_tx *tx, const struct idem_row *row, int64_t not_before);
     int (*idem_prune)(struct store_tx *tx, int64_t before);   /* records created before */
 

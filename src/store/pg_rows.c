@@ -1,0 +1,1124 @@
+/* store/pg_rows: the PostgreSQL backend's resource calls (store.h) and the one table of its
+ * statements. Same meaning as store/sqlite.c call for call; what differs:
+ *  - inside store_write, gets of rows a write may change use their *_LOCK twin (FOR UPDATE),
+ *    so a read-modify-write holds the row until commit (store.h, Concurrency);
+ *  - idem_put that changes no row met a live record a concurrent transaction made: it asks
+ *    pg.c to run the transaction again, and the rerun finds that record and replays it;
+ *  - the order list is filtered, counted and paged by plain indexed queries (no bucket
+ *    counts yet: a count reads the matching index range);
+ *  - outbox claims and the list sweep skip rows another node holds (SKIP LOCKED). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "store/pg.h"
+
+#define SESSION_COLS "id, merchant_id, status, created_at, updated_at, expires_at, " \
+                     "client_token, body"
+#define MERCHANT_COLS "id, username, secret_mac, name, categories, created_at"
+#define IDEM_COLS "merchant_id, key, created_at, method, path, status, headers, body, request_hash"
+#define AUTH_COLS "token, merchant_id, session_id, issued_at, state, body"
+#define ORDER_COLS "id, merchant_id, session_id, status, fraud_status, order_amount, " \
+                   "captured_amount, refunded_amount, created_at, expires_at, body, " \
+                   "list_status, list_until, list_after"
+#define OUTBOX_COLS "id, merchant_id, kind, session_id, order_id, url, body, created_at, " \
+                    "due_at, attempts, status, endpoint, lease_until"
+#define HPP_COLS "id, page_id, merchant_id, kp_session_id, status, created_at, updated_at, " \
+                 "expires_at, body"
+/* An order matches status $4 at $5: filed under it and not due, or due and to be filed under
+ * it (the sweep has not run yet). */
+#define ORDER_RANGE "merchant_id = $1 AND created_at >= $2 AND created_at < $3"
+#define ORDER_STATUS_AT "((list_status = $4 AND (list_until IS NULL OR list_until > $5)) OR " \
+                        "(list_until <= $5 AND list_after = $4))"
+
+const char *const pg_stmt_sql[PG_STMT_COUNT] = {
+    [PG_META_GET] = "SELECT value FROM meta WHERE key = $1",
+    [PG_META_GET_LOCK] = "SELECT value FROM meta WHERE key = $1 FOR UPDATE",
+    [PG_META_PUT] = "INSERT INTO meta(key, value) VALUES ($1, $2) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [PG_META_ADD] = "INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+    [PG_MERCHANT_BY_USER] = "SELECT " MERCHANT_COLS " FROM merchants WHERE username = $1",
+    [PG_MERCHANT_BY_ID] = "SELECT " MERCHANT_COLS " FROM merchants WHERE id = $1",
+    [PG_MERCHANT_INSERT] = "INSERT INTO merchants(username, secret_mac, name, categories, "
+                           "created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    [PG_MERCHANT_SET_SECRET] = "UPDATE merchants SET secret_mac = $2 WHERE id = $1",
+    [PG_MERCHANT_COUNT] = "SELECT count(*) FROM merchants",
+    [PG_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE id = $1 AND merchant_id = $2",
+    [PG_SESSION_GET_LOCK] = "SELECT " SESSION_COLS " FROM sessions WHERE id = $1 AND "
+                            "merchant_id = $2 FOR UPDATE",
+    [PG_SESSION_GET_ANY] = "SELECT " SESSION_COLS " FROM sessions WHERE id = $1",
+    [PG_SESSION_GET_ANY_LOCK] = "SELECT " SESSION_COLS " FROM sessions WHERE id = $1 FOR UPDATE",
+    [PG_SESSION_INSERT] = "INSERT INTO sessions(" SESSION_COLS ") "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [PG_SESSION_UPDATE] = "UPDATE sessions SET status = $3, updated_at = $4, expires_at = $5, "
+                          "body = $6 WHERE id = $1 AND merchant_id = $2",
+    [PG_LOG_INSERT] = "INSERT INTO request_log(correlation_id, merchant_id, method, path, status, "
+                      "at, duration_us, request_body, response_body) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                      "ON CONFLICT (correlation_id) DO NOTHING",
+    [PG_LOG_GET] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us, "
+                   "request_body, response_body FROM request_log "
+                   "WHERE correlation_id = $1 AND merchant_id = $2",
+    [PG_LOG_PRUNE] = "DELETE FROM request_log WHERE at < $1",
+    [PG_IDEM_GET] = "SELECT " IDEM_COLS " FROM idempotency WHERE merchant_id = $1 AND key = $2 "
+                    "AND created_at >= $3",
+    [PG_IDEM_GET_LOCK] = "SELECT " IDEM_COLS " FROM idempotency WHERE merchant_id = $1 AND "
+                         "key = $2 AND created_at >= $3 FOR UPDATE",
+    /* Inserts, or replaces an expired record (created before $10); a live one stays and no row
+     * changes (pg_idem_put). */
+    [PG_IDEM_PUT] = "INSERT INTO idempotency(" IDEM_COLS ") "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                    "ON CONFLICT (merchant_id, key) DO UPDATE SET created_at = excluded.created_at, "
+                    "method = excluded.method, path = excluded.path, status = excluded.status, "
+                    "headers = excluded.headers, body = excluded.body, "
+                    "request_hash = excluded.request_hash WHERE idempotency.created_at < $10",
+    [PG_IDEM_PRUNE] = "DELETE FROM idempotency WHERE created_at < $1",
+    [PG_AUTH_INSERT] = "INSERT INTO authorizations(" AUTH_COLS ") "
+                       "VALUES ($1, $2, $3, $4, $5, $6)",
+    [PG_AUTH_GET] = "SELECT " AUTH_COLS " FROM authorizations WHERE token = $1 AND "
+                    "merchant_id = $2",
+    [PG_AUTH_GET_LOCK] = "SELECT " AUTH_COLS " FROM authorizations WHERE token = $1 AND "
+                         "merchant_id = $2 FOR UPDATE",
+    [PG_AUTH_LATEST] = "SELECT " AUTH_COLS " FROM authorizations WHERE session_id = $1 AND "
+                       "merchant_id = $2 ORDER BY issued_at DESC, seq DESC LIMIT 1",
+    [PG_AUTH_LATEST_LOCK] = "SELECT " AUTH_COLS " FROM authorizations WHERE session_id = $1 AND "
+                            "merchant_id = $2 ORDER BY issued_at DESC, seq DESC LIMIT 1 "
+                            "FOR UPDATE",
+    [PG_AUTH_SET_STATE] = "UPDATE authorizations SET state = $3 WHERE token = $1 AND "
+                          "merchant_id = $2",
+    [PG_AUTH_SET_STATE_BODY] = "UPDATE authorizations SET state = $3, body = $4 "
+                               "WHERE token = $1 AND merchant_id = $2",
+    [PG_AUTH_SUPERSEDE] = "UPDATE authorizations SET state = 'superseded' WHERE session_id = $1 "
+                          "AND merchant_id = $2 AND state = 'active' AND token <> $3",
+    [PG_ORDER_INSERT] = "INSERT INTO orders(" ORDER_COLS ") "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    [PG_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders WHERE id = $1 AND merchant_id = $2",
+    [PG_ORDER_GET_LOCK] = "SELECT " ORDER_COLS " FROM orders WHERE id = $1 AND merchant_id = $2 "
+                          "FOR UPDATE",
+    [PG_ORDER_GET_ANY] = "SELECT " ORDER_COLS " FROM orders WHERE id = $1",
+    [PG_ORDER_GET_ANY_LOCK] = "SELECT " ORDER_COLS " FROM orders WHERE id = $1 FOR UPDATE",
+    /* The same parameters as the insert (order_params); session_id and created_at never
+     * change. $3 and $9 are unused here, so their types are given. */
+    [PG_ORDER_UPDATE] = "UPDATE orders SET status = $4, fraud_status = $5, order_amount = $6, "
+                        "captured_amount = $7, refunded_amount = $8, expires_at = $10, "
+                        "body = $11, list_status = $12, list_until = $13, list_after = $14 "
+                        "WHERE id = $1 AND merchant_id = $2 AND $3::text IS NOT NULL AND "
+                        "$9::bigint IS NOT NULL",
+    [PG_ORDER_COUNT_ALL] = "SELECT count(*) FROM orders WHERE " ORDER_RANGE,
+    [PG_ORDER_COUNT_STATUS] = "SELECT count(*) FROM orders WHERE " ORDER_RANGE " AND "
+                              ORDER_STATUS_AT,
+    [PG_ORDER_PAGE_ALL] = "SELECT id FROM orders WHERE " ORDER_RANGE
+                          " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+    [PG_ORDER_PAGE_STATUS] = "SELECT id FROM orders WHERE " ORDER_RANGE " AND " ORDER_STATUS_AT
+                             " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7",
+    [PG_ORDER_SWEEP] = "UPDATE orders SET list_status = list_after, list_until = NULL, "
+                       "list_after = NULL WHERE id IN (SELECT id FROM orders "
+                       "WHERE list_until <= $1 ORDER BY list_until LIMIT $2 "
+                       "FOR UPDATE SKIP LOCKED)",
+    [PG_CTOKEN_INSERT] = "INSERT INTO customer_tokens(id, merchant_id, status, created_at, body) "
+                         "VALUES ($1, $2, $3, $4, $5)",
+    [PG_CTOKEN_GET] = "SELECT id, merchant_id, status, created_at, body FROM customer_tokens "
+                      "WHERE id = $1 AND merchant_id = $2",
+    [PG_CTOKEN_GET_LOCK] = "SELECT id, merchant_id, status, created_at, body FROM "
+                           "customer_tokens WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
+    [PG_CTOKEN_SET_STATUS] = "UPDATE customer_tokens SET status = $3 WHERE id = $1 AND "
+                             "merchant_id = $2",
+    [PG_OUTBOX_ADD] = "INSERT INTO outbox(merchant_id, kind, session_id, order_id, url, body, "
+                      "created_at, due_at, attempts, status, endpoint) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'pending', $9) RETURNING id",
+    /* The oldest $3 due events of each endpoint, then the oldest $2 of those. */
+    [PG_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id IN ("
+                      "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY endpoint "
+                      "ORDER BY due_at, id) AS nth FROM outbox "
+                      "WHERE status = 'pending' AND due_at <= $1 AND lease_until <= $4) AS d "
+                      "WHERE nth <= $3) ORDER BY due_at, id LIMIT $2",
+    /* A row another node is claiming right now is skipped, not waited for. */
+    [PG_OUTBOX_CLAIM] = "UPDATE outbox SET lease_until = $3 WHERE id = (SELECT id FROM outbox "
+                        "WHERE id = $1 AND status = 'pending' AND lease_until <= $2 "
+                        "FOR UPDATE SKIP LOCKED)",
+    [PG_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + $2, status = $3, due_at = $4, "
+                         "lease_until = 0 WHERE id = $1",
+    [PG_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts(event_id, at, http_status, error, "
+                          "duration_ms) VALUES ($1, $2, $3, $4, $5)",
+    [PG_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE merchant_id = $1 "
+                       "AND ($2 = '' OR session_id = $2) AND ($3 = '' OR order_id = $3) "
+                       "ORDER BY id LIMIT $4",
+    [PG_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
+                           "WHERE event_id = $1 ORDER BY id LIMIT $2",
+    [PG_HPP_INSERT] = "INSERT INTO hpp_sessions(" HPP_COLS ") "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [PG_HPP_GET] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = $1 AND merchant_id = $2",
+    [PG_HPP_GET_LOCK] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = $1 AND "
+                        "merchant_id = $2 FOR UPDATE",
+    [PG_HPP_GET_ANY] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = $1",
+    [PG_HPP_GET_ANY_LOCK] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE id = $1 FOR UPDATE",
+    [PG_HPP_BY_PAGE] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE page_id = $1",
+    [PG_HPP_BY_PAGE_LOCK] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE page_id = $1 "
+                            "FOR UPDATE",
+    [PG_HPP_UPDATE] = "UPDATE hpp_sessions SET status = $3, updated_at = $4, body = $5 "
+                      "WHERE id = $1 AND merchant_id = $2 AND status = $6",
+    [PG_HPP_FOR_KP] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE merchant_id = $1 AND "
+                      "kp_session_id = $2 ORDER BY created_at, id LIMIT $3",
+    [PG_MESSAGE_ADD] = "INSERT INTO messages(merchant_id, hpp_session_id, body, created_at) "
+                       "VALUES ($1, $2, $3, $4) RETURNING id",
+    [PG_MESSAGE_LIST] = "SELECT id, merchant_id, hpp_session_id, body, created_at FROM messages "
+                        "WHERE merchant_id = $1 AND ($2 = '' OR hpp_session_id = $2) "
+                        "ORDER BY id LIMIT $3",
+};
+
+/* ---- helpers ---- */
+
+static struct pg_conn *as_conn(struct store_tx *tx)
+{
+    return (struct pg_conn *)tx;
+}
+
+/* The statement a get uses: its FOR UPDATE twin inside a write transaction. */
+static enum pg_stmt lockable(const struct pg_conn *c, enum pg_stmt plain, enum pg_stmt locked)
+{
+    return c->in_write ? locked : plain;
+}
+
+static char *col_str(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    return mem_strdup(PQgetvalue(r, row, col));
+}
+
+static void col_copy(const PGresult *r, int row, int col, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+static int64_t col_i64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* A bytea column (text result: "\x..." hex) into out; its length, or -1 when over cap. */
+static int64_t col_bytes(const PGresult *r, int row, int col, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    unsigned char *b = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+    if (!b)
+        return -1;
+    int64_t rc = n <= cap ? (int64_t)n : -1;
+    if (rc >= 0 && n)
+        memcpy(out, b, n);
+    PQfreemem(b);
+    return rc;
+}
+
+/* Rows changed by an INSERT/UPDATE/DELETE. */
+static int64_t changes(const PGresult *r)
+{
+    return strtoll(PQcmdTuples((PGresult *)r), NULL, 10);
+}
+
+/* A statement whose result is not needed: 0 or -1. */
+static int run_done(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p)
+{
+    PGresult *r = pg_run(c, id, p);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* An UPDATE of one keyed row: 0, STORE_NOT_FOUND when no row matched (this merchant's), -1. */
+static int run_one_change(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p)
+{
+    PGresult *r = pg_run(c, id, p);
+    if (!r)
+        return -1;
+    int rc = changes(r) == 1 ? 0 : STORE_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+/* A single-row SELECT: the result with a row (the caller reads it, then PQclear), or NULL
+ * with *rc STORE_NOT_FOUND or -1. */
+static PGresult *run_row(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p, int *rc)
+{
+    PGresult *r = pg_run(c, id, p);
+    if (!r) {
+        *rc = -1;
+        return NULL;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        *rc = STORE_NOT_FOUND;
+        return NULL;
+    }
+    *rc = 0;
+    return r;
+}
+
+/* ---- meta ---- */
+
+static int pg_meta_get(struct store_tx *tx, const char *key, uint8_t *out, size_t cap,
+                       size_t *len)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, key);
+    int rc;
+    PGresult *r = run_row(c, lockable(c, PG_META_GET, PG_META_GET_LOCK), &p, &rc);
+    if (!r)
+        return rc;
+    int64_t n = col_bytes(r, 0, 0, out, cap);
+    PQclear(r);
+    if (n < 0)
+        return -1;
+    *len = (size_t)n;
+    return 0;
+}
+
+static int pg_meta_put(struct store_tx *tx, const char *key, const uint8_t *v, size_t len)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, key);
+    pg_p_bytes(&p, v, len);
+    return run_done(as_conn(tx), PG_META_PUT, &p);
+}
+
+static int pg_meta_add(struct store_tx *tx, const char *key, const uint8_t *v, size_t len)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, key);
+    pg_p_bytes(&p, v, len);
+    PGresult *r = pg_run(as_conn(tx), PG_META_ADD, &p);
+    if (!r)
+        return -1;
+    int rc = changes(r) == 1 ? 0 : STORE_EXISTS;
+    PQclear(r);
+    return rc;
+}
+
+/* ---- merchants (never locked) ---- */
+
+static int read_merchant(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p,
+                         struct merchant_row *out)
+{
+    int rc;
+    PGresult *r = run_row(c, id, p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->id = col_i64(r, 0, 0);
+    out->username = col_str(r, 0, 1);
+    if (col_bytes(r, 0, 2, out->secret_mac, sizeof out->secret_mac) != 32)
+        memset(out->secret_mac, 0, sizeof out->secret_mac);
+    out->name = col_str(r, 0, 3);
+    out->categories = col_str(r, 0, 4);
+    out->created_at = col_i64(r, 0, 5);
+    PQclear(r);
+    if (!out->username || !out->name || !out->categories) {
+        merchant_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+static int pg_merchant_by_username(struct store_tx *tx, const char *username,
+                                   struct merchant_row *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, username);
+    return read_merchant(as_conn(tx), PG_MERCHANT_BY_USER, &p, out);
+}
+
+static int pg_merchant_by_id(struct store_tx *tx, int64_t id, struct merchant_row *out)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, id);
+    return read_merchant(as_conn(tx), PG_MERCHANT_BY_ID, &p, out);
+}
+
+/* A username taken meanwhile by another node fails with 23505: the transaction runs again and
+ * its fn finds that merchant (pg.c). */
+static int pg_merchant_insert(struct store_tx *tx, struct merchant_row *m)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, m->username);
+    pg_p_bytes(&p, m->secret_mac, 32);
+    pg_p_text(&p, m->name);
+    pg_p_text(&p, m->categories ? m->categories : "klarna");
+    pg_p_i64(&p, m->created_at);
+    int rc;
+    PGresult *r = run_row(as_conn(tx), PG_MERCHANT_INSERT, &p, &rc);
+    if (!r)
+        return -1;
+    m->id = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_merchant_set_secret(struct store_tx *tx, int64_t id, const uint8_t mac[32])
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, id);
+    pg_p_bytes(&p, mac, 32);
+    return run_done(as_conn(tx), PG_MERCHANT_SET_SECRET, &p);
+}
+
+static int pg_merchant_count(struct store_tx *tx, int64_t *count)
+{
+    int rc;
+    PGresult *r = run_row(as_conn(tx), PG_MERCHANT_COUNT, NULL, &rc);
+    if (!r)
+        return -1;
+    *count = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- sessions ---- */
+
+static int pg_session_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                          struct session_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    if (merchant_id)
+        pg_p_i64(&p, merchant_id);
+    enum pg_stmt st = merchant_id ? lockable(c, PG_SESSION_GET, PG_SESSION_GET_LOCK)
+                                  : lockable(c, PG_SESSION_GET_ANY, PG_SESSION_GET_ANY_LOCK);
+    int rc;
+    PGresult *r = run_row(c, st, &p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(r, 0, 0, out->id, sizeof out->id);
+    out->merchant_id = col_i64(r, 0, 1);
+    col_copy(r, 0, 2, out->status, sizeof out->status);
+    out->created_at = col_i64(r, 0, 3);
+    out->updated_at = col_i64(r, 0, 4);
+    out->expires_at = col_i64(r, 0, 5);
+    out->client_token = col_str(r, 0, 6);
+    out->body = col_str(r, 0, 7);
+    PQclear(r);
+    if (!out->client_token || !out->body) {
+        session_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+static int pg_session_insert(struct store_tx *tx, const struct session_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->id);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->status);
+    pg_p_i64(&p, row->created_at);
+    pg_p_i64(&p, row->updated_at);
+    pg_p_i64(&p, row->expires_at);
+    pg_p_text(&p, row->client_token);
+    pg_p_text(&p, row->body);
+    return run_done(as_conn(tx), PG_SESSION_INSERT, &p);
+}
+
+static int pg_session_update(struct store_tx *tx, const struct session_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->id);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->status);
+    pg_p_i64(&p, row->updated_at);
+    pg_p_i64(&p, row->expires_at);
+    pg_p_text(&p, row->body);
+    return run_one_change(as_conn(tx), PG_SESSION_UPDATE, &p);
+}
+
+/* ---- request log ---- */
+
+static int pg_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *correlation_id,
+                         struct reqlog_row *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, correlation_id);
+    pg_p_i64(&p, merchant_id);
+    int rc;
+    PGresult *r = run_row(as_conn(tx), PG_LOG_GET, &p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(r, 0, 0, out->correlation_id, sizeof out->correlation_id);
+    out->merchant_id = col_i64(r, 0, 1);
+    col_copy(r, 0, 2, out->method, sizeof out->method);
+    out->path = col_str(r, 0, 3);
+    out->status = (int)col_i64(r, 0, 4);
+    out->at_ms = col_i64(r, 0, 5);
+    out->duration_us = col_i64(r, 0, 6);
+    out->request_body = col_str(r, 0, 7);
+    out->response_body = col_str(r, 0, 8);
+    bool oom = !out->path || (!PQgetisnull(r, 0, 7) && !out->request_body) ||
+               (!PQgetisnull(r, 0, 8) && !out->response_body);
+    PQclear(r);
+    if (oom) {
+        reqlog_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- idempotency records ---- */
+
+static int pg_idem_get(struct store_tx *tx, int64_t merchant_id, const char *key,
+                       int64_t not_before, struct idem_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, key);
+    pg_p_i64(&p, not_before);
+    int rc;
+    PGresult *r = run_row(c, lockable(c, PG_IDEM_GET, PG_IDEM_GET_LOCK), &p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->merchant_id = col_i64(r, 0, 0);
+    out->key = col_str(r, 0, 1);
+    out->created_at = col_i64(r, 0, 2);
+    col_copy(r, 0, 3, out->method, sizeof out->method);
+    out->path = col_str(r, 0, 4);
+    out->status = (int)col_i64(r, 0, 5);
+    out->headers = col_str(r, 0, 6);
+    out->body = col_str(r, 0, 7);
+    col_copy(r, 0, 8, out->request_hash, sizeof out->request_hash);
+    PQclear(r);
+    if (!out->key || !out->path || !out->headers || !out->body) {
+        idem_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* No row inserted or replaced: a live record for the key exists, made by a concurrent
+ * transaction that committed after this one looked (this one found none). The transaction
+ * runs again; its fn then finds the record and replays it (store.h). */
+static int pg_idem_put(struct store_tx *tx, const struct idem_row *row, int64_t not_before)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->key);
+    pg_p_i64(&p, row->created_at);
+    pg_p_text(&p, row->method);
+    pg_p_text(&p, row->path);
+    pg_p_i64(&p, row->status);
+    pg_p_text(&p, row->headers);
+    pg_p_text(&p, row->body);
+    pg_p_text(&p, row->request_hash);
+    pg_p_i64(&p, not_before);
+    PGresult *r = pg_run(c, PG_IDEM_PUT, &p);
+    if (!r)
+        return -1;
+    int64_t n = changes(r);
+    PQclear(r);
+    if (n != 1) {
+        c->retry = true;
+        return STORE_RETRY;
+    }
+    return 0;
+}
+
+static int pg_idem_prune(struct store_tx *tx, int64_t before)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, before);
+    return run_done(as_conn(tx), PG_IDEM_PRUNE, &p);
+}
+
+/* ---- authorizations ---- */
+
+static int read_auth(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p,
+                     struct auth_row *out)
+{
+    int rc;
+    PGresult *r = run_row(c, id, p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(r, 0, 0, out->token, sizeof out->token);
+    out->merchant_id = col_i64(r, 0, 1);
+    col_copy(r, 0, 2, out->session_id, sizeof out->session_id);
+    out->issued_at = col_i64(r, 0, 3);
+    col_copy(r, 0, 4, out->state, sizeof out->state);
+    out->body = col_str(r, 0, 5);
+    PQclear(r);
+    return out->body ? 0 : -1;
+}
+
+static int pg_auth_insert(struct store_tx *tx, const struct auth_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->token);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->session_id);
+    pg_p_i64(&p, row->issued_at);
+    pg_p_text(&p, row->state);
+    pg_p_text(&p, row->body);
+    return run_done(as_conn(tx), PG_AUTH_INSERT, &p);
+}
+
+static int pg_auth_get(struct store_tx *tx, int64_t merchant_id, const char *token,
+                       struct auth_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, token);
+    pg_p_i64(&p, merchant_id);
+    return read_auth(c, lockable(c, PG_AUTH_GET, PG_AUTH_GET_LOCK), &p, out);
+}
+
+static int pg_auth_latest(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                          struct auth_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, session_id);
+    pg_p_i64(&p, merchant_id);
+    return read_auth(c, lockable(c, PG_AUTH_LATEST, PG_AUTH_LATEST_LOCK), &p, out);
+}
+
+static int pg_auth_set_state(struct store_tx *tx, int64_t merchant_id, const char *token,
+                             const char *state, const char *body)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, token);
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, state);
+    if (body)
+        pg_p_text(&p, body);
+    return run_one_change(as_conn(tx), body ? PG_AUTH_SET_STATE_BODY : PG_AUTH_SET_STATE, &p);
+}
+
+static int pg_auth_supersede(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                             const char *keep_token)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, session_id);
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, keep_token ? keep_token : "");
+    return run_done(as_conn(tx), PG_AUTH_SUPERSEDE, &p);
+}
+
+/* ---- orders ---- */
+
+/* Every column of an order row: $1 .. $14 in ORDER_COLS order. -1 when the row is not filed
+ * for the list (as sqlite.c refuses it). */
+static int order_params(struct pg_params *p, const struct order_row *r)
+{
+    if (!r->list_status[0] || (r->list_until != INT64_MAX && !r->list_after[0])) {
+        log_error("store: order %s is not filed for the list (list_status \"%s\")", r->id,
+                  r->list_status);
+        return -1;
+    }
+    pg_p_text(p, r->id);
+    pg_p_i64(p, r->merchant_id);
+    pg_p_text(p, r->session_id);
+    pg_p_text(p, r->status);
+    pg_p_text(p, r->fraud_status);
+    pg_p_i64(p, r->order_amount);
+    pg_p_i64(p, r->captured_amount);
+    pg_p_i64(p, r->refunded_amount);
+    pg_p_i64(p, r->created_at);
+    pg_p_i64(p, r->expires_at);
+    pg_p_text(p, r->body);
+    pg_p_text(p, r->list_status);
+    if (r->list_until != INT64_MAX) {
+        pg_p_i64(p, r->list_until);
+        pg_p_text(p, r->list_after);
+    } else {
+        pg_p_text(p, NULL);
+        pg_p_text(p, NULL);
+    }
+    return 0;
+}
+
+static int pg_order_insert(struct store_tx *tx, const struct order_row *row)
+{
+    struct pg_params p = {0};
+    if (order_params(&p, row) != 0)
+        return -1;
+    return run_done(as_conn(tx), PG_ORDER_INSERT, &p);
+}
+
+static int pg_order_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                        struct order_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    if (merchant_id)
+        pg_p_i64(&p, merchant_id);
+    enum pg_stmt st = merchant_id ? lockable(c, PG_ORDER_GET, PG_ORDER_GET_LOCK)
+                                  : lockable(c, PG_ORDER_GET_ANY, PG_ORDER_GET_ANY_LOCK);
+    int rc;
+    PGresult *r = run_row(c, st, &p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(r, 0, 0, out->id, sizeof out->id);
+    out->merchant_id = col_i64(r, 0, 1);
+    col_copy(r, 0, 2, out->session_id, sizeof out->session_id);
+    col_copy(r, 0, 3, out->status, sizeof out->status);
+    col_copy(r, 0, 4, out->fraud_status, sizeof out->fraud_status);
+    out->order_amount = col_i64(r, 0, 5);
+    out->captured_amount = col_i64(r, 0, 6);
+    out->refunded_amount = col_i64(r, 0, 7);
+    out->created_at = col_i64(r, 0, 8);
+    out->expires_at = col_i64(r, 0, 9);
+    out->body = col_str(r, 0, 10);
+    col_copy(r, 0, 11, out->list_status, sizeof out->list_status);
+    out->list_until = PQgetisnull(r, 0, 12) ? INT64_MAX : col_i64(r, 0, 12);
+    col_copy(r, 0, 13, out->list_after, sizeof out->list_after);
+    PQclear(r);
+    return out->body ? 0 : -1;
+}
+
+static int pg_order_update(struct store_tx *tx, const struct order_row *row)
+{
+    struct pg_params p = {0};
+    if (order_params(&p, row) != 0)
+        return -1;
+    return run_one_change(as_conn(tx), PG_ORDER_UPDATE, &p);
+}
+
+/* The merchant's order list: the matches (created in [from, to), reading as status at now)
+ * counted, and one page of them newest first, with two indexed queries. Exact; the count
+ * reads the index range of the matches (sqlite.c's per-bucket counts would make it
+ * independent of their number). In a read transaction both see one snapshot. */
+static int pg_order_page(struct store_tx *tx, const struct order_page_query *q,
+                         char (*ids)[37], size_t *n, int64_t *total)
+{
+    struct pg_conn *c = as_conn(tx);
+    *n = 0;
+    *total = 0;
+    if (q->from >= q->to)
+        return 0;
+    struct pg_params p = {0};
+    pg_p_i64(&p, q->merchant_id);
+    pg_p_i64(&p, q->from);
+    pg_p_i64(&p, q->to);
+    if (q->status) {
+        pg_p_text(&p, q->status);
+        pg_p_i64(&p, q->now);
+    }
+    int rc;
+    PGresult *r = run_row(c, q->status ? PG_ORDER_COUNT_STATUS : PG_ORDER_COUNT_ALL, &p, &rc);
+    if (!r)
+        return -1;
+    *total = col_i64(r, 0, 0);
+    PQclear(r);
+    if (q->offset >= *total || q->limit == 0)
+        return 0;
+    pg_p_i64(&p, (int64_t)q->limit);
+    pg_p_i64(&p, q->offset);
+    r = pg_run(c, q->status ? PG_ORDER_PAGE_STATUS : PG_ORDER_PAGE_ALL, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < q->limit; i++)
+        col_copy(r, i, 0, ids[(*n)++], 37);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_order_list_sweep(struct store_tx *tx, int64_t now, size_t max, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, now);
+    pg_p_i64(&p, (int64_t)max);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_ORDER_SWEEP, &p);
+    if (!r)
+        return -1;
+    *n = (size_t)changes(r);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- customer tokens ---- */
+
+static int pg_ctoken_insert(struct store_tx *tx, const struct ctoken_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->id);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->status);
+    pg_p_i64(&p, row->created_at);
+    pg_p_text(&p, row->body);
+    return run_done(as_conn(tx), PG_CTOKEN_INSERT, &p);
+}
+
+static int pg_ctoken_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                         struct ctoken_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    pg_p_i64(&p, merchant_id);
+    int rc;
+    PGresult *r = run_row(c, lockable(c, PG_CTOKEN_GET, PG_CTOKEN_GET_LOCK), &p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(r, 0, 0, out->id, sizeof out->id);
+    out->merchant_id = col_i64(r, 0, 1);
+    col_copy(r, 0, 2, out->status, sizeof out->status);
+    out->created_at = col_i64(r, 0, 3);
+    out->body = col_str(r, 0, 4);
+    PQclear(r);
+    return out->body ? 0 : -1;
+}
+
+static int pg_ctoken_set_status(struct store_tx *tx, int64_t merchant_id, const char *id,
+                                const char *status)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, status);
+    return run_one_change(as_conn(tx), PG_CTOKEN_SET_STATUS, &p);
+}
+
+/* ---- the outbox ---- */
+
+static int pg_outbox_add(struct store_tx *tx, struct outbox_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->kind);
+    pg_p_text(&p, row->session_id);
+    pg_p_text(&p, row->order_id);
+    pg_p_text(&p, row->url ? row->url : "");
+    pg_p_text(&p, row->body ? row->body : "");
+    pg_p_i64(&p, row->created_at);
+    pg_p_i64(&p, row->due_at);
+    pg_p_text(&p, row->endpoint);
+    int rc;
+    PGresult *r = run_row(as_conn(tx), PG_OUTBOX_ADD, &p, &rc);
+    if (!r)
+        return -1;
+    row->id = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* Outbox rows from a SELECT of OUTBOX_COLS. */
+static int read_outbox_rows(PGresult *r, struct outbox_row *rows, size_t cap, size_t *n)
+{
+    *n = 0;
+    for (int i = 0; i < PQntuples(r) && *n < cap; i++) {
+        struct outbox_row *o = &rows[*n];
+        memset(o, 0, sizeof *o);
+        o->id = col_i64(r, i, 0);
+        o->merchant_id = col_i64(r, i, 1);
+        col_copy(r, i, 2, o->kind, sizeof o->kind);
+        col_copy(r, i, 3, o->session_id, sizeof o->session_id);
+        col_copy(r, i, 4, o->order_id, sizeof o->order_id);
+        o->url = col_str(r, i, 5);
+        o->body = col_str(r, i, 6);
+        o->created_at = col_i64(r, i, 7);
+        o->due_at = col_i64(r, i, 8);
+        o->attempts = (int)col_i64(r, i, 9);
+        col_copy(r, i, 10, o->status, sizeof o->status);
+        col_copy(r, i, 11, o->endpoint, sizeof o->endpoint);
+        o->lease_until = col_i64(r, i, 12);
+        (*n)++;
+        if (!o->url || !o->body) {
+            for (size_t j = 0; j < *n; j++)
+                outbox_row_free(&rows[j]);
+            *n = 0;
+            PQclear(r);
+            return -1;
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_outbox_due(struct store_tx *tx, int64_t now, int64_t wall_now,
+                         size_t per_endpoint, struct outbox_row *rows, size_t cap, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, now);
+    pg_p_i64(&p, (int64_t)cap);
+    pg_p_i64(&p, (int64_t)per_endpoint);
+    pg_p_i64(&p, wall_now);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_OUTBOX_DUE, &p);
+    return r ? read_outbox_rows(r, rows, cap, n) : -1;
+}
+
+static int pg_outbox_claim(struct store_tx *tx, int64_t id, int64_t wall_now,
+                           int64_t lease_until)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, wall_now);
+    pg_p_i64(&p, lease_until);
+    return run_one_change(as_conn(tx), PG_OUTBOX_CLAIM, &p);
+}
+
+static int pg_outbox_record(struct store_tx *tx, int64_t id, const struct outbox_attempt *a,
+                            const char *status, int64_t next_due_at)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, a ? 1 : 0);
+    pg_p_text(&p, status);
+    pg_p_i64(&p, next_due_at);
+    if (run_done(c, PG_OUTBOX_RECORD, &p) != 0)
+        return -1;
+    if (!a)
+        return 0;
+    struct pg_params q = {0};
+    pg_p_i64(&q, id);
+    pg_p_i64(&q, a->at);
+    pg_p_i64(&q, a->http_status);
+    pg_p_text(&q, a->error);
+    pg_p_i64(&q, a->duration_ms);
+    return run_done(c, PG_OUTBOX_ATTEMPT, &q);
+}
+
+static int pg_outbox_list(struct store_tx *tx, int64_t merchant_id, const char *session_id,
+                          const char *order_id, struct outbox_row *rows, size_t cap, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, session_id ? session_id : "");
+    pg_p_text(&p, order_id ? order_id : "");
+    pg_p_i64(&p, (int64_t)cap);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_OUTBOX_LIST, &p);
+    return r ? read_outbox_rows(r, rows, cap, n) : -1;
+}
+
+static int pg_outbox_attempts(struct store_tx *tx, int64_t event_id, struct outbox_attempt *out,
+                              size_t cap, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, event_id);
+    pg_p_i64(&p, (int64_t)cap);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_OUTBOX_ATTEMPTS, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < cap; i++) {
+        struct outbox_attempt *a = &out[(*n)++];
+        a->at = col_i64(r, i, 0);
+        a->http_status = (int)col_i64(r, i, 1);
+        col_copy(r, i, 2, a->error, sizeof a->error);
+        a->duration_ms = col_i64(r, i, 3);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- Hosted Payment Page sessions and their messages ---- */
+
+static int pg_hpp_insert(struct store_tx *tx, const struct hpp_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->id);
+    pg_p_text(&p, row->page_id);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->kp_session_id);
+    pg_p_text(&p, row->status);
+    pg_p_i64(&p, row->created_at);
+    pg_p_i64(&p, row->updated_at);
+    pg_p_i64(&p, row->expires_at);
+    pg_p_text(&p, row->body);
+    return run_done(as_conn(tx), PG_HPP_INSERT, &p);
+}
+
+static int read_hpp(const PGresult *r, int i, struct hpp_row *out)
+{
+    memset(out, 0, sizeof *out);
+    col_copy(r, i, 0, out->id, sizeof out->id);
+    col_copy(r, i, 1, out->page_id, sizeof out->page_id);
+    out->merchant_id = col_i64(r, i, 2);
+    col_copy(r, i, 3, out->kp_session_id, sizeof out->kp_session_id);
+    col_copy(r, i, 4, out->status, sizeof out->status);
+    out->created_at = col_i64(r, i, 5);
+    out->updated_at = col_i64(r, i, 6);
+    out->expires_at = col_i64(r, i, 7);
+    out->body = col_str(r, i, 8);
+    return out->body ? 0 : -1;
+}
+
+static int hpp_get_one(struct pg_conn *c, enum pg_stmt id, const struct pg_params *p,
+                       struct hpp_row *out)
+{
+    int rc;
+    PGresult *r = run_row(c, id, p, &rc);
+    if (!r)
+        return rc;
+    rc = read_hpp(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_hpp_get(struct store_tx *tx, int64_t merchant_id, const char *id,
+                      struct hpp_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    if (merchant_id)
+        pg_p_i64(&p, merchant_id);
+    enum pg_stmt st = merchant_id ? lockable(c, PG_HPP_GET, PG_HPP_GET_LOCK)
+                                  : lockable(c, PG_HPP_GET_ANY, PG_HPP_GET_ANY_LOCK);
+    return hpp_get_one(c, st, &p, out);
+}
+
+static int pg_hpp_by_page(struct store_tx *tx, const char *page_id, struct hpp_row *out)
+{
+    struct pg_conn *c = as_conn(tx);
+    struct pg_params p = {0};
+    pg_p_text(&p, page_id);
+    return hpp_get_one(c, lockable(c, PG_HPP_BY_PAGE, PG_HPP_BY_PAGE_LOCK), &p, out);
+}
+
+static int pg_hpp_update(struct store_tx *tx, const struct hpp_row *row, const char *expected)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->id);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->status);
+    pg_p_i64(&p, row->updated_at);
+    pg_p_text(&p, row->body);
+    pg_p_text(&p, expected);
+    return run_one_change(as_conn(tx), PG_HPP_UPDATE, &p);
+}
+
+static int pg_hpp_for_kp(struct store_tx *tx, int64_t merchant_id, const char *kp_session_id,
+                         struct hpp_row *rows, size_t cap, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, kp_session_id);
+    pg_p_i64(&p, (int64_t)cap);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_HPP_FOR_KP, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < cap; i++) {
+        if (read_hpp(r, i, &rows[*n]) != 0) {
+            for (size_t j = 0; j <= *n; j++)
+                hpp_row_free(&rows[j]);
+            *n = 0;
+            PQclear(r);
+            return -1;
+        }
+        (*n)++;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_message_add(struct store_tx *tx, struct message_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->hpp_session_id);
+    pg_p_text(&p, row->body);
+    pg_p_i64(&p, row->created_at);
+    int rc;
+    PGresult *r = run_row(as_conn(tx), PG_MESSAGE_ADD, &p, &rc);
+    if (!r)
+        return -1;
+    row->id = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_message_list(struct store_tx *tx, int64_t merchant_id, const char *hpp_session_id,
+                           struct message_row *rows, size_t cap, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, hpp_session_id ? hpp_session_id : "");
+    pg_p_i64(&p, (int64_t)cap);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_MESSAGE_LIST, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < cap; i++) {
+        struct message_row *m = &rows[*n];
+        memset(m, 0, sizeof *m);
+        m->id = col_i64(r, i, 0);
+        m->merchant_id = col_i64(r, i, 1);
+        col_copy(r, i, 2, m->hpp_session_id, sizeof m->hpp_session_id);
+        m->body = col_str(r, i, 3);
+        m->created_at = col_i64(r, i, 4);
+        (*n)++;
+        if (!m->body) {
+            for (size_t j = 0; j < *n; j++)
+                message_row_free(&rows[j]);
+            *n = 0;
+            PQclear(r);
+            return -1;
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
+const struct store_ops pg_ops = {
+    .name = "postgresql",
+    .shared = true,
+    .write = pg_write,
+    .read = pg_read,
+    .log_async = pg_log_async,
+    .flush = pg_flush,
+    .ping = pg_ping,
+    .close = pg_close,
+    .meta_get = pg_meta_get,
+    .meta_put = pg_meta_put,
+    .meta_add = pg_meta_add,
+    .merchant_by_username = pg_merchant_by_username,
+    .merchant_by_id = pg_merchant_by_id,
+    .merchant_insert = pg_merchant_insert,
+    .merchant_set_secret = pg_merchant_set_secret,
+    .merchant_count = pg_merchant_count,
+    .session_get = pg_session_get,
+    .session_insert = pg_session_insert,
+    .session_update = pg_session_update,
+    .reqlog_get = pg_reqlog_get,
+    .idem_get = pg_idem_get,
+    .idem_put = pg_idem_put,
+    .idem_prune = pg_idem_prune,
+    .auth_insert = pg_auth_insert,
+    .auth_get = pg_auth_get,
+    .auth_latest = pg_auth_latest,
+    .auth_set_state = pg_auth_set_state,
+    .auth_supersede = pg_auth_supersede,
+    .order_insert = pg_order_insert,
+    .order_get = pg_order_get,
+    .order_update = pg_order_update,
+    .order_page = pg_order_page,
+    .order_list_sweep = pg_order_list_sweep,
+    .ctoken_insert = pg_ctoken_insert,
+    .ctoken_get = pg_ctoken_get,
+    .ctoken_set_status = pg_ctoken_set_status,
+    .outbox_add = pg_outbox_add,
+    .outbox_due = pg_outbox_due,
+    .outbox_claim = pg_outbox_claim,
+    .outbox_record = pg_outbox_record,
+    .outbox_list = pg_outbox_list,
+    .outbox_attempts = pg_outbox_attempts,
+    .hpp_insert = pg_hpp_insert,
+    .hpp_get = pg_hpp_get,
+    .hpp_by_page = pg_hpp_by_page,
+    .hpp_update = pg_hpp_update,
+    .hpp_for_kp = pg_hpp_for_kp,
+    .message_add = pg_message_add,
+    .message_list = pg_message_list,
+};
