@@ -86,9 +86,11 @@ run_scenario() {
         read -r rps p99 bad err fps failed <<EOF
 $agg
 EOF
+        w=22   # printf pads bytes: one more for the two of ×
+        case $label in *×*) w=23 ;; esac
         flows=""
         [ "$fps" = - ] || flows=$(printf ' (%5.0f flows/s)' "$fps")
-        printf '  %-22s run %d/%d: %7.0f req/s%s  p99 %8.2f ms  non-2xx %s  failed steps %s  socket errors %s\n' \
+        printf "  %-${w}s"' run %d/%d: %7.0f req/s%s  p99 %8.2f ms  non-2xx %s  failed steps %s  socket errors %s\n' \
             "$label" "$n" "$RUNS" "$rps" "$flows" "$(awk -v p="$p99" 'BEGIN {printf "%.2f", p / 1000}')" \
             "$bad" "$failed" "$err"
         [ "$bad" = 0 ] || die "$label: $bad responses with status >= 400; the numbers would be meaningless"
