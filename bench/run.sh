@@ -102,6 +102,7 @@ EOF
 
 echo "bench: $("$KASSE_BIN" version 2>/dev/null || echo '?'), --threads $KASSE_THREADS, server cpu $SERVER_CPU, wrk cpu $CLIENT_CPU"
 echo "bench: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $RUNS runs per scenario, median of runs; backends: $BACKENDS"
+echo "bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the numbers)"
 
 # ---- nginx: static 200, one worker, pinned like kasse ----
 start_nginx
@@ -180,4 +181,4 @@ for key in $keys; do
             (s != "" ? sprintf("%.2fx", r / s) : "") }'
 done
 echo
-echo "bench: done in $(($(date +%s) - started)) s"
+echo "bench: done in $(($(date +%s) - started)) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
