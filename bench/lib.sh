@@ -154,6 +154,14 @@ stop_kasse() {
     return 0
 }
 
+# kasse_errors NAME: says how many "error" lines the instance logged (and the first three).
+kasse_errors() {
+    _c=$(grep -c ' kasse error ' "$tmp/$1.err" || true)
+    [ "$_c" = 0 ] && return 0
+    echo "${BENCH_NAME:-bench}: kasse ($1) logged $_c error lines, the first:"
+    grep ' kasse error ' "$tmp/$1.err" | head -3 | sed 's/^/    /'
+}
+
 # A throwaway PostgreSQL cluster (tools/pg-test.sh) on a free port, pinned like Kasse (the
 # affinity is inherited by pg_ctl, the postmaster and every backend it forks); sets pg_port,
 # pg_url (of the postgres database). Its own directory: pg-test.sh hands it to the postgres user

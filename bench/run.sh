@@ -124,6 +124,7 @@ if has_backend sqlite; then
     run_scenario sqlite_create_session "sqlite create_session" create_session.lua "$base"
     run_scenario sqlite_read_session "sqlite read_session" read_session.lua "$base"
     run_scenario sqlite_checkout_flow "sqlite checkout_flow" checkout_flow.lua "$base"
+    kasse_errors sqlite
     stop_kasse sqlite check
 fi
 
@@ -138,6 +139,7 @@ if has_backend pg; then
     start_kasse pg "$port" "$db" --threads "$KASSE_THREADS"
     run_scenario pg_create_session "pg create_session" create_session.lua "http://127.0.0.1:$port"
     run_scenario pg_checkout_flow "pg checkout_flow" checkout_flow.lua "http://127.0.0.1:$port"
+    kasse_errors pg
     stop_kasse pg check
 fi
 if has_backend pg2; then
@@ -151,7 +153,9 @@ if has_backend pg2; then
         "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b"
     run_scenario pg2_checkout_flow "pg×2 checkout_flow" checkout_flow.lua \
         "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b"
+    kasse_errors pg2a
     stop_kasse pg2a check
+    kasse_errors pg2b
     stop_kasse pg2b check
 fi
 stop_pg
