@@ -12,6 +12,7 @@
 set -eu
 
 BENCH_NAME=disk
+# shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 KASSE_ARGS=${KASSE_ARGS:-}
 DURATION=${BENCH_DURATION:-60}
@@ -24,7 +25,7 @@ bench_init kasse-disk
 port=$(free_port)
 # shellcheck disable=SC2086
 start_kasse kasse "$port" "$tmp/kasse.db" $KASSE_ARGS
-kasse_pid=$kasse_pid_kasse
+kasse_pid=$(kasse_pid kasse)
 
 auth=$(basic_auth "$BENCH_MERCHANTS")
 session_id=$(curl -s -H "Authorization: $auth" -H 'Content-Type: application/json' \

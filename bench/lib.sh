@@ -128,6 +128,8 @@ start_kasse() {
     done
 }
 
+kasse_pid() { eval "echo \"\$kasse_pid_$1\""; } # NAME
+
 kasse_alive() { # NAME
     eval "_p=\$kasse_pid_$1"
     [ -n "$_p" ] && kill -0 "$_p" 2>/dev/null

@@ -20,6 +20,7 @@ set -eu
 BENCH_NAME=bench
 BENCH_MERCHANTS="a:secret-a-0123456789,b:secret-b-0123456789"
 KASSE_START_WAIT=60
+# shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 SIZES=${BENCH_ORDERS:-"10 100000 1000000"}
 RUNS=${BENCH_RUNS:-5}

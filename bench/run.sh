@@ -15,6 +15,7 @@
 set -eu
 
 BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 KASSE_THREADS=${KASSE_THREADS:-32}
 DURATION=${BENCH_DURATION:-10}
