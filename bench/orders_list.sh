@@ -17,9 +17,11 @@
 #   KASSE_THREADS   (default 32)
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-KASSE_BIN=${KASSE_BIN:-$root/build/kasse}
+BENCH_NAME=bench
+BENCH_MERCHANTS="a:secret-a-0123456789,b:secret-b-0123456789"
+KASSE_START_WAIT=60
+# shellcheck source=bench/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 SIZES=${BENCH_ORDERS:-"10 100000 1000000"}
 RUNS=${BENCH_RUNS:-5}
 REQS=${BENCH_REQS:-200}
@@ -27,44 +29,16 @@ CONNS=${BENCH_CONNS:-48}
 DURATION=${BENCH_DURATION:-5}
 KASSE_THREADS=${KASSE_THREADS:-32}
 
-die() { echo "bench: $*" >&2; exit 1; }
-for tool in sqlite3 wrk curl node; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (KASSE_DEPS_BENCH=1 make deps)"
-done
-[ -x "$KASSE_BIN" ] || die "$KASSE_BIN not built (make build/kasse)"
+need_tools sqlite3 wrk curl node
+bench_init kasse-bench-orders
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kasse-bench-orders.XXXXXX")
-kasse_pid=""
-stop_kasse() {
-    if [ -n "$kasse_pid" ] && kill -0 "$kasse_pid" 2>/dev/null; then
-        kill -TERM "$kasse_pid" 2>/dev/null || true
-        wait "$kasse_pid" 2>/dev/null || true
-    fi
-    kasse_pid=""
-}
-cleanup() { stop_kasse; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+port=$(free_port)
 base="http://127.0.0.1:$port"
-auth_a="Basic $(printf 'a:secret-a-0123456789' | base64 | tr -d '\n')"
-auth_b="Basic $(printf 'b:secret-b-0123456789' | base64 | tr -d '\n')"
+auth_a=$(basic_auth a:secret-a-0123456789)
+auth_b=$(basic_auth b:secret-b-0123456789)
 
-start_kasse() { # db
-    KASSE_MERCHANTS="a:secret-a-0123456789,b:secret-b-0123456789" "$KASSE_BIN" serve \
-        --listen "127.0.0.1:$port" --db "$1" --public-url "$base" --threads "$KASSE_THREADS" \
-        >"$tmp/kasse.out" 2>"$tmp/kasse.err" &
-    kasse_pid=$!
-    i=0
-    until grep -q "kasse: listening on" "$tmp/kasse.out" 2>/dev/null; do
-        kill -0 "$kasse_pid" 2>/dev/null || { cat "$tmp/kasse.err" >&2; die "kasse exited"; }
-        i=$((i + 1)); [ "$i" -gt 600 ] && die "kasse did not start"
-        sleep 0.1
-    done
-    : > "$tmp/kasse.out"
-}
+kasse_up() { start_kasse kasse "$port" "$1" --threads "$KASSE_THREADS"; } # db
+kasse_down() { stop_kasse kasse; }
 
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
@@ -79,7 +53,7 @@ place_order() { # auth → order id
 }
 
 # ---- the templates: made once through the API ----
-start_kasse "$tmp/template.db"
+kasse_up "$tmp/template.db"
 tmpl_a=$(place_order "$auth_a")
 tmpl_c=$(place_order "$auth_a")
 tmpl_b=$(place_order "$auth_b")
@@ -88,7 +62,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth_a" \
     -H 'Content-Type: application/json' -d '{"captured_amount":9500}' \
     "$base/ordermanagement/v1/orders/$tmpl_c/captures")
 [ "$code" = 201 ] || die "capture of the template returned $code"
-stop_kasse
+kasse_down
 
 # n copies of a template (ids first..first+n-1 where the filter holds); as tests/api/26.
 seed_sql() { # template first n filter
@@ -106,7 +80,6 @@ FROM c, orders t WHERE t.id = '$1';
 EOF
 }
 
-median() { sort -g | awk '{v[NR]=$1} END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 p99() { sort -g | awk '{v[NR]=$1} END { i = int(NR * 0.99); if (i < 1) i = 1; print v[i] }'; }
 
 # Times path REQS times on one connection; prints each time_total in ms.
@@ -135,7 +108,7 @@ for size in $SIZES; do
       seed_sql "$tmpl_b" 100000000 300 1
       echo 'COMMIT;'; } | sqlite3 -bail "$db" >/dev/null
     seeded=$(($(date +%s) - started))
-    start_kasse "$db"
+    kasse_up "$db"
     total=$(curl -s -H "Authorization: $auth_a" "$base/kasse/v1/orders?limit=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
     [ "$total" = "$size" ] || die "store of $size has total $total"
     captured=$(curl -s -H "Authorization: $auth_a" "$base/kasse/v1/orders?limit=1&status=CAPTURED" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
@@ -173,9 +146,11 @@ for size in $SIZES; do
         wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$here/orders_list.lua" "$base" \
         > "$tmp/wrk.out" 2>&1 &
     wrk_pid=$!
+    bg_pids=$wrk_pid
     sleep 1
     times_ms "$auth_b" "/kasse/v1/orders" > "$tmp/b_loaded"
     wait "$wrk_pid" || { cat "$tmp/wrk.out" >&2; die "wrk failed"; }
+    bg_pids=""
     line=$(grep '^RESULT ' "$tmp/wrk.out")
     echo "$line" | grep -q 'non2xx=0 ' || die "wrk saw errors: $line"
     printf '%-9s A: %s connections on the deep CAPTURED page: %s req/s, p99 %s ms; B alone: median %s p99 %s ms; B meanwhile: median %s p99 %s ms\n' \
@@ -183,6 +158,6 @@ for size in $SIZES; do
         "$(echo "$line" | sed 's/.*p99_us=\([0-9]*\).*/\1/' | awk '{printf "%.2f", $1/1000}')" \
         "$(median < "$tmp/b_alone")" "$(p99 < "$tmp/b_alone")" \
         "$(median < "$tmp/b_loaded")" "$(p99 < "$tmp/b_loaded")"
-    stop_kasse
+    kasse_down
     rm -f "$db" "$db-wal" "$db-shm" "$tmp/kasse-$size-log.db"*
 done

@@ -1,20 +1,22 @@
 #!/bin/sh
-# Kasse load benchmark against an nginx static-200 baseline. See bench/README.md.
+# Kasse load benchmark against an nginx static-200 baseline, on SQLite and on PostgreSQL (one
+# node, and two nodes on one database). See bench/README.md.
 #
 # Environment (all optional):
 #   KASSE_BIN        server binary               (default build/kasse, the release build)
 #   KASSE_THREADS    kasse serve --threads N     (default 32)
 #   BENCH_DURATION   seconds per wrk run         (default 10)
 #   BENCH_RUNS       runs per scenario           (default 5)
-#   BENCH_CONNS      wrk connections             (default 64)
-#   BENCH_WRK_THREADS wrk threads                (default 2)
-#   BENCH_SERVER_CPU CPU list for nginx + kasse  (default 0)
+#   BENCH_CONNS      wrk connections             (default 64; split between the two nodes of pg×2)
+#   BENCH_WRK_THREADS wrk threads                (default 2; split likewise)
+#   BENCH_SERVER_CPU CPU list for nginx, kasse, PostgreSQL (default 0)
 #   BENCH_CLIENT_CPU CPU list for wrk            (default 1)
+#   BENCH_BACKENDS   which of "sqlite pg pg2" to run (default all three)
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-KASSE_BIN=${KASSE_BIN:-$root/build/kasse}
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 KASSE_THREADS=${KASSE_THREADS:-32}
 DURATION=${BENCH_DURATION:-10}
 RUNS=${BENCH_RUNS:-5}
@@ -22,148 +24,166 @@ CONNS=${BENCH_CONNS:-64}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+BACKENDS=${BENCH_BACKENDS:-sqlite pg pg2}
+KASSE_PIN=$SERVER_CPU
 
-die() { echo "bench: $*" >&2; exit 1; }
-for tool in nginx wrk taskset curl node; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install nginx-light wrk util-linux curl)"
-done
-[ -x "$KASSE_BIN" ] || die "$KASSE_BIN not built (make build/kasse)"
+has_backend() { case " $BACKENDS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kasse-bench.XXXXXX")
-nginx_pid=""
-kasse_pid=""
-cleanup() {
-    # Only the processes this script started, by pid.
-    if [ -n "$kasse_pid" ] && kill -0 "$kasse_pid" 2>/dev/null; then
-        kill -TERM "$kasse_pid" 2>/dev/null || true
-        wait "$kasse_pid" 2>/dev/null || true
-    fi
-    if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
-        kill -QUIT "$nginx_pid" 2>/dev/null || true
-        wait "$nginx_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+need_tools nginx wrk taskset curl node
+if has_backend pg || has_backend pg2; then need_tools psql; fi
+bench_init kasse-bench
+started=$(date +%s)
 
-free_port() {
-    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
+auth=$(basic_auth "$BENCH_MERCHANTS")
+export BENCH_DIR="$here" BENCH_AUTH="$auth"
+keys=""   # the scenarios run, in order
 
-wait_for() { # url, seconds
-    i=0
-    while ! curl -s -o /dev/null "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt $(($2 * 10)) ] && die "timed out waiting for $1"
-        sleep 0.1
-    done
-}
-
-# ---- nginx: static 200, one worker, pinned like kasse ----
-nginx_port=$(free_port)
-mkdir -p "$tmp/nginx"
-cat > "$tmp/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/nginx/body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / { default_type text/plain; return 200 "ok\n"; }
-    }
-}
-EOF
-taskset -c "$SERVER_CPU" nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>"$tmp/nginx/stderr" &
-nginx_pid=$!
-wait_for "http://127.0.0.1:$nginx_port/" 10
-
-# ---- kasse: release build, temp db, one seeded merchant ----
-kasse_port=$(free_port)
-user=bench
-secret=bench-secret-0123456789
-KASSE_MERCHANTS="$user:$secret" taskset -c "$SERVER_CPU" "$KASSE_BIN" serve \
-    --listen "127.0.0.1:$kasse_port" --db "$tmp/kasse.db" \
-    --public-url "http://127.0.0.1:$kasse_port" --threads "$KASSE_THREADS" \
-    >"$tmp/kasse.out" 2>"$tmp/kasse.err" &
-kasse_pid=$!
-i=0
-until grep -q "kasse: listening on" "$tmp/kasse.out" 2>/dev/null; do
-    kill -0 "$kasse_pid" 2>/dev/null || { cat "$tmp/kasse.err" >&2; die "kasse exited during startup"; }
-    i=$((i + 1)); [ "$i" -gt 200 ] && die "kasse did not start"
-    sleep 0.1
-done
-
-auth="Basic $(printf '%s:%s' "$user" "$secret" | base64 | tr -d '\n')"
-session_id=$(curl -s -H "Authorization: $auth" -H 'Content-Type: application/json' \
-    --data-binary "@$here/se_example.json" "http://127.0.0.1:$kasse_port/payments/v1/sessions" |
-    sed -n 's/.*"session_id":"\([^"]*\)".*/\1/p')
-[ -n "$session_id" ] || die "could not create the session for the read benchmark"
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth" \
-    "http://127.0.0.1:$kasse_port/payments/v1/sessions/$session_id")
-[ "$code" = 200 ] || die "GET session returned $code"
-
-export BENCH_DIR="$here" BENCH_AUTH="$auth" BENCH_SESSION_ID="$session_id"
-
-echo "bench: $("$KASSE_BIN" version 2>/dev/null || echo '?'), --threads $KASSE_THREADS, server cpu $SERVER_CPU, wrk cpu $CLIENT_CPU"
-echo "bench: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $RUNS runs per scenario, median of runs"
-
-# run_scenario name script url → appends "rps p99_us" lines to $tmp/<name>.runs
+# run_scenario KEY LABEL SCRIPT URL... → "rps p99_us flows_per_s" lines in $tmp/KEY.runs.
+# With several URLs (one per node), one wrk per URL runs at the same time with its share of the
+# connections and threads; a run's req/s and flows/s are their sums, its p99 the worse one.
 run_scenario() {
-    name=$1 script=$2 url=$3
-    : > "$tmp/$name.runs"
+    key=$1 label=$2 script=$3
+    shift 3
+    urls="$*"
+    nurl=$#
+    keys="$keys $key"
+    echo "$label" > "$tmp/$key.label"
+    : > "$tmp/$key.runs"
+    conns=$((CONNS / nurl))
+    threads=$((WRK_THREADS / nurl))
+    [ "$threads" -ge 1 ] || threads=1
     n=1
     while [ "$n" -le "$RUNS" ]; do
-        out=$(taskset -c "$CLIENT_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-            -s "$here/$script" "$url" 2>&1) || { echo "$out" >&2; die "wrk failed ($name)"; }
-        line=$(echo "$out" | grep '^RESULT ') || { echo "$out" >&2; die "no RESULT line ($name)"; }
-        rps=$(echo "$line" | sed 's/.*rps=\([0-9.]*\).*/\1/')
-        p99=$(echo "$line" | sed 's/.*p99_us=\([0-9]*\).*/\1/')
-        bad=$(echo "$line" | sed 's/.*non2xx=\([0-9]*\).*/\1/')
-        err=$(echo "$line" | sed 's/.* errors=\([0-9]*\).*/\1/')
-        printf '  %-14s run %d/%d: %10.0f req/s  p99 %8.2f ms  non-2xx %s  socket errors %s\n' \
-            "$name" "$n" "$RUNS" "$rps" "$(echo "$p99" | awk '{printf "%.2f", $1/1000}')" "$bad" "$err"
-        [ "$bad" = 0 ] || die "$name: $bad responses with status >= 400; the numbers would be meaningless"
-        echo "$rps $p99" >> "$tmp/$name.runs"
+        i=0
+        bg_pids=""
+        for url in $urls; do
+            i=$((i + 1))
+            taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
+                -s "$here/$script" "$url" >"$tmp/wrk.$i" 2>&1 &
+            bg_pids="$bg_pids $!"
+        done
+        i=0
+        for p in $bg_pids; do
+            i=$((i + 1))
+            wait "$p" || { cat "$tmp/wrk.$i" >&2; die "wrk failed ($label)"; }
+        done
+        bg_pids=""
+        : > "$tmp/results"
+        i=0
+        while [ "$i" -lt "$nurl" ]; do
+            i=$((i + 1))
+            grep '^RESULT ' "$tmp/wrk.$i" >> "$tmp/results" ||
+                { cat "$tmp/wrk.$i" >&2; die "no RESULT line ($label)"; }
+        done
+        # → rps p99_us non2xx errors flows_per_s ("-" unless a flow) failed
+        agg=$(awk '{
+            split("", a)
+            for (f = 2; f <= NF; f++) { split($f, kv, "="); a[kv[1]] = kv[2] }
+            rps += a["rps"]; if (a["p99_us"] + 0 > p99) p99 = a["p99_us"] + 0
+            bad += a["non2xx"]; err += a["errors"]
+            if ("flows" in a) { flows = 1; fps += a["flows"] / (a["duration_us"] / 1e6); failed += a["failed"] }
+        } END { printf "%.2f %d %d %d %s %d\n", rps, p99, bad, err, (flows ? sprintf("%.2f", fps) : "-"), failed }' \
+            "$tmp/results")
+        read -r rps p99 bad err fps failed <<EOF
+$agg
+EOF
+        w=22   # printf pads bytes: one more for the two of ×
+        case $label in *×*) w=23 ;; esac
+        flows=""
+        [ "$fps" = - ] || flows=$(printf ' (%5.0f flows/s)' "$fps")
+        printf "  %-${w}s"' run %d/%d: %7.0f req/s%s  p99 %8.2f ms  non-2xx %s  failed steps %s  socket errors %s\n' \
+            "$label" "$n" "$RUNS" "$rps" "$flows" "$(awk -v p="$p99" 'BEGIN {printf "%.2f", p / 1000}')" \
+            "$bad" "$failed" "$err"
+        [ "$bad" = 0 ] || die "$label: $bad responses with status >= 400; the numbers would be meaningless"
+        [ "$failed" = 0 ] || die "$label: $failed checkout steps failed; the numbers would be meaningless"
+        echo "$rps $p99 $fps" >> "$tmp/$key.runs"
         n=$((n + 1))
     done
 }
 
-median() { # file column
-    sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END {
-        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+echo "bench: $("$KASSE_BIN" version 2>/dev/null || echo '?'), --threads $KASSE_THREADS, server cpu $SERVER_CPU, wrk cpu $CLIENT_CPU"
+echo "bench: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $RUNS runs per scenario, median of runs; backends: $BACKENDS"
+echo "bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the numbers)"
 
-run_scenario nginx_static static.lua "http://127.0.0.1:$nginx_port/"
-run_scenario create_session create_session.lua "http://127.0.0.1:$kasse_port"
-run_scenario read_session read_session.lua "http://127.0.0.1:$kasse_port"
+# ---- nginx: static 200, one worker, pinned like kasse ----
+start_nginx
+run_scenario nginx_static nginx_static static.lua "http://127.0.0.1:$nginx_port/"
 
-kill -0 "$kasse_pid" 2>/dev/null || { cat "$tmp/kasse.err" >&2; die "kasse died during the benchmark"; }
+# ---- SQLite: temp db, one node ----
+if has_backend sqlite; then
+    port=$(free_port)
+    start_kasse sqlite "$port" "$tmp/kasse.db" --threads "$KASSE_THREADS"
+    base="http://127.0.0.1:$port"
+    session_id=$(curl -s -H "Authorization: $auth" -H 'Content-Type: application/json' \
+        --data-binary "@$here/se_example.json" "$base/payments/v1/sessions" |
+        sed -n 's/.*"session_id":"\([^"]*\)".*/\1/p')
+    [ -n "$session_id" ] || die "could not create the session for the read benchmark"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth" \
+        "$base/payments/v1/sessions/$session_id")
+    [ "$code" = 200 ] || die "GET session returned $code"
+    export BENCH_SESSION_ID="$session_id"
+    run_scenario sqlite_create_session "sqlite create_session" create_session.lua "$base"
+    run_scenario sqlite_read_session "sqlite read_session" read_session.lua "$base"
+    run_scenario sqlite_checkout_flow "sqlite checkout_flow" checkout_flow.lua "$base"
+    kasse_errors sqlite
+    stop_kasse sqlite check
+fi
 
+# ---- PostgreSQL: a throwaway cluster pinned to the server CPU, a database per Kasse run ----
+if has_backend pg || has_backend pg2; then
+    start_pg
+    echo "bench: PostgreSQL $(pg_version) on port $pg_port (fsync on), pinned to cpu $SERVER_CPU"
+fi
+if has_backend pg; then
+    db=$(create_pg_db bench_one_node)
+    port=$(free_port)
+    start_kasse pg "$port" "$db" --threads "$KASSE_THREADS"
+    run_scenario pg_create_session "pg create_session" create_session.lua "http://127.0.0.1:$port"
+    run_scenario pg_checkout_flow "pg checkout_flow" checkout_flow.lua "http://127.0.0.1:$port"
+    kasse_errors pg
+    stop_kasse pg check
+fi
+if has_backend pg2; then
+    # Two nodes on one database, both on the server CPU; one wrk per node, half the connections each.
+    db=$(create_pg_db bench_two_nodes)
+    port_a=$(free_port)
+    start_kasse pg2a "$port_a" "$db" --threads "$KASSE_THREADS"
+    port_b=$(free_port)
+    start_kasse pg2b "$port_b" "$db" --threads "$KASSE_THREADS"
+    run_scenario pg2_create_session "pg×2 create_session" create_session.lua \
+        "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b"
+    run_scenario pg2_checkout_flow "pg×2 checkout_flow" checkout_flow.lua \
+        "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b"
+    kasse_errors pg2a
+    stop_kasse pg2a check
+    kasse_errors pg2b
+    stop_kasse pg2b check
+fi
+stop_pg
+stop_nginx
+
+# ---- one table: medians, ratios to nginx (and of PostgreSQL to SQLite) of this run ----
 base_rps=$(median "$tmp/nginx_static.runs" 1)
 base_p99=$(median "$tmp/nginx_static.runs" 2)
 echo
-printf '%-16s %14s %14s %16s %16s\n' scenario 'median req/s' 'median p99 ms' 'req/s vs nginx' 'p99 vs nginx'
-for name in nginx_static create_session read_session; do
-    rps=$(median "$tmp/$name.runs" 1)
-    p99=$(median "$tmp/$name.runs" 2)
-    awk -v n="$name" -v r="$rps" -v p="$p99" -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
-        printf "%-16s %14.0f %14.2f %15.3fx %15.2fx\n", n, r, p / 1000, r / br, (bp > 0 ? p / bp : 0) }'
+printf '%-22s %12s %8s %9s %15s %13s %16s\n' scenario 'median req/s' 'flows/s' 'p99 ms' \
+    'req/s vs nginx' 'p99 vs nginx' 'req/s vs sqlite'
+for key in $keys; do
+    rps=$(median "$tmp/$key.runs" 1)
+    p99=$(median "$tmp/$key.runs" 2)
+    fps=-
+    grep -q ' -$' "$tmp/$key.runs" || fps=$(median "$tmp/$key.runs" 3)
+    sql=""
+    case $key in pg_* | pg2_*)
+        s="$tmp/sqlite_${key#*_}.runs"
+        [ -f "$s" ] && sql=$(median "$s" 1) ;;
+    esac
+    awk -v n="$(cat "$tmp/$key.label")" -v r="$rps" -v p="$p99" -v f="$fps" -v s="$sql" \
+        -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
+        w = 22 + (index(n, "×") ? length("×") - 1 : 0)   # printf pads bytes, not characters
+        printf "%-" w "s %12.0f %8s %9.2f %14.3fx %12.2fx %16s\n", n, r,
+            (f == "-" ? "-" : sprintf("%.0f", f)), p / 1000, r / br, (bp > 0 ? p / bp : 0),
+            (s != "" ? sprintf("%.2fx", r / s) : "") }'
 done
-
-# Clean shutdown is part of the contract: SIGTERM must give exit code 0.
-kill -TERM "$kasse_pid"
-status=0
-wait "$kasse_pid" || status=$?
-kasse_pid=""
-[ "$status" = 0 ] || { cat "$tmp/kasse.err" >&2; die "kasse exited with $status after SIGTERM"; }
+echo
+echo "bench: done in $(($(date +%s) - started)) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -6,13 +6,16 @@ set -e
 # clang for the fuzzers, Node for the black-box tests, the sqlite3 shell to seed the order-list
 # test at scale, chromium for the browser tests, the PostgreSQL server for the PostgreSQL
 # backend's tests: tools/pg-test.sh), and
-# KASSE_DEPS_BENCH=1 adds the benchmark's tools, KASSE_DEPS_SOAK=1 the soak's (node, sqlite3).
+# KASSE_DEPS_BENCH=1 adds the benchmark's tools (wrk, nginx, taskset, curl, node; the sqlite3 shell
+# for bench/orders_list.sh; the PostgreSQL server and psql for its pg rows), KASSE_DEPS_SOAK=1 the
+# soak's (node, sqlite3).
 need="gcc make pkg-config libjansson-dev libsqlite3-dev libssl-dev
 libcurl4-openssl-dev libqrencode-dev libpq-dev"
 [ "${KASSE_DEPS_PROFILE:-test}" = test ] &&
     need="$need libcmocka-dev clang chromium fonts-liberation zbar-tools sqlite3 nodejs npm
     postgresql"
-[ "${KASSE_DEPS_BENCH:-0}" = 1 ] && need="$need wrk nginx-light util-linux nodejs npm curl"
+[ "${KASSE_DEPS_BENCH:-0}" = 1 ] &&
+    need="$need wrk nginx-light util-linux nodejs npm curl sqlite3 postgresql"
 [ "${KASSE_DEPS_SOAK:-0}" = 1 ] && need="$need nodejs sqlite3"
 missing=""
 for p in $need; do
