@@ -168,6 +168,7 @@ static void cursor_open(struct page_ctx *p, struct cursor *k, enum ol_rows what,
     if (p->rc != 0)
         return;
     k->open = true;
+    k->k.what = what;
     if (p->ops->open(p->be, p->q, what, lo, hi, arg, max, &k->k) != 0) {
         p->rc = -1;
         return;

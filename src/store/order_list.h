@@ -47,10 +47,12 @@ struct ol_row {
     char id[37];
 };
 
-/* The backend's cursor state (a statement, or a result and a row index). */
+/* A cursor: what it reads (set before open) and the backend's state (a statement, or a
+ * result and a row index). */
 struct ol_cursor {
+    enum ol_rows what;
     void *h;
-    int64_t i;
+    int i;
 };
 
 /* What a backend supplies. be: its connection. Each returns 0 or -1 (logged by the backend)

@@ -590,7 +590,6 @@ static int ol_open(void *be, const struct order_page_query *q, enum ol_rows what
     struct conn *c = be;
     sqlite3_stmt *st = sq_stmt(c, ids[what]);
     k->h = st;
-    k->i = what;
     if (!st)
         return -1;
     bind_list(q, st, lo, hi);
@@ -614,7 +613,7 @@ static int ol_next(void *be, struct ol_cursor *k, struct ol_row *row)
         log_error("sqlite: %s", sqlite3_errmsg(c->db));
         return -1;
     }
-    if (k->i == OL_BUCKETS_DESC || k->i == OL_DUE_BUCKETS_DESC) {
+    if (k->what == OL_BUCKETS_DESC || k->what == OL_DUE_BUCKETS_DESC) {
         row->a = sqlite3_column_int64(st, 0);
         row->b = sqlite3_column_int64(st, 1);
     } else {
