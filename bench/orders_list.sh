@@ -15,6 +15,9 @@
 #   BENCH_RUNS      (default 5)                BENCH_REQS    (default 200)
 #   BENCH_CONNS     (default 48)               BENCH_DURATION (seconds of wrk, default 5)
 #   KASSE_THREADS   (default 32)
+#   BENCH_PG        a PostgreSQL server URL (postgres://user@host:port/db): run on PostgreSQL
+#                   instead, a database per size (created and dropped here), seeded with psql
+#   BENCH_ISOLATION (default 1; 0 skips the wrk part)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +31,10 @@ DURATION=${BENCH_DURATION:-5}
 KASSE_THREADS=${KASSE_THREADS:-32}
 
 die() { echo "bench: $*" >&2; exit 1; }
-for tool in sqlite3 wrk curl node; do
+BENCH_PG=${BENCH_PG:-}
+ISOLATION=${BENCH_ISOLATION:-1}
+if [ -n "$BENCH_PG" ]; then tools="psql wrk curl node"; else tools="sqlite3 wrk curl node"; fi
+for tool in $tools; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (KASSE_DEPS_BENCH=1 make deps)"
 done
 [ -x "$KASSE_BIN" ] || die "$KASSE_BIN not built (make build/kasse)"
@@ -42,7 +48,14 @@ stop_kasse() {
     fi
     kasse_pid=""
 }
-cleanup() { stop_kasse; rm -rf "$tmp"; }
+pg_db=""
+# The server URL with another database name.
+pg_url() { echo "$BENCH_PG" | sed "s|/[^/?]*\(?.*\)\{0,1\}\$|/$1\1|"; }
+drop_pg_db() {
+    [ -n "$pg_db" ] && psql "$BENCH_PG" -qAtX -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
+    pg_db=""
+}
+cleanup() { stop_kasse; drop_pg_db; rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -78,17 +91,22 @@ place_order() { # auth → order id
         "$base/payments/v1/authorizations/$t/order" | json_field order_id
 }
 
-# ---- the templates: made once through the API ----
-start_kasse "$tmp/template.db"
-tmpl_a=$(place_order "$auth_a")
-tmpl_c=$(place_order "$auth_a")
-tmpl_b=$(place_order "$auth_b")
-[ -n "$tmpl_a" ] && [ -n "$tmpl_c" ] && [ -n "$tmpl_b" ] || die "could not place the template orders"
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth_a" \
-    -H 'Content-Type: application/json' -d '{"captured_amount":9500}' \
-    "$base/ordermanagement/v1/orders/$tmpl_c/captures")
-[ "$code" = 201 ] || die "capture of the template returned $code"
-stop_kasse
+# ---- the templates: made through the API (once; on PostgreSQL in each size's database) ----
+make_templates() {
+    tmpl_a=$(place_order "$auth_a")
+    tmpl_c=$(place_order "$auth_a")
+    tmpl_b=$(place_order "$auth_b")
+    [ -n "$tmpl_a" ] && [ -n "$tmpl_c" ] && [ -n "$tmpl_b" ] || die "could not place the template orders"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth_a" \
+        -H 'Content-Type: application/json' -d '{"captured_amount":9500}' \
+        "$base/ordermanagement/v1/orders/$tmpl_c/captures")
+    [ "$code" = 201 ] || die "capture of the template returned $code"
+}
+if [ -z "$BENCH_PG" ]; then
+    start_kasse "$tmp/template.db"
+    make_templates
+    stop_kasse
+fi
 
 # n copies of a template (ids first..first+n-1 where the filter holds); as tests/api/26.
 seed_sql() { # template first n filter
@@ -103,6 +121,22 @@ SELECT c.id, t.merchant_id, t.session_id, t.status, t.fraud_status, t.order_amou
        t.captured_amount, t.refunded_amount, t.created_at - c.d, t.expires_at - c.d,
        json_set(t.body, '\$.order_id', c.id), t.list_status, t.list_until - c.d, t.list_after
 FROM c, orders t WHERE t.id = '$1';
+EOF
+}
+
+# The same copies in PostgreSQL's SQL (the body through jsonb, as tests/api/26).
+seed_pg_sql() { # template first n filter
+    cat <<EOF
+INSERT INTO orders(id, merchant_id, session_id, status, fraud_status, order_amount,
+                   captured_amount, refunded_amount, created_at, expires_at, body,
+                   list_status, list_until, list_after)
+SELECT c.id, t.merchant_id, t.session_id, t.status, t.fraud_status, t.order_amount,
+       t.captured_amount, t.refunded_amount, t.created_at - c.d, t.expires_at - c.d,
+       (t.body::jsonb || jsonb_build_object('order_id', c.id))::text,
+       t.list_status, t.list_until - c.d, t.list_after
+FROM (SELECT i, lpad(to_hex(i), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(i), 12, '0') AS id,
+             i::bigint * 97 % 86400000 + (i % 10) * 172800000::bigint AS d
+      FROM generate_series($2, $2 + $3 - 1) AS i WHERE $4) c, orders t WHERE t.id = '$1';
 EOF
 }
 
@@ -121,21 +155,37 @@ times_ms() { # auth path
         awk '{printf "%.3f\n", $1 * 1000}'
 }
 
-echo "bench: $KASSE_BIN, --threads $KASSE_THREADS; $RUNS runs x $REQS requests per query, median of run medians (ms)"
+echo "bench: $KASSE_BIN, ${BENCH_PG:+PostgreSQL, }--threads $KASSE_THREADS; $RUNS runs x $REQS requests per query, median of run medians (ms)"
 printf '%-9s %-44s %9s %6s %10s\n' orders query total items 'median ms'
 for size in $SIZES; do
-    db="$tmp/kasse-$size.db"
-    cp "$tmp/template.db" "$db"
     n=$((size - 2))
     [ "$n" -ge 0 ] || n=0
-    started=$(date +%s)
-    { echo 'BEGIN;'
-      seed_sql "$tmpl_a" 1 "$n" 'i % 5 <> 0'
-      seed_sql "$tmpl_c" 1 "$n" 'i % 5 = 0'
-      seed_sql "$tmpl_b" 100000000 300 1
-      echo 'COMMIT;'; } | sqlite3 -bail "$db" >/dev/null
-    seeded=$(($(date +%s) - started))
-    start_kasse "$db"
+    if [ -n "$BENCH_PG" ]; then
+        pg_db="kasse_bench_$$_$size"
+        psql "$BENCH_PG" -qAtX -c "CREATE DATABASE $pg_db" >/dev/null
+        db=$(pg_url "$pg_db")
+        start_kasse "$db"
+        make_templates
+        started=$(date +%s)
+        { echo 'BEGIN;'
+          seed_pg_sql "$tmpl_a" 1 "$n" 'i % 5 <> 0'
+          seed_pg_sql "$tmpl_c" 1 "$n" 'i % 5 = 0'
+          seed_pg_sql "$tmpl_b" 100000000 300 true
+          echo 'COMMIT;'
+          echo 'VACUUM ANALYZE;'; } | psql "$db" -qAtX -v ON_ERROR_STOP=1 >/dev/null
+        seeded=$(($(date +%s) - started))
+    else
+        db="$tmp/kasse-$size.db"
+        cp "$tmp/template.db" "$db"
+        started=$(date +%s)
+        { echo 'BEGIN;'
+          seed_sql "$tmpl_a" 1 "$n" 'i % 5 <> 0'
+          seed_sql "$tmpl_c" 1 "$n" 'i % 5 = 0'
+          seed_sql "$tmpl_b" 100000000 300 1
+          echo 'COMMIT;'; } | sqlite3 -bail "$db" >/dev/null
+        seeded=$(($(date +%s) - started))
+        start_kasse "$db"
+    fi
     total=$(curl -s -H "Authorization: $auth_a" "$base/kasse/v1/orders?limit=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
     [ "$total" = "$size" ] || die "store of $size has total $total"
     captured=$(curl -s -H "Authorization: $auth_a" "$base/kasse/v1/orders?limit=1&status=CAPTURED" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
@@ -166,6 +216,12 @@ for size in $SIZES; do
         printf '%-9s %-44s %9s %6s %10s\n' "$size" "$(echo "$q" | sed 's|/kasse/v1/orders||; s|created_after=[^&]*|after=d-5|; s|created_before=[^&]*|before=d-4|')" \
             "$t" "$items" "$(median < "$tmp/medians")"
     done
+    if [ "$ISOLATION" = 0 ]; then
+        stop_kasse
+        drop_pg_db
+        rm -f "$db" "$db-wal" "$db-shm" "$tmp/kasse-$size-log.db"*
+        continue
+    fi
     # Isolation: merchant A's heaviest query from CONNS connections; merchant B's page meanwhile.
     heavy="/kasse/v1/orders?status=CAPTURED&limit=100&offset=$((captured / 2))"
     times_ms "$auth_b" "/kasse/v1/orders" > "$tmp/b_alone"
@@ -184,5 +240,6 @@ for size in $SIZES; do
         "$(median < "$tmp/b_alone")" "$(p99 < "$tmp/b_alone")" \
         "$(median < "$tmp/b_loaded")" "$(p99 < "$tmp/b_loaded")"
     stop_kasse
+    drop_pg_db
     rm -f "$db" "$db-wal" "$db-shm" "$tmp/kasse-$size-log.db"*
 done
