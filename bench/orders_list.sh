@@ -15,6 +15,10 @@
 #   BENCH_RUNS      (default 5)                BENCH_REQS    (default 200)
 #   BENCH_CONNS     (default 48)               BENCH_DURATION (seconds of wrk, default 5)
 #   KASSE_THREADS   (default 32)
+#   BENCH_PG        1: run on PostgreSQL instead, a throwaway cluster (bench/lib.sh start_pg);
+#                   or a server URL (postgres://user@host:port/db) to use; a database per size
+#                   (created and dropped here), seeded with psql
+#   BENCH_ISOLATION (default 1; 0 skips the wrk part)
 set -eu
 
 BENCH_NAME=bench
@@ -29,8 +33,21 @@ CONNS=${BENCH_CONNS:-48}
 DURATION=${BENCH_DURATION:-5}
 KASSE_THREADS=${KASSE_THREADS:-32}
 
-need_tools sqlite3 wrk curl node
+BENCH_PG=${BENCH_PG:-}
+ISOLATION=${BENCH_ISOLATION:-1}
+if [ -n "$BENCH_PG" ]; then need_tools psql wrk curl node; else need_tools sqlite3 wrk curl node; fi
 bench_init kasse-bench-orders
+if [ "$BENCH_PG" = 1 ]; then
+    start_pg
+    BENCH_PG=$pg_url
+fi
+pg_db=""
+# The server URL with another database name.
+pg_url_for() { echo "$BENCH_PG" | sed "s|/[^/?]*\(?.*\)\{0,1\}\$|/$1\1|"; }
+drop_pg_db() {
+    [ -n "$pg_db" ] && psql "$BENCH_PG" -qAtX -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
+    pg_db=""
+}
 
 port=$(free_port)
 base="http://127.0.0.1:$port"
@@ -52,17 +69,22 @@ place_order() { # auth → order id
         "$base/payments/v1/authorizations/$t/order" | json_field order_id
 }
 
-# ---- the templates: made once through the API ----
-kasse_up "$tmp/template.db"
-tmpl_a=$(place_order "$auth_a")
-tmpl_c=$(place_order "$auth_a")
-tmpl_b=$(place_order "$auth_b")
-[ -n "$tmpl_a" ] && [ -n "$tmpl_c" ] && [ -n "$tmpl_b" ] || die "could not place the template orders"
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth_a" \
-    -H 'Content-Type: application/json' -d '{"captured_amount":9500}' \
-    "$base/ordermanagement/v1/orders/$tmpl_c/captures")
-[ "$code" = 201 ] || die "capture of the template returned $code"
-kasse_down
+# ---- the templates: made through the API (once; on PostgreSQL in each size's database) ----
+make_templates() {
+    tmpl_a=$(place_order "$auth_a")
+    tmpl_c=$(place_order "$auth_a")
+    tmpl_b=$(place_order "$auth_b")
+    [ -n "$tmpl_a" ] && [ -n "$tmpl_c" ] && [ -n "$tmpl_b" ] || die "could not place the template orders"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth_a" \
+        -H 'Content-Type: application/json' -d '{"captured_amount":9500}' \
+        "$base/ordermanagement/v1/orders/$tmpl_c/captures")
+    [ "$code" = 201 ] || die "capture of the template returned $code"
+}
+if [ -z "$BENCH_PG" ]; then
+    kasse_up "$tmp/template.db"
+    make_templates
+    kasse_down
+fi
 
 # n copies of a template (ids first..first+n-1 where the filter holds); as tests/api/26.
 seed_sql() { # template first n filter
@@ -80,6 +102,22 @@ FROM c, orders t WHERE t.id = '$1';
 EOF
 }
 
+# The same copies in PostgreSQL's SQL (the body through jsonb, as tests/api/26).
+seed_pg_sql() { # template first n filter
+    cat <<EOF
+INSERT INTO orders(id, merchant_id, session_id, status, fraud_status, order_amount,
+                   captured_amount, refunded_amount, created_at, expires_at, body,
+                   list_status, list_until, list_after)
+SELECT c.id, t.merchant_id, t.session_id, t.status, t.fraud_status, t.order_amount,
+       t.captured_amount, t.refunded_amount, t.created_at - c.d, t.expires_at - c.d,
+       (t.body::jsonb || jsonb_build_object('order_id', c.id))::text,
+       t.list_status, t.list_until - c.d, t.list_after
+FROM (SELECT i, lpad(to_hex(i), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(i), 12, '0') AS id,
+             i::bigint * 97 % 86400000 + (i % 10) * 172800000::bigint AS d
+      FROM generate_series($2, $2 + $3 - 1) AS i WHERE $4) c, orders t WHERE t.id = '$1';
+EOF
+}
+
 p99() { sort -g | awk '{v[NR]=$1} END { i = int(NR * 0.99); if (i < 1) i = 1; print v[i] }'; }
 
 # Times path REQS times on one connection; prints each time_total in ms.
@@ -94,21 +132,37 @@ times_ms() { # auth path
         awk '{printf "%.3f\n", $1 * 1000}'
 }
 
-echo "bench: $KASSE_BIN, --threads $KASSE_THREADS; $RUNS runs x $REQS requests per query, median of run medians (ms)"
+echo "bench: $KASSE_BIN, ${BENCH_PG:+PostgreSQL, }--threads $KASSE_THREADS; $RUNS runs x $REQS requests per query, median of run medians (ms)"
 printf '%-9s %-44s %9s %6s %10s\n' orders query total items 'median ms'
 for size in $SIZES; do
-    db="$tmp/kasse-$size.db"
-    cp "$tmp/template.db" "$db"
     n=$((size - 2))
     [ "$n" -ge 0 ] || n=0
-    started=$(date +%s)
-    { echo 'BEGIN;'
-      seed_sql "$tmpl_a" 1 "$n" 'i % 5 <> 0'
-      seed_sql "$tmpl_c" 1 "$n" 'i % 5 = 0'
-      seed_sql "$tmpl_b" 100000000 300 1
-      echo 'COMMIT;'; } | sqlite3 -bail "$db" >/dev/null
-    seeded=$(($(date +%s) - started))
-    kasse_up "$db"
+    if [ -n "$BENCH_PG" ]; then
+        pg_db="kasse_bench_$$_$size"
+        psql "$BENCH_PG" -qAtX -c "CREATE DATABASE $pg_db" >/dev/null
+        db=$(pg_url_for "$pg_db")
+        kasse_up "$db"
+        make_templates
+        started=$(date +%s)
+        { echo 'BEGIN;'
+          seed_pg_sql "$tmpl_a" 1 "$n" 'i % 5 <> 0'
+          seed_pg_sql "$tmpl_c" 1 "$n" 'i % 5 = 0'
+          seed_pg_sql "$tmpl_b" 100000000 300 true
+          echo 'COMMIT;'
+          echo 'VACUUM ANALYZE;'; } | psql "$db" -qAtX -v ON_ERROR_STOP=1 >/dev/null
+        seeded=$(($(date +%s) - started))
+    else
+        db="$tmp/kasse-$size.db"
+        cp "$tmp/template.db" "$db"
+        started=$(date +%s)
+        { echo 'BEGIN;'
+          seed_sql "$tmpl_a" 1 "$n" 'i % 5 <> 0'
+          seed_sql "$tmpl_c" 1 "$n" 'i % 5 = 0'
+          seed_sql "$tmpl_b" 100000000 300 1
+          echo 'COMMIT;'; } | sqlite3 -bail "$db" >/dev/null
+        seeded=$(($(date +%s) - started))
+        kasse_up "$db"
+    fi
     total=$(curl -s -H "Authorization: $auth_a" "$base/kasse/v1/orders?limit=1" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
     [ "$total" = "$size" ] || die "store of $size has total $total"
     captured=$(curl -s -H "Authorization: $auth_a" "$base/kasse/v1/orders?limit=1&status=CAPTURED" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
@@ -139,6 +193,12 @@ for size in $SIZES; do
         printf '%-9s %-44s %9s %6s %10s\n' "$size" "$(echo "$q" | sed 's|/kasse/v1/orders||; s|created_after=[^&]*|after=d-5|; s|created_before=[^&]*|before=d-4|')" \
             "$t" "$items" "$(median < "$tmp/medians")"
     done
+    if [ "$ISOLATION" = 0 ]; then
+        kasse_down
+        drop_pg_db
+        rm -f "$db" "$db-wal" "$db-shm" "$tmp/kasse-$size-log.db"*
+        continue
+    fi
     # Isolation: merchant A's heaviest query from CONNS connections; merchant B's page meanwhile.
     heavy="/kasse/v1/orders?status=CAPTURED&limit=100&offset=$((captured / 2))"
     times_ms "$auth_b" "/kasse/v1/orders" > "$tmp/b_alone"
@@ -159,5 +219,6 @@ for size in $SIZES; do
         "$(median < "$tmp/b_alone")" "$(p99 < "$tmp/b_alone")" \
         "$(median < "$tmp/b_loaded")" "$(p99 < "$tmp/b_loaded")"
     kasse_down
+    drop_pg_db
     rm -f "$db" "$db-wal" "$db-shm" "$tmp/kasse-$size-log.db"*
 done

@@ -4,8 +4,7 @@
  *    so a read-modify-write holds the row until commit (store.h, Concurrency);
  *  - idem_put that changes no row met a live record a concurrent transaction made: it asks
  *    pg.c to run the transaction again, and the rerun finds that record and replays it;
- *  - the order list is filtered, counted and paged by plain indexed queries (no bucket
- *    counts yet: a count reads the matching index range);
+ *  - the order list's counters (order_counts) are spread over shards, summed on read;
  *  - outbox claims and the list sweep skip rows another node holds (SKIP LOCKED). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "store/order_list.h"
 #include "store/pg.h"
 
 #define SESSION_COLS "id, merchant_id, status, created_at, updated_at, expires_at, " \
@@ -27,11 +27,15 @@
                     "due_at, attempts, status, endpoint, lease_until"
 #define HPP_COLS "id, page_id, merchant_id, kp_session_id, status, created_at, updated_at, " \
                  "expires_at, body"
-/* An order matches status $4 at $5: filed under it and not due, or due and to be filed under
- * it (the sweep has not run yet). */
-#define ORDER_RANGE "merchant_id = $1 AND created_at >= $2 AND created_at < $3"
-#define ORDER_STATUS_AT "((list_status = $4 AND (list_until IS NULL OR list_until > $5)) OR " \
-                        "(list_until <= $5 AND list_after = $4))"
+/* The order list's primitives (store/order_list.h): $1 merchant, $2 lo, $3 hi, then each
+ * statement's own (pg_ol_params). The range on created_at is written created_at + 0 where
+ * the due index must be used (few rows) rather than the creation-time one (all of them). */
+#define OL_RANGE "merchant_id = $1 AND created_at >= $2 AND created_at < $3"
+#define OL_DUE "merchant_id = $1 AND list_until <= $5 AND created_at + 0 >= $2 AND " \
+               "created_at + 0 < $3"
+#define OL_CORRECTION "count(*) FILTER (WHERE list_after = $4) - " \
+                      "count(*) FILTER (WHERE list_status = $4)"
+#define OL_BUCKETS "merchant_id = $1 AND level = $4 AND bucket >= $2 AND bucket < $3"
 
 const char *const pg_stmt_sql[PG_STMT_COUNT] = {
     [PG_META_GET] = "SELECT value FROM meta WHERE key = $1",
@@ -106,13 +110,32 @@ const char *const pg_stmt_sql[PG_STMT_COUNT] = {
                         "body = $11, list_status = $12, list_until = $13, list_after = $14 "
                         "WHERE id = $1 AND merchant_id = $2 AND $3::text IS NOT NULL AND "
                         "$9::bigint IS NOT NULL",
-    [PG_ORDER_COUNT_ALL] = "SELECT count(*) FROM orders WHERE " ORDER_RANGE,
-    [PG_ORDER_COUNT_STATUS] = "SELECT count(*) FROM orders WHERE " ORDER_RANGE " AND "
-                              ORDER_STATUS_AT,
-    [PG_ORDER_PAGE_ALL] = "SELECT id FROM orders WHERE " ORDER_RANGE
-                          " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
-    [PG_ORDER_PAGE_STATUS] = "SELECT id FROM orders WHERE " ORDER_RANGE " AND " ORDER_STATUS_AT
-                             " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7",
+    [PG_OL_SPAN] = "SELECT (SELECT created_at FROM orders WHERE " OL_RANGE " ORDER BY "
+                   "created_at LIMIT 1), (SELECT created_at FROM orders WHERE " OL_RANGE
+                   " ORDER BY created_at DESC LIMIT 1)",
+    [PG_OL_COUNT_BUCKETS_ALL] = "SELECT coalesce(sum(n), 0) FROM order_counts WHERE " OL_BUCKETS,
+    [PG_OL_COUNT_BUCKETS_STATUS] = "SELECT coalesce(sum(n), 0) FROM order_counts WHERE "
+                                   OL_BUCKETS " AND status = $5",
+    [PG_OL_COUNT_ROWS_ALL] = "SELECT count(*) FROM orders WHERE " OL_RANGE,
+    [PG_OL_COUNT_ROWS_STATUS] = "SELECT count(*) FROM orders WHERE " OL_RANGE
+                                " AND list_status = $4",
+    [PG_OL_COUNT_DUE] = "SELECT " OL_CORRECTION " FROM orders WHERE " OL_DUE,
+    [PG_OL_DUE_ANY] = "SELECT EXISTS (SELECT 1 FROM orders WHERE " OL_DUE
+                      " AND (list_after = $4 OR list_status = $4))::int",
+    [PG_OL_BUCKETS_DESC_ALL] = "SELECT bucket, sum(n) FROM order_counts WHERE " OL_BUCKETS
+                               " GROUP BY bucket ORDER BY bucket DESC LIMIT $5",
+    [PG_OL_BUCKETS_DESC_STATUS] = "SELECT bucket, sum(n) FROM order_counts WHERE " OL_BUCKETS
+                                  " AND status = $6 GROUP BY bucket ORDER BY bucket DESC "
+                                  "LIMIT $5",
+    [PG_OL_DUE_BUCKETS_DESC] = "SELECT created_at / $6, " OL_CORRECTION " FROM orders WHERE "
+                               OL_DUE " GROUP BY 1 ORDER BY 1 DESC LIMIT $7",
+    [PG_OL_PAGE_ALL] = "SELECT id, created_at FROM orders WHERE " OL_RANGE
+                       " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+    [PG_OL_PAGE_STATUS] = "SELECT id, created_at FROM orders WHERE " OL_RANGE " AND "
+                          "list_status = $4 AND (list_until IS NULL OR list_until > $5) "
+                          "ORDER BY created_at DESC, id DESC LIMIT $6",
+    [PG_OL_PAGE_DUE] = "SELECT id, created_at FROM orders WHERE " OL_DUE " AND "
+                       "list_after = $4 ORDER BY created_at DESC, id DESC LIMIT $6",
     [PG_ORDER_SWEEP] = "UPDATE orders SET list_status = list_after, list_until = NULL, "
                        "list_after = NULL WHERE id IN (SELECT id FROM orders "
                        "WHERE list_until <= $1 ORDER BY list_until LIMIT $2 "
@@ -689,43 +712,141 @@ static int pg_order_update(struct store_tx *tx, const struct order_row *row)
     return run_one_change(as_conn(tx), PG_ORDER_UPDATE, &p);
 }
 
-/* The merchant's order list: the matches (created in [from, to), reading as status at now)
- * counted, and one page of them newest first, with two indexed queries. Exact; the count
- * reads the index range of the matches (sqlite.c's per-bucket counts would make it
- * independent of their number). In a read transaction both see one snapshot. */
+/* ---- the merchant's order list ----
+ *
+ * The algorithm is store/order_list.c; here are its primitive queries (order_list.h), one
+ * prepared statement each. A cursor holds its whole result (the algorithm bounds the rows it
+ * reads: `max`). The counts come from order_counts (migration 2), its shards summed. */
+
+/* $1 merchant, $2 lo, $3 hi, then the statement's own parameters, in their order. */
+static void ol_params(struct pg_params *p, const struct order_page_query *q, int64_t lo,
+                      int64_t hi)
+{
+    *p = (struct pg_params){0};
+    pg_p_i64(p, q->merchant_id);
+    pg_p_i64(p, lo);
+    pg_p_i64(p, hi);
+}
+
+static int ol_span(void *be, const struct order_page_query *q, int64_t lo, int64_t hi, bool *any,
+                   int64_t *first, int64_t *last)
+{
+    struct pg_params p;
+    ol_params(&p, q, lo, hi);
+    int rc;
+    PGresult *r = run_row(be, PG_OL_SPAN, &p, &rc);
+    if (!r)
+        return -1;
+    *any = !PQgetisnull(r, 0, 0);
+    if (*any) {
+        *first = col_i64(r, 0, 0);
+        *last = col_i64(r, 0, 1);
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int ol_count(void *be, const struct order_page_query *q, enum ol_count what, int level,
+                    int64_t lo, int64_t hi, int64_t *n)
+{
+    struct pg_params p;
+    enum pg_stmt id;
+    ol_params(&p, q, lo, hi);
+    switch (what) {
+    case OL_COUNT_BUCKETS:
+        pg_p_i64(&p, level);
+        if (q->status)
+            pg_p_text(&p, q->status);
+        id = q->status ? PG_OL_COUNT_BUCKETS_STATUS : PG_OL_COUNT_BUCKETS_ALL;
+        break;
+    case OL_COUNT_ROWS:
+        if (q->status)
+            pg_p_text(&p, q->status);
+        id = q->status ? PG_OL_COUNT_ROWS_STATUS : PG_OL_COUNT_ROWS_ALL;
+        break;
+    default:                              /* OL_COUNT_DUE, OL_DUE_ANY: with a status only */
+        pg_p_text(&p, q->status);
+        pg_p_i64(&p, q->now);
+        id = what == OL_COUNT_DUE ? PG_OL_COUNT_DUE : PG_OL_DUE_ANY;
+        break;
+    }
+    int rc;
+    PGresult *r = run_row(be, id, &p, &rc);
+    if (!r)
+        return -1;
+    *n = col_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int ol_open(void *be, const struct order_page_query *q, enum ol_rows what, int64_t lo,
+                   int64_t hi, int64_t arg, int64_t max, struct ol_cursor *k)
+{
+    struct pg_params p;
+    enum pg_stmt id;
+    ol_params(&p, q, lo, hi);
+    switch (what) {
+    case OL_BUCKETS_DESC:
+        pg_p_i64(&p, arg);
+        pg_p_i64(&p, max);
+        if (q->status)
+            pg_p_text(&p, q->status);
+        id = q->status ? PG_OL_BUCKETS_DESC_STATUS : PG_OL_BUCKETS_DESC_ALL;
+        break;
+    case OL_DUE_BUCKETS_DESC:
+        pg_p_text(&p, q->status);
+        pg_p_i64(&p, q->now);
+        pg_p_i64(&p, arg);
+        pg_p_i64(&p, max);
+        id = PG_OL_DUE_BUCKETS_DESC;
+        break;
+    case OL_PAGE_ALL:
+        pg_p_i64(&p, max);
+        pg_p_i64(&p, arg);
+        id = PG_OL_PAGE_ALL;
+        break;
+    default:                              /* OL_PAGE_STATUS, OL_PAGE_DUE */
+        pg_p_text(&p, q->status);
+        pg_p_i64(&p, q->now);
+        pg_p_i64(&p, max);
+        id = what == OL_PAGE_STATUS ? PG_OL_PAGE_STATUS : PG_OL_PAGE_DUE;
+        break;
+    }
+    k->h = pg_run(be, id, &p);
+    k->i = 0;
+    return k->h ? 0 : -1;
+}
+
+static int ol_next(void *be, struct ol_cursor *k, struct ol_row *row)
+{
+    (void)be;
+    PGresult *r = k->h;
+    if (k->i >= PQntuples(r))
+        return 0;
+    if (k->what == OL_BUCKETS_DESC || k->what == OL_DUE_BUCKETS_DESC)
+        row->a = col_i64(r, k->i, 0);
+    else
+        col_copy(r, k->i, 0, row->id, sizeof row->id);
+    row->b = col_i64(r, k->i, 1);
+    k->i++;
+    return 1;
+}
+
+static void ol_close(void *be, struct ol_cursor *k)
+{
+    (void)be;
+    PQclear(k->h);
+    k->h = NULL;
+}
+
+static const struct order_list_ops pg_order_list = {
+    .span = ol_span, .count = ol_count, .open = ol_open, .next = ol_next, .close = ol_close,
+};
+
 static int pg_order_page(struct store_tx *tx, const struct order_page_query *q,
                          char (*ids)[37], size_t *n, int64_t *total)
 {
-    struct pg_conn *c = as_conn(tx);
-    *n = 0;
-    *total = 0;
-    if (q->from >= q->to)
-        return 0;
-    struct pg_params p = {0};
-    pg_p_i64(&p, q->merchant_id);
-    pg_p_i64(&p, q->from);
-    pg_p_i64(&p, q->to);
-    if (q->status) {
-        pg_p_text(&p, q->status);
-        pg_p_i64(&p, q->now);
-    }
-    int rc;
-    PGresult *r = run_row(c, q->status ? PG_ORDER_COUNT_STATUS : PG_ORDER_COUNT_ALL, &p, &rc);
-    if (!r)
-        return -1;
-    *total = col_i64(r, 0, 0);
-    PQclear(r);
-    if (q->offset >= *total || q->limit == 0)
-        return 0;
-    pg_p_i64(&p, (int64_t)q->limit);
-    pg_p_i64(&p, q->offset);
-    r = pg_run(c, q->status ? PG_ORDER_PAGE_STATUS : PG_ORDER_PAGE_ALL, &p);
-    if (!r)
-        return -1;
-    for (int i = 0; i < PQntuples(r) && *n < q->limit; i++)
-        col_copy(r, i, 0, ids[(*n)++], 37);
-    PQclear(r);
-    return 0;
+    return order_list_page(&pg_order_list, as_conn(tx), q, ids, n, total);
 }
 
 static int pg_order_list_sweep(struct store_tx *tx, int64_t now, size_t max, size_t *n)

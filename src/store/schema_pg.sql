@@ -149,3 +149,76 @@ CREATE TABLE request_log (
     response_body  TEXT
 );
 CREATE INDEX request_log_at ON request_log(at);
+-- migration 2
+-- The merchant's order list counted without reading its rows (store/order_list.c), as
+-- SQLite's migration 8: per merchant, level, creation-time bucket (created_at / width) and
+-- list_status, the number of orders, kept by the triggers below in the statement that writes
+-- the orders, whichever code runs it. The triggers are per statement: a statement adds its
+-- rows' changes grouped per counter (a seed of 10,000 orders updates each counter once, not
+-- 10,000 times in one transaction), in key order (no deadlock between two statements), and
+-- leaves alone the counters an update does not change (capturing an order in full moves it;
+-- changing its body takes no counter lock). Each count is spread over 8 rows (shard: the
+-- writing transaction's id mod 8), summed on read: transactions inserting orders for one
+-- merchant at once add to different rows instead of each waiting on the same row locks until
+-- the one before it commits.
+CREATE TABLE order_count_levels (
+    level  INTEGER PRIMARY KEY,
+    width  BIGINT NOT NULL
+);
+INSERT INTO order_count_levels(level, width) VALUES
+    (0, 1000), (1, 60000), (2, 3600000), (3, 86400000), (4, 2592000000), (5, 31104000000);
+CREATE TABLE order_counts (
+    merchant_id  BIGINT NOT NULL,
+    level        INTEGER NOT NULL,
+    bucket       BIGINT NOT NULL,
+    status       TEXT COLLATE "C" NOT NULL,   -- list_status
+    shard        INTEGER NOT NULL,
+    n            BIGINT NOT NULL,
+    PRIMARY KEY (merchant_id, level, bucket, status, shard)
+);
+INSERT INTO order_counts(merchant_id, level, bucket, status, shard, n)
+    SELECT o.merchant_id, l.level, o.created_at / l.width, o.list_status, 0, count(*)
+    FROM orders o, order_count_levels l GROUP BY 1, 2, 3, 4;
+CREATE FUNCTION orders_count() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    s INTEGER := (txid_current() % 8)::INTEGER;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO order_counts(merchant_id, level, bucket, status, shard, n)
+            SELECT r.merchant_id, l.level, r.created_at / l.width, r.list_status, s, count(*)
+            FROM new_rows r, order_count_levels l GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (merchant_id, level, bucket, status, shard)
+            DO UPDATE SET n = order_counts.n + excluded.n;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO order_counts(merchant_id, level, bucket, status, shard, n)
+            SELECT r.merchant_id, l.level, r.created_at / l.width, r.list_status, s, -count(*)
+            FROM old_rows r, order_count_levels l GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (merchant_id, level, bucket, status, shard)
+            DO UPDATE SET n = order_counts.n + excluded.n;
+    ELSE
+        INSERT INTO order_counts(merchant_id, level, bucket, status, shard, n)
+            SELECT r.merchant_id, l.level, r.created_at / l.width, r.list_status, s, sum(r.d)
+            FROM (SELECT o.merchant_id, o.created_at, o.list_status, -1 AS d
+                  FROM old_rows o JOIN new_rows n ON n.id = o.id
+                  WHERE (o.merchant_id, o.created_at, o.list_status)
+                        IS DISTINCT FROM (n.merchant_id, n.created_at, n.list_status)
+                  UNION ALL
+                  SELECT n.merchant_id, n.created_at, n.list_status, 1
+                  FROM old_rows o JOIN new_rows n ON n.id = o.id
+                  WHERE (o.merchant_id, o.created_at, o.list_status)
+                        IS DISTINCT FROM (n.merchant_id, n.created_at, n.list_status)) r,
+                 order_count_levels l
+            GROUP BY 1, 2, 3, 4 HAVING sum(r.d) <> 0 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (merchant_id, level, bucket, status, shard)
+            DO UPDATE SET n = order_counts.n + excluded.n;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER orders_count_insert AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count();
+CREATE TRIGGER orders_count_update AFTER UPDATE ON orders
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orders_count();
+CREATE TRIGGER orders_count_delete AFTER DELETE ON orders
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count();

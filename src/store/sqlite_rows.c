@@ -1,7 +1,7 @@
 /* store/sqlite_rows: the SQLite backend's resource ops (sqlite.c lists the backend's files).
  * Each binds a row's fields to a cached statement (sq_stmt) and reads them back, scoped by
- * merchant; the merchant's order list (below) filters, counts and pages with indexes and
- * counters. The ops table at the end names every op of the backend. */
+ * merchant; for the merchant's order list (below) it supplies store/order_list.c's queries
+ * over indexes and counters. The ops table at the end names every op of the backend. */
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "store/order_list.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -521,396 +522,121 @@ static int sq_order_update(struct store_tx *tx, const struct order_row *r)
 
 /* ---- the merchant's order list ----
  *
- * Every order is filed under a list_status (with list_until / list_after while its status can
- * still change by itself; migration 8). An order matches status X at now when it is filed
- * under X and not due (list_until NULL or > now), or due (list_until <= now: the sweep has not
- * filed it under list_after yet) with list_after X. Due orders are few: the sweep files them
- * within a poll of the outbox thread.
- *
- * Counting. order_counts holds, per merchant, level, creation-time bucket and list_status, how
- * many orders there are (kept by triggers). A range [lo, hi) is cut into pieces (pieces()):
- * the partial seconds at both ends, read from the orders index (rows of at most two
- * seconds), then on each side the whole buckets of each level up to the next level's
- * boundary, and in the middle the 360-day buckets: at most 2 × (59 + 59 + 23 + 29 + 11)
- * bucket rows per status plus the 360-day buckets of the span, whatever the number of orders.
- * The due orders in the range then correct the count from list_status to list_after.
- *
- * Paging. A shallow offset (up to PAGE_SKIP_DIRECT) is skipped by walking the index. A deeper
- * one is located with the counts (locate()): the pieces are walked newest first, whole pieces
- * skipped by their counts; in the piece holding the offset, its buckets are walked newest
- * first, and so on down to one second, so the page starts in that second after skipping
- * fewer rows than it holds. About 20 small index reads, at any offset and any size. With a
- * status filter the page merges the orders filed under the status (index order) with the due
- * ones now reading as it (few, sorted). */
-
-#define COUNT_LEVELS 6
-/* Must equal order_count_levels (migration 8): the unit tests compare every count and page
- * with a full scan. */
-static const int64_t count_width[COUNT_LEVELS] = {
-    1000, 60000, 3600000, 86400000, 2592000000LL, 31104000000LL
-};
-#define PAGE_SKIP_DIRECT 100
-#define TIME_MAX (INT64_C(1) << 53)      /* ms; ~285,000 years: keeps bucket arithmetic exact */
-
-struct page_ctx {
-    struct conn *c;
-    const struct order_page_query *q;
-    int rc;                              /* -1 once a statement failed */
-};
+ * The algorithm is store/order_list.c; here are its primitive queries (order_list.h), each one
+ * cached statement over one index range (sqlite.c, ST_ORDER_SPAN to ST_ORDER_PAGE_DUE), read
+ * lazily: a cursor is the statement itself, stepped. */
 
 /* Binds the list parameters the statement has (?1 merchant, ?2 from, ?3 to, ?4 status,
  * ?5 now). */
-static void bind_list(const struct page_ctx *p, sqlite3_stmt *st, int64_t lo, int64_t hi)
+static void bind_list(const struct order_page_query *q, sqlite3_stmt *st, int64_t lo, int64_t hi)
 {
     int params = sqlite3_bind_parameter_count(st);
-    sqlite3_bind_int64(st, 1, p->q->merchant_id);
+    sqlite3_bind_int64(st, 1, q->merchant_id);
     sqlite3_bind_int64(st, 2, lo);
     sqlite3_bind_int64(st, 3, hi);
-    if (params >= 4 && p->q->status)
-        sqlite3_bind_text(st, 4, p->q->status, -1, SQLITE_STATIC);
+    if (params >= 4 && q->status)
+        sqlite3_bind_text(st, 4, q->status, -1, SQLITE_STATIC);
     else if (params >= 4)
         sqlite3_bind_null(st, 4);
     if (params >= 5)
-        sqlite3_bind_int64(st, 5, p->q->now);
+        sqlite3_bind_int64(st, 5, q->now);
 }
 
-/* One integer from a one-row statement over [lo, hi) (level: ?6, for the bucket sums). */
-static int64_t list_int(struct page_ctx *p, enum stmt_id id, int64_t lo, int64_t hi, int level)
+static int ol_span(void *be, const struct order_page_query *q, int64_t lo, int64_t hi, bool *any,
+                   int64_t *first, int64_t *last)
 {
-    if (p->rc != 0 || lo >= hi)
-        return 0;
-    sqlite3_stmt *st = sq_stmt(p->c, id);
-    if (!st) {
-        p->rc = -1;
-        return 0;
-    }
-    bind_list(p, st, lo, hi);
-    if (id == ST_ORDER_COUNT_BUCKETS)
-        sqlite3_bind_int(st, 6, level);
-    int64_t v = 0;
-    if (step_row(p->c, st) == 0)
-        v = sqlite3_column_int64(st, 0);
-    else
-        p->rc = -1;
-    sq_finish(p->c, st, 0);
-    return v;
-}
-
-static int64_t floor_to(int64_t t, int64_t w)
-{
-    return t / w * w;                    /* t >= 0 */
-}
-
-static int64_t ceil_to(int64_t t, int64_t w)
-{
-    return (t + w - 1) / w * w;          /* t <= TIME_MAX */
-}
-
-/* A piece of a range: rows created in [lo, hi) ms (level -1), or buckets [lo, hi) of a level. */
-struct piece {
-    int level;
-    int64_t lo, hi;
-};
-#define MAX_PIECES (2 * COUNT_LEVELS + 3)
-
-static int64_t piece_start(const struct piece *c)
-{
-    return c->level < 0 ? c->lo : c->lo * count_width[c->level];
-}
-
-static int64_t piece_end(const struct piece *c)
-{
-    return c->level < 0 ? c->hi : c->hi * count_width[c->level];
-}
-
-/* Cuts [lo, hi) (0 <= lo, hi <= TIME_MAX) into pieces, newest first; returns how many. */
-static size_t pieces(int64_t lo, int64_t hi, struct piece out[MAX_PIECES])
-{
-    struct piece left[COUNT_LEVELS + 1];
-    size_t n = 0, n_left = 0;
-    if (lo >= hi)
-        return 0;
-    int64_t a = ceil_to(lo, count_width[0]), b = floor_to(hi, count_width[0]);
-    if (a >= b) {
-        out[n++] = (struct piece){-1, lo, hi};
-        return n;
-    }
-    if (b < hi)
-        out[n++] = (struct piece){-1, b, hi};
-    if (lo < a)
-        left[n_left++] = (struct piece){-1, lo, a};
-    lo = a;
-    hi = b;
-    for (int l = 0; l < COUNT_LEVELS; l++) {
-        int64_t w = count_width[l];
-        if (l + 1 < COUNT_LEVELS) {
-            a = ceil_to(lo, count_width[l + 1]);
-            b = floor_to(hi, count_width[l + 1]);
-        }
-        if (l + 1 == COUNT_LEVELS || a >= b) {
-            out[n++] = (struct piece){l, lo / w, hi / w};
-            break;
-        }
-        if (b < hi)
-            out[n++] = (struct piece){l, b / w, hi / w};
-        if (lo < a)
-            left[n_left++] = (struct piece){l, lo / w, a / w};
-        lo = a;
-        hi = b;
-    }
-    while (n_left > 0)
-        out[n++] = left[--n_left];
-    return n;
-}
-
-/* Orders filed under the query's status (any when NULL) in one piece. */
-static int64_t count_piece(struct page_ctx *p, const struct piece *c)
-{
-    if (c->level < 0)
-        return list_int(p, p->q->status ? ST_ORDER_COUNT_ROWS_STATUS : ST_ORDER_COUNT_ROWS, c->lo,
-                        c->hi, 0);
-    return list_int(p, ST_ORDER_COUNT_BUCKETS, c->lo, c->hi, c->level);
-}
-
-/* The query's matches created in [lo, hi). */
-static int64_t count_matches(struct page_ctx *p, int64_t lo, int64_t hi)
-{
-    struct piece c[MAX_PIECES];
-    size_t n = pieces(lo, hi, c);
-    int64_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += count_piece(p, &c[i]);
-    if (p->q->status)
-        total += list_int(p, ST_ORDER_COUNT_DUE, lo, hi, 0);
-    return total;
-}
-
-/* A (bucket, count) statement stepped newest first; have = 0 when done. */
-struct bucket_cursor {
-    sqlite3_stmt *st;
-    int have;
-    int64_t bucket, n;
-};
-
-static void cursor_next(struct page_ctx *p, struct bucket_cursor *k)
-{
-    k->have = 0;
-    if (!k->st || p->rc != 0)
-        return;
-    int rc = sqlite3_step(k->st);
-    if (rc == SQLITE_ROW) {
-        k->have = 1;
-        k->bucket = sqlite3_column_int64(k->st, 0);
-        k->n = sqlite3_column_int64(k->st, 1);
-    } else if (rc != SQLITE_DONE) {
-        log_error("sqlite: %s", sqlite3_errmsg(p->c->db));
-        p->rc = -1;
-    }
-}
-
-static void cursor_open(struct page_ctx *p, struct bucket_cursor *k, enum stmt_id id,
-                        int64_t lo, int64_t hi, int64_t param6)
-{
-    k->st = sq_stmt(p->c, id);
-    if (!k->st) {
-        p->rc = -1;
-        return;
-    }
-    bind_list(p, k->st, lo, hi);
-    sqlite3_bind_int64(k->st, 6, param6);
-    cursor_next(p, k);
-}
-
-static void cursor_close(struct page_ctx *p, struct bucket_cursor *k)
-{
-    if (k->st)
-        sq_finish(p->c, k->st, 0);
-}
-
-/* In buckets [lo, hi) of level l, the newest bucket holding the skip-th match (newest first):
- * sets *bucket and lowers *skip by the matches in the newer buckets. -1 when none holds it
- * (the counts and the rows disagree: a bug). corrections: due orders exist in the range. */
-static int locate_bucket(struct page_ctx *p, int l, int64_t lo, int64_t hi, bool corrections,
-                         int64_t *skip, int64_t *bucket)
-{
-    struct bucket_cursor filed = {0}, due = {0};
-    int64_t w = count_width[l];
-    cursor_open(p, &filed, ST_ORDER_BUCKETS_DESC, lo, hi, l);
-    if (corrections)
-        cursor_open(p, &due, ST_ORDER_DUE_BUCKETS_DESC, lo * w, hi * w, w);
-    int rc = -1;
-    while ((filed.have || due.have) && p->rc == 0) {
-        int64_t b = !due.have || (filed.have && filed.bucket >= due.bucket) ? filed.bucket
-                                                                             : due.bucket;
-        int64_t n = 0;
-        if (filed.have && filed.bucket == b) {
-            n += filed.n;
-            cursor_next(p, &filed);
-        }
-        if (due.have && due.bucket == b) {
-            n += due.n;
-            cursor_next(p, &due);
-        }
-        if (*skip < n) {
-            *bucket = b;
-            rc = 0;
-            break;
-        }
-        *skip -= n;
-    }
-    cursor_close(p, &filed);
-    cursor_close(p, &due);
-    return p->rc != 0 ? -1 : rc;
-}
-
-/* The page boundary for skipping `skip` matches of [lo, hi), newest first: *end such that the
- * matches in [*end, hi) are skipped whole and the *skip left fall in the second before *end. */
-static int locate(struct page_ctx *p, int64_t lo, int64_t hi, int64_t *skip, int64_t *end)
-{
-    struct piece c[MAX_PIECES];
-    size_t n = pieces(lo, hi, c);
-    bool corrections = p->q->status && list_int(p, ST_ORDER_DUE_ANY, lo, hi, 0);
-    for (size_t i = 0; i < n && p->rc == 0; i++) {
-        int64_t m = count_piece(p, &c[i]);
-        if (corrections)
-            m += list_int(p, ST_ORDER_COUNT_DUE, piece_start(&c[i]), piece_end(&c[i]), 0);
-        if (*skip >= m) {
-            *skip -= m;
-            continue;
-        }
-        if (c[i].level < 0) {
-            *end = c[i].hi;
-            return 0;
-        }
-        /* Down the levels: the bucket holding it, then that bucket's sub-buckets. */
-        int l = c[i].level;
-        int64_t blo = c[i].lo, bhi = c[i].hi, b = 0;
-        for (;;) {
-            if (locate_bucket(p, l, blo, bhi, corrections, skip, &b) != 0)
-                break;
-            if (l == 0) {
-                *end = (b + 1) * count_width[0];
-                return 0;
-            }
-            int64_t ratio = count_width[l] / count_width[l - 1];
-            blo = b * ratio;
-            bhi = (b + 1) * ratio;
-            l--;
-        }
-        break;
-    }
-    if (p->rc == 0)
-        log_error("store: order list counts disagree with the rows (merchant %lld)",
-                  (long long)p->q->merchant_id);
-    return -1;
-}
-
-/* The next row of a page statement, or 0 when done (-1 on error). */
-static int page_step(struct page_ctx *p, sqlite3_stmt *st)
-{
+    struct conn *c = be;
+    sqlite3_stmt *st = sq_stmt(c, ST_ORDER_SPAN);
     if (!st)
-        return 0;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc != SQLITE_DONE) {
-        log_error("sqlite: %s", sqlite3_errmsg(p->c->db));
-        p->rc = -1;
+        return -1;
+    bind_list(q, st, lo, hi);
+    int rc = step_row(c, st);
+    *any = rc == 0 && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (*any) {
+        *first = sqlite3_column_int64(st, 0);
+        *last = sqlite3_column_int64(st, 1);
+    }
+    return sq_finish(c, st, rc < 0 ? -1 : 0);
+}
+
+static int ol_count(void *be, const struct order_page_query *q, enum ol_count what, int level,
+                    int64_t lo, int64_t hi, int64_t *n)
+{
+    static const enum stmt_id ids[] = {
+        [OL_COUNT_BUCKETS] = ST_ORDER_COUNT_BUCKETS, [OL_COUNT_ROWS] = ST_ORDER_COUNT_ROWS,
+        [OL_COUNT_DUE] = ST_ORDER_COUNT_DUE, [OL_DUE_ANY] = ST_ORDER_DUE_ANY,
+    };
+    struct conn *c = be;
+    enum stmt_id id = what == OL_COUNT_ROWS && q->status ? ST_ORDER_COUNT_ROWS_STATUS : ids[what];
+    sqlite3_stmt *st = sq_stmt(c, id);
+    if (!st)
+        return -1;
+    bind_list(q, st, lo, hi);
+    if (what == OL_COUNT_BUCKETS)
+        sqlite3_bind_int(st, 6, level);
+    int rc = step_row(c, st) == 0 ? 0 : -1;
+    *n = rc == 0 ? sqlite3_column_int64(st, 0) : 0;
+    return sq_finish(c, st, rc);
+}
+
+static int ol_open(void *be, const struct order_page_query *q, enum ol_rows what, int64_t lo,
+                   int64_t hi, int64_t arg, int64_t max, struct ol_cursor *k)
+{
+    static const enum stmt_id ids[] = {
+        [OL_BUCKETS_DESC] = ST_ORDER_BUCKETS_DESC, [OL_DUE_BUCKETS_DESC] = ST_ORDER_DUE_BUCKETS_DESC,
+        [OL_PAGE_ALL] = ST_ORDER_PAGE_ALL, [OL_PAGE_STATUS] = ST_ORDER_PAGE_STATUS,
+        [OL_PAGE_DUE] = ST_ORDER_PAGE_DUE,
+    };
+    struct conn *c = be;
+    sqlite3_stmt *st = sq_stmt(c, ids[what]);
+    k->h = st;
+    if (!st)
+        return -1;
+    bind_list(q, st, lo, hi);
+    if (what == OL_PAGE_ALL) {
+        sqlite3_bind_int64(st, 6, max);
+        sqlite3_bind_int64(st, 7, arg);
+    } else if (what == OL_BUCKETS_DESC || what == OL_DUE_BUCKETS_DESC) {
+        sqlite3_bind_int64(st, 6, arg);
     }
     return 0;
 }
 
-/* Newest first: created_at, then id. */
-static int page_newer(sqlite3_stmt *a, sqlite3_stmt *b)
+static int ol_next(void *be, struct ol_cursor *k, struct ol_row *row)
 {
-    int64_t ta = sqlite3_column_int64(a, 1), tb = sqlite3_column_int64(b, 1);
-    if (ta != tb)
-        return ta > tb;
-    return strcmp((const char *)sqlite3_column_text(a, 0),
-                  (const char *)sqlite3_column_text(b, 0)) > 0;
+    struct conn *c = be;
+    sqlite3_stmt *st = k->h;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW) {
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        return -1;
+    }
+    if (k->what == OL_BUCKETS_DESC || k->what == OL_DUE_BUCKETS_DESC) {
+        row->a = sqlite3_column_int64(st, 0);
+        row->b = sqlite3_column_int64(st, 1);
+    } else {
+        col_copy(st, 0, row->id, sizeof row->id);
+        row->b = sqlite3_column_int64(st, 1);
+    }
+    return 1;
 }
 
-/* The matches created in [lo, hi), newest first: skip `skip`, copy up to q->limit ids. */
-static void page_read(struct page_ctx *p, int64_t lo, int64_t hi, int64_t skip, char (*ids)[37],
-                      size_t *n)
+static void ol_close(void *be, struct ol_cursor *k)
 {
-    *n = 0;
-    if (!p->q->status) {
-        sqlite3_stmt *st = sq_stmt(p->c, ST_ORDER_PAGE_ALL);
-        if (!st) {
-            p->rc = -1;
-            return;
-        }
-        bind_list(p, st, lo, hi);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)p->q->limit);
-        sqlite3_bind_int64(st, 7, skip);
-        while (*n < p->q->limit && page_step(p, st))
-            col_copy(st, 0, ids[(*n)++], 37);
-        sq_finish(p->c, st, 0);
-        return;
-    }
-    /* Filed under the status and not due, merged with the due ones that now read as it. */
-    sqlite3_stmt *filed = sq_stmt(p->c, ST_ORDER_PAGE_STATUS);
-    sqlite3_stmt *due = sq_stmt(p->c, ST_ORDER_PAGE_DUE);
-    if (!filed || !due) {
-        p->rc = -1;
-        return;
-    }
-    bind_list(p, filed, lo, hi);
-    bind_list(p, due, lo, hi);
-    int have_f = page_step(p, filed), have_d = page_step(p, due);
-    while ((have_f || have_d) && *n < p->q->limit && p->rc == 0) {
-        sqlite3_stmt *next = !have_d ? filed : !have_f ? due : page_newer(filed, due) ? filed : due;
-        if (skip > 0)
-            skip--;
-        else
-            col_copy(next, 0, ids[(*n)++], 37);
-        if (next == filed)
-            have_f = page_step(p, filed);
-        else
-            have_d = page_step(p, due);
-    }
-    sq_finish(p->c, filed, 0);
-    sq_finish(p->c, due, 0);
+    if (k->h)
+        sq_finish(be, k->h, 0);
 }
+
+static const struct order_list_ops sq_order_list = {
+    .span = ol_span, .count = ol_count, .open = ol_open, .next = ol_next, .close = ol_close,
+};
 
 static int sq_order_page(struct store_tx *tx, const struct order_page_query *q, char (*ids)[37],
                          size_t *n, int64_t *total)
 {
-    struct page_ctx p = {.c = as_conn(tx), .q = q};
-    *n = 0;
-    *total = 0;
-    /* Clamp [from, to) to the span of the merchant's orders in it: bucket arithmetic stays
-     * small and the pieces cover only buckets that can hold orders. */
-    int64_t from = q->from < 0 ? 0 : q->from, to = q->to > TIME_MAX ? TIME_MAX : q->to;
-    if (from >= to)
-        return 0;
-    sqlite3_stmt *st = sq_stmt(p.c, ST_ORDER_SPAN);
-    if (!st)
-        return -1;
-    bind_list(&p, st, from, to);
-    int rc = step_row(p.c, st);
-    bool any = rc == 0 && sqlite3_column_type(st, 0) != SQLITE_NULL;
-    if (any) {
-        from = sqlite3_column_int64(st, 0);
-        to = sqlite3_column_int64(st, 1) + 1;
-    }
-    sq_finish(p.c, st, 0);
-    if (rc < 0)
-        return -1;
-    if (!any)
-        return 0;
-
-    *total = count_matches(&p, from, to);
-    if (p.rc != 0)
-        return -1;
-    if (q->offset >= *total || q->limit == 0)
-        return 0;
-    int64_t end = to, skip = q->offset;
-    if (q->offset > PAGE_SKIP_DIRECT && locate(&p, from, to, &skip, &end) != 0)
-        return -1;
-    page_read(&p, from, end, skip, ids, n);
-    return p.rc;
+    return order_list_page(&sq_order_list, as_conn(tx), q, ids, n, total);
 }
 
 static int sq_order_list_sweep(struct store_tx *tx, int64_t now, size_t max, size_t *n)

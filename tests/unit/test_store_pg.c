@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -78,6 +79,18 @@ static long long query_int(const char *sql)
     PQclear(r);
     PQfinish(db);
     return v;
+}
+
+/* Runs SQL on the test's database. */
+static void exec_sql(const char *sql)
+{
+    PGconn *db = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+    PQfinish(db);
 }
 
 static int setup(void **state)
@@ -987,7 +1000,7 @@ static void test_concurrent_migration(void **state)
         if (!o[i].s)
             fail_msg("store_pg_open %d: %s", i, o[i].err.msg);
     assert_int_equal(query_int("SELECT count(*) FROM kasse_schema"), 1);
-    assert_int_equal(query_int("SELECT version FROM kasse_schema"), 1);
+    assert_int_equal(query_int("SELECT version FROM kasse_schema"), 2);   /* the last block */
     add_merchant(o[0].s, "alice");
     for (int i = 0; i < 3; i++)
         store_close(o[i].s);
@@ -1217,7 +1230,19 @@ static void pick_query(struct order_page_query *q, int64_t merchant, int64_t tot
     q->offset = pick(0, 1) ? pick(0, 50) : pick(0, total_hint + 10);
 }
 
-#define LIST_ORDERS 2000
+#define LIST_ORDERS 5000
+
+/* Every counter of order_counts (its shards summed) equals the orders it counts, at every
+ * level, and no order goes uncounted. */
+static void assert_counts_exact(void)
+{
+    assert_int_equal(query_int(
+        "SELECT count(*) FROM (SELECT l.level, o.merchant_id, o.created_at / l.width AS bucket, "
+        "o.list_status AS status, count(*) AS n FROM orders o, order_count_levels l "
+        "GROUP BY 1, 2, 3, 4) a FULL JOIN (SELECT level, merchant_id, bucket, status, "
+        "sum(n) AS n FROM order_counts GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0) b "
+        "USING (level, merchant_id, bucket, status) WHERE a.n IS DISTINCT FROM b.n"), 0);
+}
 
 struct sweep_args {
     int64_t now;
@@ -1246,14 +1271,34 @@ static void test_order_page_and_sweep(void **state)
     struct orders_args put = {.o = o, .n = LIST_ORDERS};
     struct kerr err = {0};
     assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+    assert_counts_exact();
     struct order_page_query q;
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 200; i++) {
         pick_query(&q, pick(0, 5) == 0 ? b : a, LIST_ORDERS);
         check_page(s, o, LIST_ORDERS, &q);
     }
+    /* Every depth, with and without a status, due orders read through the correction. */
     q = (struct order_page_query){.merchant_id = a, .from = 0, .to = INT64_MAX, .now = LT0,
                                   .limit = 100};
     for (q.offset = 0; q.offset < LIST_ORDERS; q.offset += 337)
+        check_page(s, o, LIST_ORDERS, &q);
+    q.status = "AUTHORIZED";
+    q.limit = 7;
+    for (q.offset = 0; q.offset < LIST_ORDERS / 2; q.offset += 101)
+        check_page(s, o, LIST_ORDERS, &q);
+    q.status = "EXPIRED";
+    q.now = LT0 + 60LL * 86400 * 1000;
+    for (q.offset = 0; q.offset < LIST_ORDERS / 2; q.offset += 149)
+        check_page(s, o, LIST_ORDERS, &q);
+    /* Within the crowded seconds (several orders in one ms), at every offset. */
+    q = (struct order_page_query){.merchant_id = a, .from = LT0, .to = LT0 + 4000, .now = LT0,
+                                  .limit = 3};
+    for (q.offset = 0; q.offset < LIST_ORDERS / 3; q.offset += 13)
+        check_page(s, o, LIST_ORDERS, &q);
+    q.from = LT0 + 1000;
+    q.to = LT0 + 1990;
+    q.status = "AUTHORIZED";
+    for (q.offset = 0; q.offset < 400; q.offset += 5)
         check_page(s, o, LIST_ORDERS, &q);
 
     for (size_t i = 0; i < LIST_ORDERS; i += 3) {
@@ -1263,6 +1308,7 @@ static void test_order_page_and_sweep(void **state)
     }
     put.update = true;
     assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+    assert_counts_exact();
 
     const int64_t now = LT0 + 10LL * 86400 * 1000;
     size_t due = 0;
@@ -1276,11 +1322,19 @@ static void test_order_page_and_sweep(void **state)
         q.now = now + pick(0, 100LL * 86400 * 1000);
         check_page(s, o, LIST_ORDERS, &q);
     }
+    assert_counts_exact();
     w.max = LIST_ORDERS;
     assert_int_equal(store_write(s, sweep_fn, &w, &err), 0);
     assert_int_equal(w.n, due - 50);
     assert_int_equal(store_write(s, sweep_fn, &w, &err), 0);
     assert_int_equal(w.n, 0);
+    assert_counts_exact();
+    /* Deleted orders leave the counts (no store call deletes one; the trigger covers it). */
+    exec_sql("DELETE FROM orders WHERE id LIKE '%3-0000-7000-%'");
+    for (size_t i = 0; i < LIST_ORDERS; i++)
+        if (strstr(o[i].id, "3-0000-7000-"))
+            o[i].merchant = -1;
+    assert_counts_exact();
     for (int i = 0; i < 50; i++) {
         pick_query(&q, a, LIST_ORDERS);
         q.now = now + pick(0, 100LL * 86400 * 1000);
@@ -1292,6 +1346,147 @@ static void test_order_page_and_sweep(void **state)
     bad.ls = "";
     struct orders_args put_bad = {.o = &bad, .n = 1};
     assert_int_equal(store_write(s, put_orders_fn, &put_bad, &err), -1);
+    free(o);
+    store_close(s);
+}
+
+struct inserter {
+    struct store *s;
+    struct ref_order *o;
+    size_t n;
+    bool update;                               /* then file each under a new status */
+    int failed;
+};
+
+static void *insert_thread(void *arg)
+{
+    struct inserter *t = arg;
+    for (size_t i = 0; i < t->n; i++) {
+        struct orders_args one = {.o = &t->o[i], .n = 1};
+        struct kerr err = {0};
+        if (store_write(t->s, put_orders_fn, &one, &err) != 0)
+            t->failed++;
+    }
+    for (size_t i = 0; t->update && i < t->n; i += 2) {
+        t->o[i].ls = list_statuses[(i / 2) % 6];
+        struct orders_args one = {.o = &t->o[i], .n = 1, .update = true};
+        struct kerr err = {0};
+        if (store_write(t->s, put_orders_fn, &one, &err) != 0)
+            t->failed++;
+    }
+    return NULL;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+enum { INSERTERS = 16 };
+
+/* threads × each orders of merchant m, one transaction each, all threads at once (then, with
+ * update, each thread refiles half of its orders); returns the wall time in µs. */
+static int64_t insert_at_once(struct store *s, struct ref_order *o, size_t threads, size_t each,
+                              int64_t m, size_t first, bool update)
+{
+    struct inserter t[INSERTERS];
+    pthread_t th[INSERTERS];
+    for (size_t i = 0; i < threads * each; i++) {
+        make_ref(&o[i], first + i, m);
+        o[i].created_at = LT0 + (int64_t)(i % 5) * 400;     /* the same few seconds */
+    }
+    int64_t t0 = mono_us();
+    for (size_t i = 0; i < threads; i++) {
+        t[i] = (struct inserter){.s = s, .o = o + i * each, .n = each, .update = update};
+        assert_int_equal(pthread_create(&th[i], NULL, insert_thread, &t[i]), 0);
+    }
+    for (size_t i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].failed, 0);
+    }
+    return mono_us() - t0;
+}
+
+/* Rule: orders of one merchant inserted and refiled by concurrent transactions (several
+ * nodes) are all counted, exactly, whichever shard each transaction writes.
+ * KASSE_TEST_PG_BENCH=1 also prints what the counters cost such inserts: without triggers,
+ * with one counter row (no shards), with the shards. */
+static void test_order_counts_concurrent(void **state)
+{
+    (void)state;
+    struct store *s = open_store(INSERTERS);
+    int64_t a = add_merchant(s, "busy");
+    enum { EACH = 40 };
+    struct ref_order *o = calloc(INSERTERS * EACH, sizeof *o);
+    assert_non_null(o);
+    insert_at_once(s, o, INSERTERS, EACH, a, 0, true);
+    assert_counts_exact();
+    struct order_page_query q = {.merchant_id = a, .from = 0, .to = INT64_MAX, .now = LT0,
+                                 .limit = 10};
+    for (q.offset = 0; q.offset < INSERTERS * EACH; q.offset += 61)
+        check_page(s, o, INSERTERS * EACH, &q);
+    q.status = "CAPTURED";
+    for (q.offset = 0; q.offset < INSERTERS * EACH / 8; q.offset += 7)
+        check_page(s, o, INSERTERS * EACH, &q);
+    free(o);
+
+    const char *bench = getenv("KASSE_TEST_PG_BENCH");
+    if (bench && *bench == '1') {
+        enum { BENCH_EACH = 200 };
+        static const char *const variant[] = {"8 shards", "1 shard", "no triggers"};
+        static const char *const sql[] = {
+            "SELECT 1",
+            "DO $$ BEGIN EXECUTE replace(pg_get_functiondef('orders_count'::regproc), "
+            "'% 8)', '% 1)'); END $$",
+            "ALTER TABLE orders DISABLE TRIGGER USER",
+        };
+        struct ref_order *r = calloc(INSERTERS * BENCH_EACH, sizeof *r);
+        assert_non_null(r);
+        for (int v = 0; v < 3; v++) {
+            exec_sql(sql[v]);
+            int64_t m = add_merchant(s, variant[v]);
+            for (size_t threads = 1; threads <= INSERTERS; threads *= 4) {
+                int64_t us = insert_at_once(s, r, threads, BENCH_EACH, m,
+                                            100000 * (size_t)(v + 1) + 10000 * threads, false);
+                printf("bench: %-11s %2zu threads: %6.0f inserts/s, %.3f ms each\n", variant[v],
+                       threads, (double)threads * BENCH_EACH * 1e6 / (double)us,
+                       (double)us / 1000.0 / BENCH_EACH);
+            }
+        }
+        free(r);
+    }
+    store_close(s);
+}
+
+/* Rule: a database made before migration 2 gets its orders counted by it. */
+static void test_migration_2_counts_existing_orders(void **state)
+{
+    (void)state;
+    struct store *s = open_store(2);
+    int64_t a = add_merchant(s, "old"), b = add_merchant(s, "older");
+    enum { N = 600 };
+    struct ref_order *o = calloc(N, sizeof *o);
+    assert_non_null(o);
+    for (size_t i = 0; i < N; i++)
+        make_ref(&o[i], i, i % 4 == 3 ? b : a);
+    exec_sql("DROP TRIGGER orders_count_insert ON orders; "
+             "DROP TRIGGER orders_count_update ON orders; "
+             "DROP TRIGGER orders_count_delete ON orders; DROP FUNCTION orders_count(); "
+             "DROP TABLE order_counts, order_count_levels; UPDATE kasse_schema SET version = 1");
+    struct orders_args put = {.o = o, .n = N};
+    struct kerr err = {0};
+    assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
+    store_close(s);
+    s = open_store(2);
+    assert_int_equal(query_int("SELECT version FROM kasse_schema"), 2);
+    assert_counts_exact();
+    struct order_page_query q;
+    for (int i = 0; i < 60; i++) {
+        pick_query(&q, pick(0, 3) == 0 ? b : a, N);
+        check_page(s, o, N, &q);
+    }
     free(o);
     store_close(s);
 }
@@ -1318,6 +1513,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_page_and_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_counts_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_2_counts_existing_orders, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
