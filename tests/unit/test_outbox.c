@@ -231,6 +231,87 @@ static void test_event_due_and_recorded(void **state)
     remove_db(path);
 }
 
+struct claim_args {
+    int64_t id, wall_now, lease_until;
+    int rc;
+};
+
+static int claim_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct claim_args *c = arg;
+    c->rc = store_outbox_claim(tx, c->id, c->wall_now, c->lease_until);
+    return c->rc < 0 ? kerr_internal(err, "claim") : 0;
+}
+
+struct wall_due_args {
+    int64_t wall_now;
+    struct outbox_row rows[4];
+    size_t n;
+};
+
+static int wall_due_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct wall_due_args *d = arg;
+    return store_outbox_due(tx, 5000, d->wall_now, 4, d->rows, 4, &d->n) ? kerr_internal(err, "due")
+                                                                          : 0;
+}
+
+static size_t due_at_wall(struct store *s, int64_t wall_now)
+{
+    struct kerr err = {0};
+    struct wall_due_args d = {.wall_now = wall_now};
+    assert_int_equal(store_read(s, wall_due_fn, &d, &err), 0);
+    for (size_t i = 0; i < d.n; i++)
+        outbox_row_free(&d.rows[i]);
+    return d.n;
+}
+
+/* Rule (issue 10: several nodes on one store): a due event is claimed in its row until
+ * lease_until on the wall clock; while the claim lives, nobody else claims it and it is not
+ * due; once the lease has passed (the claimer died) anyone may claim it; the record of the
+ * attempt gives the claim up, and a settled event cannot be claimed at all. */
+static void test_claim_lease(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/kasse-test-outbox-claim-%d.db", (int)getpid());
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(path, &err);
+    assert_non_null(s);
+    assert_int_equal(store_write(s, merchant_fn, NULL, &err), 0);
+    assert_int_equal(store_write(s, add_fn, NULL, &err), 0);
+    struct due_args due = {.now = 5000};
+    assert_int_equal(store_read(s, due_fn, &due, &err), 0);
+    assert_int_equal(due.n, 1);
+    assert_int_equal(due.rows[0].lease_until, 0);
+    int64_t id = due.rows[0].id;
+    outbox_row_free(&due.rows[0]);
+
+    struct claim_args a = {.id = id, .wall_now = 1000, .lease_until = 21000};
+    assert_int_equal(store_write(s, claim_fn, &a, &err), 0);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(due_at_wall(s, 1000), 0);        /* claimed: not due for anyone */
+    assert_int_equal(due_at_wall(s, 20999), 0);
+    struct claim_args b = {.id = id, .wall_now = 20999, .lease_until = 40999};
+    assert_int_equal(store_write(s, claim_fn, &b, &err), 0);
+    assert_int_equal(b.rc, STORE_NOT_FOUND);          /* a second node cannot take it */
+
+    assert_int_equal(due_at_wall(s, 21000), 1);       /* the claimer died: the lease ran out */
+    struct claim_args c = {.id = id, .wall_now = 21000, .lease_until = 41000};
+    assert_int_equal(store_write(s, claim_fn, &c, &err), 0);
+    assert_int_equal(c.rc, 0);
+
+    assert_int_equal(store_write(s, record_fn, &id, &err), 0);   /* "failed": settled */
+    struct due_args settled = {.now = 5000};
+    assert_int_equal(store_read(s, due_fn, &settled, &err), 0);
+    assert_int_equal(settled.n, 0);
+    struct claim_args d = {.id = id, .wall_now = 50000, .lease_until = 70000};
+    assert_int_equal(store_write(s, claim_fn, &d, &err), 0);
+    assert_int_equal(d.rc, STORE_NOT_FOUND);
+    store_close(s);
+    remove_db(path);
+}
+
 struct many_args {
     const char *url;
     int64_t due;
@@ -307,6 +388,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_event_due_and_recorded),
+        cmocka_unit_test(test_claim_lease),
         cmocka_unit_test(test_due_bounded_per_endpoint),
         cmocka_unit_test(test_endpoint),
         cmocka_unit_test(test_pick_oldest_first),
