@@ -64,10 +64,10 @@ build/gen/schema_pg.h: src/store/schema_pg.sql tools/sql2h.sh
 	sh tools/sql2h.sh $< > $@
 
 # Unit tests: cmocka, one file per module, linked against the sanitizer build of src/.
-build/unit/%: tests/unit/%.c $(DBG_OBJ)
+build/unit/%: tests/unit/%.c $(DBG_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p build/unit
 	@echo "  CC [asan,ubsan] $<"
-	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(DBG_FLAGS) -o $@ $(filter %.c %.o,$^) $(PKG_LIBS) -lcmocka
 
 # test_store_pg needs a PostgreSQL server: tools/with-pg.sh starts a throwaway one (or uses
 # KASSE_TEST_PG's).
