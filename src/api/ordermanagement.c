@@ -3,7 +3,8 @@
  * Every mutation is one store transaction (through api_write, so Klarna-Idempotency-Key works
  * the same everywhere): load the order (merchant scoped), apply one core/order rule, check the
  * money invariants inside the transaction (order_invariants; kept in release builds), save.
- * Writes run one after another in the store, so parallel captures of one order can never
+ * Loading the order inside the write locks its row until the commit (store.h, Concurrency; on
+ * any backend and any number of nodes), so parallel captures of one order can never
  * over-capture: the loser of a race sees the new remaining amount and gets Klarna's 403.
  *
  * An order is loaded and saved through core/order_row (order_from_row / order_to_row), the one

@@ -7,9 +7,11 @@
  * operation, with the request's method, path and body hash, and replayed for 24 hours on Kasse's
  * clock to the same request. The same key with another method, path or body is refused with
  * 422 IDEMPOTENCY_KEY_MISMATCH (the IETF idempotency-key draft's status for a reused key),
- * never replayed: replaying another operation's reply would skip this one silently. Failed requests are not recorded, so a client may retry them with the same
- * key. Writes run one after another in the store (group commit), and the record is looked up
- * again inside the transaction, so duplicates that arrive together execute once. */
+ * never replayed: replaying another operation's reply would skip this one silently. Failed
+ * requests are not recorded, so a client may retry them with the same key. The record is
+ * looked up again inside the transaction, and (merchant, key) is unique in the store: of
+ * duplicates that arrive together, on one node or several, one records its reply and the
+ * others run again (STORE_RETRY, store.h Concurrency) and replay it, so they execute once. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
