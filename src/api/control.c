@@ -12,7 +12,6 @@
 #include "lib/utf8.h"
 #include "store/store.h"
 
-#define CLOCK_ADVANCE_MAX_S (10LL * 366 * 24 * 3600)
 #define LOG_PEER_WAIT_MS 500
 
 static json_t *clock_body(const struct app *app)

@@ -160,6 +160,9 @@ int reply_fallback_body(const char *correlation_id, char out[REPLY_FALLBACK_BYTE
 /* idempotency.c: Klarna-Idempotency-Key on every POST/PATCH/DELETE, one mechanism for every
  * API (contract 1.5). A handler that writes builds its reply inside its store transaction: */
 typedef int (*reply_fn)(void *arg, struct reply *out, struct kerr *err);
+/* How long a Klarna-Idempotency-Key record answers (idempotency.c), on Kasse's clock; older
+ * records are pruned by the outbox's housekeeping. */
+#define IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
 /* Runs fn in one store write transaction, then build (still inside it) to make the reply. With a
  * key: a reply recorded for it within 24 hours is replayed instead (fn not run; concurrent
  * duplicates therefore execute once), and a new 2xx reply is recorded in the same transaction

@@ -24,7 +24,6 @@
 #include "lib/mem.h"
 #include "store/store.h"
 
-#define IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
 
 static int replay(const struct idem_row *row, struct reply *out, struct kerr *err);
 

@@ -15,14 +15,6 @@ int64_t clock_now_ms(const struct kclock *c)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + off;
 }
 
-int clock_advance(struct kclock *c, int64_t seconds)
-{
-    if (!c->testable || seconds < 0 || seconds > 10LL * 366 * 24 * 3600)
-        return -1;
-    __atomic_add_fetch(&c->offset_ms, seconds * 1000, __ATOMIC_RELAXED);
-    return 0;
-}
-
 int64_t clock_offset(const struct kclock *c)
 {
     return __atomic_load_n(&c->offset_ms, __ATOMIC_RELAXED);

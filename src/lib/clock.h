@@ -8,14 +8,14 @@
 #include <stdint.h>
 
 struct kclock {
-    bool testable;           /* --test-clock: advance() allowed */
+    bool testable;           /* --test-clock: the offset may be advanced (app_clock_advance) */
     int64_t offset_ms;       /* added to the system clock; only ever grows (atomic access) */
     int64_t fixed_ms;        /* unit tests: when non-zero, the clock reads fixed_ms + offset */
 };
 
 int64_t clock_now_ms(const struct kclock *c);
-/* Moves the clock forward by seconds (0..10 years); -1 if not testable or out of range. */
-int clock_advance(struct kclock *c, int64_t seconds);
+/* How far one advance of the test clock may move it (POST /kasse/v1/clock): 0..10 years. */
+#define CLOCK_ADVANCE_MAX_S (10LL * 366 * 24 * 3600)
 /* The offset now (ms), and raising it to at least offset_ms (never lowering it): how a node
  * takes on the test clock another node advanced (http/app.c app_clock_sync). */
 int64_t clock_offset(const struct kclock *c);

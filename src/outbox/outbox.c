@@ -48,7 +48,6 @@
  * a worker still retrying its record (a full disk) renews it. */
 #define OUTBOX_LEASE_MS (2 * OUTBOX_ATTEMPT_MAX_MS)
 #define PRUNE_EVERY_MS (10LL * 60 * 1000)           /* housekeeping on the dispatcher */
-#define IDEMPOTENCY_KEEP_MS (24LL * 3600 * 1000)
 /* Due events read per look: at most OUTBOX_SCAN_PER_ENDPOINT of any one endpoint, so events
  * of other endpoints are in every look however long one endpoint's backlog is. Twice the
  * in-flight limit: an endpoint's in-flight events are still pending in the store. */
@@ -567,7 +566,7 @@ static void *dispatcher_main(void *arg)
         d->n = 0;
         /* Idempotency records live 24 hours on Kasse's clock; older ones are removed here. */
         if (d->now >= next_prune) {
-            int64_t before = d->now - IDEMPOTENCY_KEEP_MS;
+            int64_t before = d->now - IDEMPOTENCY_TTL_MS;
             if (store_write(o->app->store, prune_fn, &before, &err) != 0)
                 store_trouble("idempotency prune", 0, &err);
             next_prune = d->now + PRUNE_EVERY_MS;

@@ -51,6 +51,18 @@ test('two nodes: started together on an empty database they made one server key 
   assert.equal(r.status, 200, r.text);
 });
 
+test('two nodes: started together on an empty database without seeded merchants, exactly one creates (and prints) the test merchant, and it works on both', { skip }, async () => {
+  const fresh = tempDir();
+  const pair = await Promise.all([0, 1].map(() => startKasse({ dir: fresh, merchants: null, contract: false })));
+  try {
+    const printed = pair.map((n) => parseCredentials(n.stdout)).filter(Boolean);
+    assert.equal(printed.length, 1, `credentials printed by ${printed.length} nodes`);
+    for (const n of pair) assert.equal((await n.post(SESSIONS, SE_EXAMPLE, { auth: printed[0] })).status, 200);
+  } finally {
+    for (const n of pair) assertClean(await n.stop());
+  }
+});
+
 test('two nodes: 50 concurrent captures of 500 against 8,500, alternating nodes → exactly 17 succeed, 33 are 403, captured 8,500 read the same on both', { skip }, async () => {
   const { order_id } = await placeOrder(nodes[0], { body: omCart(8500) });
   const rs = await Promise.all(Array.from({ length: 50 }, () =>
