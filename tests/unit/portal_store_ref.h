@@ -254,7 +254,6 @@ static void check_pages(struct store *s, enum page_kind kind, int64_t merchant,
 struct list_seed {
     int64_t a, b;
     char a_keys[PAGE_ROWS][37], b_keys[PAGE_OTHER][37];
-    struct reqlog_row *log;   /* PAGE_REQLOG: the rows to queue (owned by the store after) */
 };
 
 static int seed_fn(struct store_tx *tx, void *arg, struct kerr *err)
