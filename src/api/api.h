@@ -158,6 +158,8 @@ int control_read_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_advance_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err);
 int control_list_orders(struct req *r, struct reply *out, struct kerr *err);
+/* GET /kasse/v1/orders/{order_id}/timeline: the order's life, as the portal draws it */
+int control_order_timeline(struct req *r, struct reply *out, struct kerr *err);
 int control_resend_callback(struct req *r, struct reply *out, struct kerr *err);
 int control_list_logs(struct req *r, struct reply *out, struct kerr *err);
 int control_list_sessions(struct req *r, struct reply *out, struct kerr *err);

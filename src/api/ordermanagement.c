@@ -181,7 +181,9 @@ static int no_such_capture(const char *id, struct kerr *err)
 
 /* ---- reads ---- */
 
-enum om_read { READ_ORDER, READ_CAPTURES, READ_CAPTURE, READ_REFUND, READ_DUE_DATE_OPTIONS };
+enum om_read {
+    READ_ORDER, READ_CAPTURES, READ_CAPTURE, READ_REFUND, READ_DUE_DATE_OPTIONS, READ_TIMELINE
+};
 
 struct read_ctx {
     struct req *r;
@@ -215,6 +217,19 @@ static int read_fn(struct store_tx *tx, void *arg, struct kerr *err)
         rc = kerr_internal(err, "out of memory");
     } else if (c->what == READ_ORDER) {
         c->reply = json_incref(order);
+    } else if (c->what == READ_TIMELINE) {
+        /* the order's amounts as GET order reads them, and its life (core/order_row.h) */
+        static const char *const keys[] = {"order_id", "status", "fraud_status",
+                                           "purchase_currency", "order_amount",
+                                           "captured_amount", "refunded_amount",
+                                           "remaining_authorized_amount", "expires_at"};
+        json_t *events = order_timeline(&m, r->received_ms);
+        c->reply = events ? json_pack("{s:o}", "events", events) : NULL;
+        for (size_t i = 0; c->reply && i < sizeof keys / sizeof *keys; i++) {
+            json_t *v = json_object_get(order, keys[i]);
+            if (v && json_object_set(c->reply, keys[i], v) != 0)
+                json_decref(c->reply), c->reply = NULL;
+        }
     } else if (c->what == READ_CAPTURES) {
         c->reply = json_incref(json_object_get(order, "captures"));
     } else if (c->what == READ_REFUND) {
@@ -267,6 +282,11 @@ int om_get_order(struct req *r, struct reply *out, struct kerr *err)
     return om_read(r, out, READ_ORDER, err);
 }
 
+int control_order_timeline(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_TIMELINE, err);
+}
+
 int om_list_captures(struct req *r, struct reply *out, struct kerr *err)
 {
     return om_read(r, out, READ_CAPTURES, err);
@@ -294,6 +314,26 @@ enum om_op {
     OP_REFERENCES, OP_SHIPPING_INFO, OP_CAPTURE, OP_CAPTURE_SHIPPING_INFO, OP_SEND_OUT,
     OP_EXTEND_DUE_DATE, OP_REFUND, OP_CAPTURE_CUSTOMER_DETAILS
 };
+
+/* The order's history (core/order_row.h) after a successful op: what the order object does not
+ * date. A repeated cancel changes nothing and adds nothing. */
+static int om_history(struct order *m, enum om_op op, enum order_status before,
+                      int64_t remaining_before, int64_t now)
+{
+    switch (op) {
+    case OP_CANCEL:
+        return before == ORDER_CANCELLED ? 0 : order_history_add(m, "cancelled", now, NULL, 0);
+    case OP_RELEASE:
+        return order_history_add(m, "released", now, "amount", remaining_before);
+    case OP_EXTEND:
+        return order_history_add(m, "authorization_extended", now, "expires_at_ms",
+                                 m->st.expires_at);
+    case OP_AUTHORIZATION:
+        return order_history_add(m, "authorization_updated", now, "amount", m->st.order_amount);
+    default:
+        return 0;
+    }
+}
 
 struct op_ctx {
     struct req *r;
@@ -489,6 +529,8 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
             goto done;
         }
     }
+    enum order_status before = order_status_at(&m.st, now);
+    int64_t remaining_before = order_remaining(&m.st, now);
     switch (c->op) {
     case OP_ACKNOWLEDGE:
         rc = json_object_set_new(m.kasse, "acknowledged", json_true()) ? kerr_internal(err, "oom")
@@ -575,6 +617,8 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         break;
     }
     }
+    if (rc == 0 && om_history(&m, c->op, before, remaining_before, now) != 0)
+        rc = kerr_internal(err, "oom");
     if (rc == 0)
         rc = om_save(tx, &m, now, err);
 done:

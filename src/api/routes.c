@@ -75,6 +75,7 @@ const struct route routes_table[] = {
     {"GET", "/kasse/v1/callbacks", control_list_callbacks, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/messages", control_list_messages, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/orders", control_list_orders, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/orders/{order_id}/timeline", control_order_timeline, AUTH_MERCHANT, 0},
     {"POST", "/kasse/v1/callbacks/{event_id}/resend", control_resend_callback, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/logs", control_list_logs, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/sessions", control_list_sessions, AUTH_MERCHANT, 0},

@@ -336,3 +336,35 @@ test('demo shop: catalog, checkout, order — its server side calls the API as t
   assert.equal(hpp.status, 200, hpp.text);
   assert.match(hpp.json.redirect_url, /\/hpp\/payments\//);
 });
+
+test('GET /kasse/v1/orders/{id}/timeline: authorized → captures → refunds → extend/release/cancel, oldest first, with amounts; a repeated cancel adds nothing', async () => {
+  const o = await placeOrder(k, { body: omCart(10000) });
+  const om = `/ordermanagement/v1/orders/${o.order_id}`;
+  assert.equal((await k.post(`${om}/captures`, { captured_amount: 3000 })).status, 201);
+  await k.post('/kasse/v1/clock', { advance_seconds: 60 });
+  assert.equal((await k.post(`${om}/refunds`, { refunded_amount: 1000 })).status, 201);
+  await k.post('/kasse/v1/clock', { advance_seconds: 60 });
+  assert.equal((await k.post(`${om}/extend-authorization-time`, {})).status, 204);
+  await k.post('/kasse/v1/clock', { advance_seconds: 60 });
+  assert.equal((await k.post(`${om}/release-remaining-authorization`, {})).status, 204);
+  const t = assertJsonOk(await k.get(`/kasse/v1/orders/${o.order_id}/timeline`));
+  const order = assertJsonOk(await k.get(om));
+  assert.deepEqual(t.events.map((e) => [e.type, e.amount]), [
+    ['authorized', 10000], ['capture', 3000], ['refund', 1000], ['authorization_extended', undefined], ['released', 7000]]);
+  assert.equal(t.events[1].capture_id, order.captures[0].capture_id);
+  assert.equal(t.events[1].at, order.captures[0].captured_at);
+  assert.equal(t.events[2].refund_id, order.refunds[0].refund_id);
+  for (const e of t.events) assert.match(e.at, ISO_MS);
+  assert.deepEqual([t.status, t.order_amount, t.captured_amount, t.refunded_amount, t.remaining_authorized_amount],
+    [order.status, 10000, 3000, 1000, 0]);
+  const c = await placeOrder(k, { body: omCart(2000) });
+  const cp = `/ordermanagement/v1/orders/${c.order_id}`;
+  assert.equal((await k.post(`${cp}/cancel`, {})).status, 204);
+  assert.equal((await k.post(`${cp}/cancel`, {})).status, 204);
+  const ct = assertJsonOk(await k.get(`/kasse/v1/orders/${c.order_id}/timeline`));
+  assert.deepEqual(ct.events.map((e) => e.type), ['authorized', 'cancelled']);
+  assert.equal(ct.status, 'CANCELLED');
+  // the order object a client reads never shows the bookkeeping
+  assert.equal(assertJsonOk(await k.get(cp))._kasse, undefined);
+  assertError(await k.get(`/kasse/v1/orders/${c.order_id}/timeline`, { auth: 'b' }), 404, 'NO_SUCH_ORDER');
+});
