@@ -100,6 +100,7 @@ const struct route routes_table[] = {
     /* The start page, the merchant portal and the demo shop (docs/portal.md). Every merchant
      * route above is also served under /portal/api with the portal's sign-in (router.c). */
     {"GET", "/", portal_start, AUTH_PUBLIC, 0},
+    {"GET", "/kasse/start/{file}", static_get, AUTH_PUBLIC, 0},
     {"GET", "/portal", portal_folder_redirect, AUTH_PUBLIC, 0},
     {"GET", "/portal/", static_get, AUTH_PUBLIC, 0},
     {"GET", "/portal/{file}", static_get, AUTH_PUBLIC, 0},

@@ -43,7 +43,7 @@ int static_get(struct req *r, struct reply *out, struct kerr *err)
      * cached. */
     bool code = strncmp(path, "/kp/", 4) == 0 || strncmp(path, "/hpp/", 5) == 0 ||
                 strncmp(path, "/kasse/assets/ui/", 17) == 0 || strncmp(path, "/portal/", 8) == 0 ||
-                strncmp(path, "/demo/", 6) == 0;
+                strncmp(path, "/demo/", 6) == 0 || strncmp(path, "/kasse/start/", 13) == 0;
     reply_header(out, "Cache-Control", code ? "no-cache" : "public, max-age=3600");
     /* The widget is framed by merchants' pages on any origin: its CSP says so (and keeps it to
      * Kasse's own files); every other reply gets X-Frame-Options: DENY (http/server.c). */
