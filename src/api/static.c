@@ -30,7 +30,8 @@ int static_get(struct req *r, struct reply *out, struct kerr *err)
     if (snprintf(path, sizeof path, "%s%s", r->path, n && r->path[n - 1] == '/' ? "index.html" : "") >=
         (int)sizeof path)
         return kerr_set(err, 404, "NOT_FOUND", "No such resource: %s", r->path);
-    const struct asset *a = assets_find(path);
+    /* the start page is a template, served filled in at "/" (portal_start) */
+    const struct asset *a = strcmp(path, "/kasse/start/index.html") == 0 ? NULL : assets_find(path);
     if (!a)
         return kerr_set(err, 404, "NOT_FOUND", "No such resource: %s", r->path);
     out->status = 200;
