@@ -163,9 +163,9 @@
       info.appendChild(el('span', 'product-name', p.name));
       info.appendChild(el('span', 'product-price', money(p.unit_price)));
       li.appendChild(info);
-      var add = button('add-' + i, 'secondary add', 'Add to cart', null, function () { change(p.sku, 1, add.id); });
-      var hidden = el('span', 'sr-only', ': ' + p.name);
-      add.appendChild(hidden);
+      // The name starts with what the button shows, then says which product.
+      var add = button('add-' + i, 'secondary add', 'Add to cart', 'Add to cart: ' + p.name,
+        function () { change(p.sku, 1, add.id); });
       li.appendChild(add);
       ul.appendChild(li);
     });
