@@ -18,7 +18,7 @@
 #include "outbox/outbox.h"
 #include "store/store.h"
 
-#define KASSE_VERSION "0.1.0"
+#include "lib/version.h"
 #define DEFAULT_DB "var/kasse.db"
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_THREADS 32

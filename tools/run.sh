@@ -22,6 +22,10 @@ Test merchant credentials (HTTP Basic, as with Klarna's API):
   username: $user
   secret:   $secret
 
+In a browser (sign in with the credentials above):
+  http://127.0.0.1:8080/portal/   the merchant portal: orders, captures, refunds, callbacks, logs
+  http://127.0.0.1:8080/demo/     a demo shop: a whole checkout through Kasse's Klarna widget
+
 Create a payment session:
   curl -s -u '$user:$secret' -H 'Content-Type: application/json' \\
     http://127.0.0.1:8080/payments/v1/sessions -d '{

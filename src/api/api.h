@@ -158,6 +158,26 @@ int control_read_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_advance_clock(struct req *r, struct reply *out, struct kerr *err);
 int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err);
 int control_list_orders(struct req *r, struct reply *out, struct kerr *err);
+/* GET /kasse/v1/orders/{order_id}/timeline: the order's life, as the portal draws it */
+int control_order_timeline(struct req *r, struct reply *out, struct kerr *err);
+int control_resend_callback(struct req *r, struct reply *out, struct kerr *err);
+int control_list_logs(struct req *r, struct reply *out, struct kerr *err);
+int control_list_sessions(struct req *r, struct reply *out, struct kerr *err);
+int control_read_session(struct req *r, struct reply *out, struct kerr *err);
+int control_list_hpp_sessions(struct req *r, struct reply *out, struct kerr *err);
+
+/* portal.c: the merchant portal's sign-in and the start page (docs/portal.md) */
+int portal_sign_in(struct req *r, struct reply *out, struct kerr *err);
+int portal_session(struct req *r, struct reply *out, struct kerr *err);
+int portal_sign_out(struct req *r, struct reply *out, struct kerr *err);
+int portal_start(struct req *r, struct reply *out, struct kerr *err);
+int portal_folder_redirect(struct req *r, struct reply *out, struct kerr *err);
+
+/* demo.c: the demo shop's server side, the signed-in merchant's backend (docs/portal.md) */
+int demo_catalog(struct req *r, struct reply *out, struct kerr *err);
+int demo_checkout(struct req *r, struct reply *out, struct kerr *err);
+int demo_order(struct req *r, struct reply *out, struct kerr *err);
+int demo_hpp(struct req *r, struct reply *out, struct kerr *err);
 
 /* static.c: files embedded from web/ */
 int static_get(struct req *r, struct reply *out, struct kerr *err);

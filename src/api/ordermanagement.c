@@ -181,7 +181,9 @@ static int no_such_capture(const char *id, struct kerr *err)
 
 /* ---- reads ---- */
 
-enum om_read { READ_ORDER, READ_CAPTURES, READ_CAPTURE, READ_REFUND, READ_DUE_DATE_OPTIONS };
+enum om_read {
+    READ_ORDER, READ_CAPTURES, READ_CAPTURE, READ_REFUND, READ_DUE_DATE_OPTIONS, READ_TIMELINE
+};
 
 struct read_ctx {
     struct req *r;
@@ -215,6 +217,19 @@ static int read_fn(struct store_tx *tx, void *arg, struct kerr *err)
         rc = kerr_internal(err, "out of memory");
     } else if (c->what == READ_ORDER) {
         c->reply = json_incref(order);
+    } else if (c->what == READ_TIMELINE) {
+        /* the order's amounts as GET order reads them, and its life (core/order_row.h) */
+        static const char *const keys[] = {"order_id", "status", "fraud_status",
+                                           "purchase_currency", "order_amount",
+                                           "captured_amount", "refunded_amount",
+                                           "remaining_authorized_amount", "expires_at"};
+        json_t *events = order_timeline(&m, r->received_ms);
+        c->reply = events ? json_pack("{s:o}", "events", events) : NULL;
+        for (size_t i = 0; c->reply && i < sizeof keys / sizeof *keys; i++) {
+            json_t *v = json_object_get(order, keys[i]);
+            if (v && json_object_set(c->reply, keys[i], v) != 0)
+                json_decref(c->reply), c->reply = NULL;
+        }
     } else if (c->what == READ_CAPTURES) {
         c->reply = json_incref(json_object_get(order, "captures"));
     } else if (c->what == READ_REFUND) {
@@ -267,6 +282,11 @@ int om_get_order(struct req *r, struct reply *out, struct kerr *err)
     return om_read(r, out, READ_ORDER, err);
 }
 
+int control_order_timeline(struct req *r, struct reply *out, struct kerr *err)
+{
+    return om_read(r, out, READ_TIMELINE, err);
+}
+
 int om_list_captures(struct req *r, struct reply *out, struct kerr *err)
 {
     return om_read(r, out, READ_CAPTURES, err);
@@ -294,6 +314,26 @@ enum om_op {
     OP_REFERENCES, OP_SHIPPING_INFO, OP_CAPTURE, OP_CAPTURE_SHIPPING_INFO, OP_SEND_OUT,
     OP_EXTEND_DUE_DATE, OP_REFUND, OP_CAPTURE_CUSTOMER_DETAILS
 };
+
+/* The order's history (core/order_row.h) after a successful op: what the order object does not
+ * date. A repeated cancel changes nothing and adds nothing. */
+static int om_history(struct order *m, enum om_op op, enum order_status before,
+                      int64_t remaining_before, int64_t now)
+{
+    switch (op) {
+    case OP_CANCEL:
+        return before == ORDER_CANCELLED ? 0 : order_history_add(m, "cancelled", now, NULL, 0);
+    case OP_RELEASE:
+        return order_history_add(m, "released", now, "amount", remaining_before);
+    case OP_EXTEND:
+        return order_history_add(m, "authorization_extended", now, "expires_at_ms",
+                                 m->st.expires_at);
+    case OP_AUTHORIZATION:
+        return order_history_add(m, "authorization_updated", now, "amount", m->st.order_amount);
+    default:
+        return 0;
+    }
+}
 
 struct op_ctx {
     struct req *r;
@@ -489,6 +529,8 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
             goto done;
         }
     }
+    enum order_status before = order_status_at(&m.st, now);
+    int64_t remaining_before = order_remaining(&m.st, now);
     switch (c->op) {
     case OP_ACKNOWLEDGE:
         rc = json_object_set_new(m.kasse, "acknowledged", json_true()) ? kerr_internal(err, "oom")
@@ -575,6 +617,8 @@ static int op_fn(struct store_tx *tx, void *arg, struct kerr *err)
         break;
     }
     }
+    if (rc == 0 && om_history(&m, c->op, before, remaining_before, now) != 0)
+        rc = kerr_internal(err, "oom");
     if (rc == 0)
         rc = om_save(tx, &m, now, err);
 done:
@@ -709,18 +753,80 @@ int om_refund(struct req *r, struct reply *out, struct kerr *err)
 #define ORDERS_PAGE_MAX 100
 #define ORDERS_OFFSET_MAX 2147483647L
 
+/* A reference lists at most this many orders (its newest): references are meant to name one
+ * order, or a few. */
+#define ORDERS_REFERENCE_MAX 200
+
 struct list_ctx {
     struct req *r;
     struct order_page_query q;
+    const char *reference;        /* merchant_reference1 or 2, exactly; NULL: any */
     json_t *orders;
     int64_t total;
 };
+
+/* The list's item for an order: what the order reads as at now. */
+static json_t *list_item(const struct order *m, int64_t now)
+{
+    const char *status = order_status_name(order_status_at(&m->st, now));
+    char created[32];
+    time_format_iso8601(m->st.created_at, created);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s}", "order_id", m->id,
+        "status", status, "fraud_status", order_fraud_name(m->st.fraud), "order_amount",
+        (json_int_t)m->st.order_amount, "captured_amount", (json_int_t)m->st.captured_amount,
+        "refunded_amount", (json_int_t)m->st.refunded_amount, "remaining_authorized_amount",
+        (json_int_t)order_remaining(&m->st, now), "purchase_currency",
+        str(m->doc, "purchase_currency"), "klarna_reference", str(m->doc, "klarna_reference"),
+        "merchant_reference1", str(m->doc, "merchant_reference1"), "merchant_reference2",
+        str(m->doc, "merchant_reference2"), "created_at", created);
+}
+
+/* By reference: the store finds the few orders carrying it (an index on each reference);
+ * the other filters and the page apply to those. */
+static int list_by_reference(struct store_tx *tx, struct list_ctx *c, struct kerr *err)
+{
+    char (*ids)[37] = mem_calloc(ORDERS_REFERENCE_MAX, sizeof *ids);
+    size_t n = 0;
+    if (!ids)
+        return kerr_internal(err, "out of memory");
+    if (store_order_by_reference(tx, c->q.merchant_id, c->reference, ids, ORDERS_REFERENCE_MAX,
+                                 &n) != 0) {
+        free(ids);
+        return kerr_internal(err, "order list by reference");
+    }
+    c->total = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct order m;
+        if (om_load(tx, c->r->merchant.id, ids[i], c->q.now, &m, err) != 0) {
+            rc = -1;
+            break;
+        }
+        const char *status = order_status_name(order_status_at(&m.st, c->q.now));
+        bool match = m.st.created_at >= c->q.from && m.st.created_at < c->q.to &&
+                     (!c->q.status || strcmp(c->q.status, status) == 0);
+        if (match && c->total >= c->q.offset &&
+            c->total < c->q.offset + (int64_t)c->q.limit) {
+            json_t *item = list_item(&m, c->q.now);
+            if (!item || json_array_append_new(c->orders, item) != 0)
+                rc = kerr_internal(err, "out of memory");
+        }
+        c->total += match;
+        order_free(&m);
+    }
+    free(ids);
+    return rc;
+}
 
 /* The store filters, counts and pages (store_order_page); each order of the page is then read
  * through om_load, so it shows what GET order shows at now. */
 static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
 {
     struct list_ctx *c = arg;
+    json_array_clear(c->orders);
+    if (c->reference)
+        return list_by_reference(tx, c, err);
     char ids[ORDERS_PAGE_MAX][37];
     size_t n = 0;
     if (store_order_page(tx, &c->q, ids, &n, &c->total) != 0)
@@ -732,16 +838,7 @@ static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
         const char *status = order_status_name(order_status_at(&m.st, c->q.now));
         if (c->q.status && strcmp(c->q.status, status) != 0)
             log_error("order list: %s filed as %s reads as %s", m.id, c->q.status, status);
-        char created[32];
-        time_format_iso8601(m.st.created_at, created);
-        json_t *item = json_pack(
-            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:s}", "order_id", m.id,
-            "status", status, "fraud_status", order_fraud_name(m.st.fraud), "order_amount",
-            (json_int_t)m.st.order_amount, "captured_amount", (json_int_t)m.st.captured_amount,
-            "refunded_amount", (json_int_t)m.st.refunded_amount, "remaining_authorized_amount",
-            (json_int_t)order_remaining(&m.st, c->q.now), "purchase_currency",
-            str(m.doc, "purchase_currency"), "klarna_reference",
-            str(m.doc, "klarna_reference"), "created_at", created);
+        json_t *item = list_item(&m, c->q.now);
         order_free(&m);
         if (!item || json_array_append_new(c->orders, item) != 0)
             return kerr_internal(err, "out of memory");
@@ -804,8 +901,10 @@ static int query_time(const struct req *r, const char *name, int64_t *out, struc
 
 int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
 {
-    struct list_ctx c = {.r = r};
+    struct list_ctx c = {.r = r, .reference = req_query(r, "reference")};
     long limit = 20, offset = 0;
+    if (c.reference && (!c.reference[0] || strlen(c.reference) > 255))
+        return kerr_bad_value(err, "reference");
     int64_t from = 0, to = INT64_MAX;
     const char *status = req_query(r, "status");
     if (status) {

@@ -75,6 +75,12 @@ const struct route routes_table[] = {
     {"GET", "/kasse/v1/callbacks", control_list_callbacks, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/messages", control_list_messages, AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/orders", control_list_orders, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/orders/{order_id}/timeline", control_order_timeline, AUTH_MERCHANT, 0},
+    {"POST", "/kasse/v1/callbacks/{event_id}/resend", control_resend_callback, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/logs", control_list_logs, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/sessions", control_list_sessions, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/sessions/{session_id}", control_read_session, AUTH_MERCHANT, 0},
+    {"GET", "/kasse/v1/hpp-sessions", control_list_hpp_sessions, AUTH_MERCHANT, 0},
     {"POST", "/kasse/v1/sessions/{session_id}/authorize", control_authorize_session,
      AUTH_MERCHANT, 0},
     {"GET", "/kasse/v1/clock", control_read_clock, AUTH_MERCHANT, ROUTE_TEST_CLOCK},
@@ -90,6 +96,24 @@ const struct route routes_table[] = {
     {"GET", "/kp/lib/v1/api.js", static_get, AUTH_PUBLIC, 0},
     {"GET", "/kp/widget/v1/{file}", static_get, AUTH_PUBLIC, 0},
     {"GET", "/kasse/assets/{kind}/{file}", static_get, AUTH_PUBLIC, 0},
+
+    /* The start page, the merchant portal and the demo shop (docs/portal.md). Every merchant
+     * route above is also served under /portal/api with the portal's sign-in (router.c). */
+    {"GET", "/", portal_start, AUTH_PUBLIC, 0},
+    {"GET", "/kasse/start/{file}", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/portal", portal_folder_redirect, AUTH_PUBLIC, 0},
+    {"GET", "/portal/", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/portal/{file}", static_get, AUTH_PUBLIC, 0},
+    {"POST", "/portal/api/session", portal_sign_in, AUTH_PUBLIC, 0},
+    {"GET", "/portal/api/session", portal_session, AUTH_PORTAL, 0},
+    {"DELETE", "/portal/api/session", portal_sign_out, AUTH_PORTAL, 0},
+    {"GET", "/demo", portal_folder_redirect, AUTH_PUBLIC, 0},
+    {"GET", "/demo/", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/demo/{file}", static_get, AUTH_PUBLIC, 0},
+    {"GET", "/demo/api/catalog", demo_catalog, AUTH_PORTAL, 0},
+    {"POST", "/demo/api/checkout", demo_checkout, AUTH_PORTAL, 0},
+    {"POST", "/demo/api/orders", demo_order, AUTH_PORTAL, 0},
+    {"POST", "/demo/api/hpp", demo_hpp, AUTH_PORTAL, 0},
 
     {0},
 };

@@ -104,3 +104,15 @@ enum auth_mark auth_mark_after_tokenize(enum auth_mark m, bool tokenize_only)
 {
     return tokenize_only ? AUTH_MARK_CONSUMED : m;
 }
+
+const char *auth_state_name(enum auth_state s)
+{
+    switch (s) {
+    case AUTH_VALID: return "valid";
+    case AUTH_EXPIRED: return "expired";
+    case AUTH_CANCELLED: return "cancelled";
+    case AUTH_SUPERSEDED: return "superseded";
+    case AUTH_CONSUMED: return "consumed";
+    }
+    return "valid";
+}

@@ -24,6 +24,8 @@ struct auth_facts {
 };
 
 enum auth_state auth_state_at(const struct auth_facts *f, int64_t now_ms);
+/* "valid", "expired", "cancelled", "superseded", "consumed" (as Kasse's own lists show it). */
+const char *auth_state_name(enum auth_state s);
 int64_t auth_expires_at(int64_t issued_at_ms);
 
 /* What the store keeps of a token (auth_row.state): the mark it was given, set once; never its

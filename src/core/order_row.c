@@ -147,3 +147,108 @@ int order_to_row(struct order *o, int64_t now, struct order_row *row, struct ker
     file_for_list(row, st, now);
     return 0;
 }
+
+/* ---- history and timeline ---- */
+
+int order_history_add(struct order *o, const char *event, int64_t at, const char *key,
+                      int64_t value)
+{
+    json_t *h = json_object_get(o->kasse, "history");
+    if (!json_is_array(h)) {
+        h = json_array();
+        if (!h || json_object_set_new(o->kasse, "history", h) != 0)
+            return -1;
+    }
+    char when[32];
+    time_format_iso8601(at, when);
+    json_t *e = json_pack("{s:s, s:s}", "type", event, "at", when);
+    if (!e || (key && set_int(e, key, value) != 0)) {
+        json_decref(e);
+        return -1;
+    }
+    return json_array_append_new(h, e);
+}
+
+/* Appends {type, at, amount, id_key: id} for each entry of the doc's list (captures, refunds). */
+static int timeline_money(json_t *events, const json_t *list, const char *type,
+                          const char *at_key, const char *amount_key, const char *id_key)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x) {
+        json_t *at = json_object_get(x, at_key), *id = json_object_get(x, id_key);
+        if (!json_is_string(at))
+            continue;
+        json_t *e = json_pack("{s:s, s:O, s:I}", "type", type, "at", at, "amount",
+                              (json_int_t)jint(x, amount_key));
+        if (!e || (json_is_string(id) && json_object_set(e, id_key, id) != 0) ||
+            json_array_append_new(events, e) != 0) {
+            json_decref(e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *event_at(const json_t *e)
+{
+    const char *s = json_string_value(json_object_get(e, "at"));
+    return s ? s : "";
+}
+
+json_t *order_timeline(const struct order *o, int64_t now)
+{
+    const struct order_state *st = &o->st;
+    json_t *events = json_array();
+    char at[32];
+    time_format_iso8601(st->created_at, at);
+    int rc = !events || json_array_append_new(events, json_pack("{s:s, s:s, s:I}", "type",
+                                                                "authorized", "at", at, "amount",
+                                                                (json_int_t)(st->original_order_amount
+                                                                                 ? st->original_order_amount
+                                                                                 : st->order_amount)));
+    /* a review decided by now */
+    if (rc == 0 && st->fraud_decided_at && st->fraud_decided_at <= now &&
+        st->fraud != ORDER_FRAUD_PENDING) {
+        time_format_iso8601(st->fraud_decided_at, at);
+        rc = json_array_append_new(events, json_pack("{s:s, s:s}", "type",
+                                                     st->fraud == ORDER_FRAUD_ACCEPTED
+                                                         ? "fraud_accepted"
+                                                         : "fraud_rejected",
+                                                     "at", at));
+    }
+    if (rc == 0)
+        rc = timeline_money(events, o->captures, "capture", "captured_at", "captured_amount",
+                            "capture_id");
+    if (rc == 0)
+        rc = timeline_money(events, json_object_get(o->doc, "refunds"), "refund", "refunded_at",
+                            "refunded_amount", "refund_id");
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(o->kasse, "history"), i, h) {
+        if (rc == 0)
+            rc = json_array_append(events, h);
+    }
+    enum order_status status = order_status_at(st, now);
+    if (rc == 0 && status == ORDER_EXPIRED) {
+        time_format_iso8601(st->expires_at, at);
+        rc = json_array_append_new(events, json_pack("{s:s, s:s}", "type", "expired", "at", at));
+    }
+    if (rc != 0) {
+        json_decref(events);
+        return NULL;
+    }
+    /* oldest first; among equal instants in the order added (insertion sort: a few events) */
+    size_t n = json_array_size(events);
+    for (size_t k = 1; k < n; k++) {
+        for (size_t j = k; j > 0; j--) {
+            json_t *a = json_array_get(events, j - 1), *b = json_array_get(events, j);
+            if (strcmp(event_at(a), event_at(b)) <= 0)
+                break;
+            json_incref(a);
+            json_array_set(events, j - 1, b);
+            json_array_set_new(events, j, a);
+        }
+    }
+    return events;
+}

@@ -46,6 +46,16 @@ int order_from_row(struct order *o, const struct order_row *row, struct kerr *er
  * (no memory; o->doc may then hold part of the fields). */
 int order_to_row(struct order *o, int64_t now, struct order_row *row, struct kerr *err);
 void order_free(struct order *o);
+/* What Order Management did that the order object does not date (a cancel, a release, an
+ * extension, an authorization update) is kept under "_kasse.history" as {type, at, key?:
+ * value}. 0, or -1 when memory ran out. */
+int order_history_add(struct order *o, const char *event, int64_t at, const char *key,
+                      int64_t value);
+/* The order's life at now, oldest first: authorized (its original amount), a fraud decision
+ * once made, each capture and refund (amount, id), the history, and "expired" at expires_at
+ * when it reads EXPIRED: [{type, at, amount?, capture_id? | refund_id?, ...}]. NULL when
+ * memory ran out. What the portal draws (GET /kasse/v1/orders/{id}/timeline). */
+json_t *order_timeline(const struct order *o, int64_t now);
 /* Writes the state's fields a client reads (status and remaining amount as at now, fraud
  * status, amounts, expires_at) into doc: the stored body (order_to_row) or a reply built from
  * it. 0, or -1 when memory ran out. */

@@ -187,18 +187,132 @@ int auth_merchant(struct req *r, struct kerr *err)
     *colon = '\0';
     const char *secret = colon + 1;
 
-    uint8_t mac[32];
-    int rc = auth_secret_mac(r->app, secret, mac);
-    crypto_wipe(decoded + (secret - decoded), strlen(secret));
+    int rc = auth_credentials(r, decoded, secret, &r->merchant, err);
+    crypto_wipe(decoded, (size_t)len);
+    if (rc < 0)
+        return -1;
     if (rc != 0)
+        return unauthorized(err);
+    r->authed = true;
+    return 0;
+}
+
+int auth_credentials(struct req *r, const char *username, const char *secret,
+                     struct merchant *out, struct kerr *err)
+{
+    uint8_t mac[32];
+    if (auth_secret_mac(r->app, secret, mac) != 0)
         return kerr_internal(err, "auth: hmac");
     struct cache_entry e;
-    rc = find_merchant(r, decoded, &e, err);
+    int rc = find_merchant(r, username, &e, err);
     if (rc < 0)
         return -1;
     if (rc != 0 || !crypto_equal(mac, e.secret_mac, sizeof mac))
-        return unauthorized(err);
-    r->merchant = e.m;
+        return 1;
+    *out = e.m;
+    return 0;
+}
+
+/* ---- the portal: a sign-in cookie (docs/portal.md) ---- */
+
+void auth_portal_cookie_hash(const char *cookie, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t mac[32];
+    /* Keyed with a constant purpose label: the stored value of a cookie is useless to whoever
+     * reads the database, and cannot be turned back into the cookie. */
+    if (crypto_hmac_sha256("kasse portal cookie", 19, cookie, strlen(cookie), mac) != 0)
+        memset(mac, 0, sizeof mac);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* The value of cookie name in the Cookie header(s), copied into out; false when absent or
+ * longer than cap - 1. */
+static bool cookie_value(const struct req *r, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    for (int i = 0; i < r->n_headers; i++) {
+        if (strcasecmp(r->headers[i].name, "Cookie") != 0)
+            continue;
+        const char *p = r->headers[i].value;
+        while (*p) {
+            while (*p == ' ' || *p == ';')
+                p++;
+            const char *end = strchr(p, ';');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+                size_t vlen = len - nlen - 1;
+                while (vlen && p[nlen + 1 + vlen - 1] == ' ')
+                    vlen--;
+                if (vlen == 0 || vlen >= cap)
+                    return false;
+                memcpy(out, p + nlen + 1, vlen);
+                out[vlen] = '\0';
+                return true;
+            }
+            p += len;
+        }
+    }
+    return false;
+}
+
+struct portal_lookup {
+    char id_hash[65];
+    int64_t now;
+    struct portal_session_row session;
+    struct merchant_row merchant;
+    int found;
+};
+
+static int portal_fn(struct store_tx *tx, void *arg, struct kerr *err)
+{
+    struct portal_lookup *l = arg;
+    l->found = 0;
+    int rc = store_portal_session_get(tx, l->id_hash, l->now, &l->session);
+    if (rc < 0)
+        return kerr_internal(err, "auth: portal session lookup");
+    if (rc == STORE_NOT_FOUND)
+        return 0;
+    rc = store_merchant_by_id(tx, l->session.merchant_id, &l->merchant);
+    if (rc < 0)
+        return kerr_internal(err, "auth: merchant lookup");
+    l->found = rc == 0;
+    return 0;
+}
+
+int auth_portal(struct req *r, struct kerr *err)
+{
+    char cookie[128];
+    if (!cookie_value(r, PORTAL_COOKIE, cookie, sizeof cookie))
+        return kerr_set(err, 401, "UNAUTHORIZED", "%s", "Sign in to the portal first");
+    struct portal_lookup l = {.now = clock_wall_ms()};
+    auth_portal_cookie_hash(cookie, l.id_hash);
+    crypto_wipe(cookie, sizeof cookie);
+    if (store_read(r->app->store, portal_fn, &l, err) != 0)
+        return -1;
+    if (!l.found)
+        return kerr_set(err, 401, "UNAUTHORIZED", "%s",
+                        "Your portal session has ended: sign in again");
+    r->merchant.id = l.merchant.id;
+    snprintf(r->merchant.username, sizeof r->merchant.username, "%s", l.merchant.username);
+    snprintf(r->merchant.name, sizeof r->merchant.name, "%s", l.merchant.name);
+    snprintf(r->merchant.categories, sizeof r->merchant.categories, "%s", l.merchant.categories);
+    merchant_row_free(&l.merchant);
+    memcpy(r->portal_id, l.id_hash, sizeof r->portal_id);
+    snprintf(r->portal_csrf, sizeof r->portal_csrf, "%s", l.session.csrf);
+    r->portal_expires_ms = l.session.expires_at;
+    /* Changes need the session's CSRF token, which only the portal's own pages hold (a page
+     * on another site can make the browser send the cookie only where SameSite fails). */
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        const char *t = req_header(r, PORTAL_CSRF_HEADER);
+        size_t n = strlen(r->portal_csrf);
+        if (!t || n == 0 || strlen(t) != n || !crypto_equal(t, r->portal_csrf, n))
+            return kerr_set(err, 403, "FORBIDDEN", "%s", "Missing or wrong CSRF token");
+    }
     r->authed = true;
     return 0;
 }

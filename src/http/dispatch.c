@@ -3,9 +3,50 @@
  * it directly (the allocation-failure loop). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/http.h"
+#include "lib/ids.h"
+#include "lib/jsonw.h"
+#include "lib/limits.h"
 #include "lib/log.h"
+#include "store/store.h"
+
+static char *truncated_copy(const char *s, size_t len)
+{
+    if (!s)
+        return NULL;
+    if (len > LIMIT_LOG_BODY_BYTES)
+        len = LIMIT_LOG_BODY_BYTES;
+    return strndup(s, len);
+}
+
+/* Writes the request-log row for an authenticated request (queued, never waits on disk). */
+void http_log_request(const struct req *r, int status, const char *body, size_t body_len)
+{
+    if (!r->authed)
+        return;
+    /* The portal's own reads (its lists and pages) would bury the merchant's traffic; what
+     * it changes is logged like any other call (docs/portal.md). */
+    if (r->via_portal && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
+        return;
+    struct reqlog_row row = {0};
+    snprintf(row.correlation_id, sizeof row.correlation_id, "%s", r->correlation_id);
+    row.merchant_id = r->merchant.id;
+    snprintf(row.method, sizeof row.method, "%s", r->method);
+    row.path = strdup(r->path);
+    row.status = status;
+    row.at_ms = r->received_ms;
+    row.duration_us = clock_monotonic_us() - r->started_us;
+    /* Bodies are kept as text; an empty body is "" (GET requests, 204 replies). */
+    row.request_body = truncated_copy(r->body.len ? r->body.data : "", r->body.len);
+    row.response_body = truncated_copy(body_len ? body : "", body_len);
+    if (!row.path || !row.request_body || !row.response_body) {
+        reqlog_row_free(&row);
+        return;
+    }
+    store_log_async(r->app->store, &row);
+}
 
 void http_error_reply(const struct req *r, const struct kerr *err, const char *allow,
                       struct reply *out)
@@ -17,10 +58,12 @@ void http_error_reply(const struct req *r, const struct kerr *err, const char *a
         out->status = 500;
         return;
     }
-    if (err->status == 401)
+    /* A challenge names how to authenticate; the portal's sign-in has none (a browser would
+     * pop up its Basic dialog). */
+    enum auth_kind kind = r->route ? req_auth_kind(r) : AUTH_MERCHANT;
+    if (err->status == 401 && (kind == AUTH_MERCHANT || kind == AUTH_SHOPPER))
         reply_header(out, "WWW-Authenticate",
-                     r->route && r->route->auth == AUTH_SHOPPER ? "Bearer realm=\"Kasse\""
-                                                                : "Basic realm=\"Kasse\"");
+                     kind == AUTH_SHOPPER ? "Bearer realm=\"Kasse\"" : "Basic realm=\"Kasse\"");
     if (allow && allow[0])
         reply_header(out, "Allow", allow);
     if (err->retry_after > 0) {       /* 503: the store cannot take writes now */
@@ -30,19 +73,10 @@ void http_error_reply(const struct req *r, const struct kerr *err, const char *a
     }
 }
 
-void http_dispatch(struct req *r, struct reply *out)
+/* The rest of a dispatch once r is routed and authenticated. */
+static void http_dispatch_authed(struct req *r, struct reply *out)
 {
     struct kerr err = {0};
-    char allow[128];
-    if (router_match(r, allow, sizeof allow, &err) != 0) {
-        http_error_reply(r, &err, allow, out);
-        return;
-    }
-    if ((r->route->auth == AUTH_MERCHANT && auth_merchant(r, &err) != 0) ||
-        (r->route->auth == AUTH_SHOPPER && auth_shopper(r, &err) != 0)) {
-        http_error_reply(r, &err, NULL, out);
-        return;
-    }
     /* With a shared store, another node may have advanced the test clock. */
     if (r->app->test_clock && r->app->store->ops->shared) {
         if (app_clock_sync(r->app, &err) != 0) {
@@ -62,4 +96,64 @@ void http_dispatch(struct req *r, struct reply *out)
                       r->correlation_id);
         http_error_reply(r, &err, NULL, out);
     }
+}
+
+void http_dispatch(struct req *r, struct reply *out)
+{
+    struct kerr err = {0};
+    char allow[128];
+    if (router_match(r, allow, sizeof allow, &err) != 0) {
+        http_error_reply(r, &err, allow, out);
+        return;
+    }
+    enum auth_kind kind = req_auth_kind(r);
+    if ((kind == AUTH_MERCHANT && auth_merchant(r, &err) != 0) ||
+        (kind == AUTH_SHOPPER && auth_shopper(r, &err) != 0) ||
+        (kind == AUTH_PORTAL && auth_portal(r, &err) != 0)) {
+        http_error_reply(r, &err, NULL, out);
+        return;
+    }
+    http_dispatch_authed(r, out);
+}
+
+int http_call(const struct req *r, const char *method, const char *path, const json_t *body,
+              int *status, json_t **reply, struct kerr *err)
+{
+    *status = 0;
+    *reply = NULL;
+    static const struct http_field json_type = {"Content-Type", "application/json"};
+    struct req c = {.app = r->app, .method = method, .path = path, .headers = &json_type,
+                    .n_headers = 1};
+    c.started_us = clock_monotonic_us();
+    c.received_ms = clock_now_ms(&r->app->clock);
+    if (ids_uuid7(c.received_ms, c.correlation_id) != 0)
+        return kerr_internal(err, "call: no randomness");
+    buf_init(&c.body, LIMIT_BODY_BYTES);
+    size_t len = 0;
+    char *text = body ? jsonw_dumps(body, &len) : NULL;
+    int rc = 0;
+    if (body && (!text || buf_append(&c.body, text, len) != 0))
+        rc = kerr_internal(err, "call: out of memory");
+    free(text);
+    char allow[128];
+    struct reply out = {0};
+    if (rc == 0 && router_match(&c, allow, sizeof allow, err) != 0)
+        rc = -1;
+    /* Only the merchant API, as the merchant: what a merchant's server could call. */
+    if (rc == 0 && c.route->auth != AUTH_MERCHANT)
+        rc = kerr_internal(err, "call: not a merchant route");
+    if (rc == 0) {
+        c.merchant = r->merchant;
+        c.authed = true;
+        http_dispatch_authed(&c, &out);
+        char *reply_text = out.json ? jsonw_dumps(out.json, &len) : NULL;
+        http_log_request(&c, out.status, reply_text ? reply_text : "", reply_text ? len : 0);
+        free(reply_text);
+        *status = out.status;
+        *reply = out.json;
+        free(out.owned);
+    }
+    buf_free(&c.body);
+    free(c.path_copy);
+    return rc;
 }

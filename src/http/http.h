@@ -90,6 +90,10 @@ struct req {
     struct merchant merchant;
     const char *idem_key;         /* Klarna-Idempotency-Key of a mutating request, or NULL */
     char shopper_session[37];     /* AUTH_SHOPPER: the session the client_token names */
+    bool via_portal;              /* a merchant route reached under PORTAL_PREFIX */
+    char portal_id[65];           /* AUTH_PORTAL: the sign-in session's stored key */
+    char portal_csrf[65];         /* ... its CSRF token */
+    int64_t portal_expires_ms;    /* ... and when it ends (wall clock) */
 };
 
 #define REPLY_MAX_HEADERS 8
@@ -115,7 +119,17 @@ enum auth_kind {
     AUTH_PUBLIC,                  /* assets, SDK */
     AUTH_MERCHANT,                /* HTTP Basic, a merchant's credentials */
     AUTH_SHOPPER,                 /* Bearer client_token: the shopper of one session */
+    AUTH_PORTAL,                  /* the portal's sign-in cookie (+ CSRF header on changes);
+                                   * every AUTH_MERCHANT route is also served this way under
+                                   * PORTAL_PREFIX (router.c, docs/portal.md) */
 };
+
+#define PORTAL_PREFIX "/portal/api"
+#define PORTAL_COOKIE "kasse_portal"
+#define PORTAL_CSRF_HEADER "X-Kasse-CSRF"
+/* How the request authenticates: its route's kind, or AUTH_PORTAL for a merchant route
+ * reached under PORTAL_PREFIX. */
+enum auth_kind req_auth_kind(const struct req *r);
 
 #define ROUTE_TEST_CLOCK 1u       /* the route exists only with --test-clock */
 
@@ -180,6 +194,16 @@ int idempotency_begin(struct req *r, struct reply *out, struct kerr *err);
  * and always fills out (a refusal is Klarna's envelope, with Allow or WWW-Authenticate where
  * they belong). Runs with the request's arena current; the caller renders and frees out. */
 void http_dispatch(struct req *r, struct reply *out);
+/* Queues the request-log row of an authenticated request (never waits on the disk): status and
+ * the reply body as sent. */
+void http_log_request(const struct req *r, int status, const char *body, size_t body_len);
+/* Runs a merchant API call as the request's merchant would make it over HTTP, from inside
+ * Kasse (the demo shop's server side): the same router, handler, idempotency and request log;
+ * no credentials needed (the merchant is r's). body may be NULL. *reply (owned, may be NULL)
+ * is the reply's JSON: a 2xx result or Klarna's envelope; *status its status. 0, or -1 with
+ * err when the call could not be made at all. */
+int http_call(const struct req *r, const char *method, const char *path, const json_t *body,
+              int *status, json_t **reply, struct kerr *err);
 /* out becomes err as Klarna's envelope (status, correlation id, headers). When memory ran out
  * even for the envelope, out is a 500 with no body and no headers, which the renderer answers
  * with reply_fallback_body: every request gets an answer. */
@@ -188,6 +212,15 @@ void http_error_reply(const struct req *r, const struct kerr *err, const char *a
 
 /* auth.c: fills r->merchant from the Authorization header or returns -1 with a 401. */
 int auth_merchant(struct req *r, struct kerr *err);
+/* The merchant whose username and secret these are (the check HTTP Basic makes): 0 with *out
+ * filled, 1 when they are wrong, -1 with err. */
+int auth_credentials(struct req *r, const char *username, const char *secret,
+                     struct merchant *out, struct kerr *err);
+/* AUTH_PORTAL: fills r->merchant and r->portal_* from the sign-in cookie (401 without a live
+ * one) and, for a method other than GET and HEAD, checks the CSRF header (403). */
+int auth_portal(struct req *r, struct kerr *err);
+/* The stored key of a portal cookie value: hex SHA-256. */
+void auth_portal_cookie_hash(const char *cookie, char out[65]);
 /* Fills r->merchant and r->shopper_session from "Authorization: Bearer <client_token>", or
  * returns -1 with a 401. */
 int auth_shopper(struct req *r, struct kerr *err);

@@ -158,38 +158,6 @@ static const char *reason(int status)
     }
 }
 
-static char *truncated_copy(const char *s, size_t len)
-{
-    if (!s)
-        return NULL;
-    if (len > LIMIT_LOG_BODY_BYTES)
-        len = LIMIT_LOG_BODY_BYTES;
-    return strndup(s, len);
-}
-
-/* Writes the request-log row for an authenticated request (queued, never waits on disk). */
-static void log_request(struct req *r, int status, const char *body, size_t body_len)
-{
-    if (!r->authed)
-        return;
-    struct reqlog_row row = {0};
-    snprintf(row.correlation_id, sizeof row.correlation_id, "%s", r->correlation_id);
-    row.merchant_id = r->merchant.id;
-    snprintf(row.method, sizeof row.method, "%s", r->method);
-    row.path = strdup(r->path);
-    row.status = status;
-    row.at_ms = r->received_ms;
-    row.duration_us = clock_monotonic_us() - r->started_us;
-    /* Bodies are kept as text; an empty body is "" (GET requests, 204 replies). */
-    row.request_body = truncated_copy(r->body.len ? r->body.data : "", r->body.len);
-    row.response_body = truncated_copy(body_len ? body : "", body_len);
-    if (!row.path || !row.request_body || !row.response_body) {
-        reqlog_row_free(&row);
-        return;
-    }
-    store_log_async(r->app->store, &row);
-}
-
 /* A header value goes out only if it cannot end the header (CR, LF, NUL). */
 static bool header_safe(const char *v)
 {
@@ -234,7 +202,7 @@ static int render(struct conn *c, struct req *r, struct reply *out, bool head_on
         body = fallback;
         content_type = "application/json";
     }
-    log_request(r, out->status, body, body_len);
+    http_log_request(r, out->status, body, body_len);
     struct buf b;
     buf_init(&b, (size_t)-1);
     char date[64];

@@ -189,6 +189,48 @@ const char *const pg_stmt_sql[PG_STMT_COUNT] = {
     [PG_MESSAGE_LIST] = "SELECT id, merchant_id, hpp_session_id, body, created_at FROM messages "
                         "WHERE merchant_id = $1 AND ($2 = '' OR hpp_session_id = $2) "
                         "ORDER BY id LIMIT $3",
+    /* The merchant portal (store.h): the rows of SQLite's statements (sqlite.c); the lists
+     * spelled so that every plan PostgreSQL may choose reads only the page (below). */
+    [PG_PORTAL_PUT] = "INSERT INTO portal_sessions(id_hash, merchant_id, csrf, created_at, "
+                      "expires_at) VALUES ($1, $2, $3, $4, $5)",
+    [PG_PORTAL_GET] = "SELECT id_hash, merchant_id, csrf, created_at, expires_at "
+                      "FROM portal_sessions WHERE id_hash = $1 AND expires_at > $2",
+    [PG_PORTAL_DELETE] = "DELETE FROM portal_sessions WHERE id_hash = $1",
+    [PG_PORTAL_PRUNE] = "DELETE FROM portal_sessions WHERE expires_at < $1",
+    /* $2 the cursor (above every id for the first page): one range of sessions_merchant,
+     * hpp_sessions_merchant, outbox_merchant, request_log_merchant. Written as a range on
+     * (merchant_id, key) ordered by both, not as merchant_id = $1: a generic plan (a statement
+     * run many times) estimates merchant_id = $1 from the average merchant and, with few
+     * merchants, walks the primary key newest first filtering on merchant_id, which reads every
+     * newer row of the other merchants (measured: 99,990 rows for a page of 10). Only the
+     * (merchant_id, key) index serves this order, so every plan reads just the page. */
+#define PAGE_RANGE(key) "merchant_id >= $1 AND (merchant_id, " key ") < ($1, $2) " \
+                        "ORDER BY merchant_id DESC, " key " DESC LIMIT $3"
+    [PG_SESSION_PAGE] = "SELECT " SESSION_COLS " FROM sessions WHERE " PAGE_RANGE("id"),
+    [PG_HPP_PAGE] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE " PAGE_RANGE("id"),
+    [PG_OUTBOX_PAGE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE " PAGE_RANGE("id"),
+#undef PAGE_RANGE
+    [PG_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = $1 AND merchant_id = $2",
+    /* Latest first, strictly before the cursor ($2, $3); the bodies are not read. */
+    [PG_LOG_PAGE] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us "
+                    "FROM request_log WHERE merchant_id >= $1 AND "
+                    "(merchant_id, at, correlation_id) < ($1, $2, $3) "
+                    "ORDER BY merchant_id DESC, at DESC, correlation_id DESC LIMIT $4",
+    /* The newest $3 matches of each reference (one range of orders_reference1 and of
+     * orders_reference2: the expressions are spelled as the indexes', schema_pg.sql), merged;
+     * an order matching on both counts once. The equality is written as a range on the index's
+     * first two columns for the same reason as PAGE_RANGE: a generic plan would otherwise walk
+     * orders_list filtering on the body when the references have few distinct values. */
+#define REF(n) "((body::jsonb) ->> 'merchant_reference" n "')"
+#define REF_BRANCH(n) "(SELECT id, created_at FROM orders WHERE " \
+                      "(merchant_id, " REF(n) ") >= ($1, $2) AND " \
+                      "(merchant_id, " REF(n) ") <= ($1, $2) " \
+                      "ORDER BY merchant_id DESC, " REF(n) " DESC, created_at DESC, id DESC " \
+                      "LIMIT $3)"
+    [PG_ORDER_BY_REF] = "SELECT id FROM (" REF_BRANCH("1") " UNION " REF_BRANCH("2") ") AS m "
+                        "ORDER BY created_at DESC, id DESC LIMIT $3",
+#undef REF_BRANCH
+#undef REF
 };
 
 /* ---- helpers ---- */
@@ -399,6 +441,8 @@ static int pg_merchant_count(struct store_tx *tx, int64_t *count)
 
 /* ---- sessions ---- */
 
+static int read_session(const PGresult *r, int i, struct session_row *out);
+
 static int pg_session_get(struct store_tx *tx, int64_t merchant_id, const char *id,
                           struct session_row *out)
 {
@@ -413,16 +457,23 @@ static int pg_session_get(struct store_tx *tx, int64_t merchant_id, const char *
     PGresult *r = run_row(c, st, &p, &rc);
     if (!r)
         return rc;
-    memset(out, 0, sizeof *out);
-    col_copy(r, 0, 0, out->id, sizeof out->id);
-    out->merchant_id = col_i64(r, 0, 1);
-    col_copy(r, 0, 2, out->status, sizeof out->status);
-    out->created_at = col_i64(r, 0, 3);
-    out->updated_at = col_i64(r, 0, 4);
-    out->expires_at = col_i64(r, 0, 5);
-    out->client_token = col_str(r, 0, 6);
-    out->body = col_str(r, 0, 7);
+    rc = read_session(r, 0, out);
     PQclear(r);
+    return rc;
+}
+
+/* Fills out from row i of a SELECT of SESSION_COLS; 0 or -1 (nothing left to free). */
+static int read_session(const PGresult *r, int i, struct session_row *out)
+{
+    memset(out, 0, sizeof *out);
+    col_copy(r, i, 0, out->id, sizeof out->id);
+    out->merchant_id = col_i64(r, i, 1);
+    col_copy(r, i, 2, out->status, sizeof out->status);
+    out->created_at = col_i64(r, i, 3);
+    out->updated_at = col_i64(r, i, 4);
+    out->expires_at = col_i64(r, i, 5);
+    out->client_token = col_str(r, i, 6);
+    out->body = col_str(r, i, 7);
     if (!out->client_token || !out->body) {
         session_row_free(out);
         return -1;
@@ -1192,6 +1243,190 @@ static int pg_message_list(struct store_tx *tx, int64_t merchant_id, const char 
     return 0;
 }
 
+/* ---- the merchant portal ---- */
+
+/* The cursor of a first page: above every id (ids are lowercase hex digits and '-', compared
+ * byte by byte: the id columns are in the "C" collation). */
+#define ID_ABOVE_ALL "~"
+
+static const char *id_cursor(const char *before_id)
+{
+    return before_id && before_id[0] ? before_id : ID_ABOVE_ALL;
+}
+
+static int pg_portal_session_put(struct store_tx *tx, const struct portal_session_row *row)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, row->id_hash);
+    pg_p_i64(&p, row->merchant_id);
+    pg_p_text(&p, row->csrf);
+    pg_p_i64(&p, row->created_at);
+    pg_p_i64(&p, row->expires_at);
+    return run_done(as_conn(tx), PG_PORTAL_PUT, &p);
+}
+
+static int pg_portal_session_get(struct store_tx *tx, const char *id_hash, int64_t now,
+                                 struct portal_session_row *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, id_hash);
+    pg_p_i64(&p, now);
+    int rc;
+    PGresult *r = run_row(as_conn(tx), PG_PORTAL_GET, &p, &rc);
+    if (!r)
+        return rc;
+    memset(out, 0, sizeof *out);
+    col_copy(r, 0, 0, out->id_hash, sizeof out->id_hash);
+    out->merchant_id = col_i64(r, 0, 1);
+    col_copy(r, 0, 2, out->csrf, sizeof out->csrf);
+    out->created_at = col_i64(r, 0, 3);
+    out->expires_at = col_i64(r, 0, 4);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_portal_session_delete(struct store_tx *tx, const char *id_hash)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, id_hash);
+    return run_done(as_conn(tx), PG_PORTAL_DELETE, &p);
+}
+
+static int pg_portal_session_prune(struct store_tx *tx, int64_t before)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, before);
+    return run_done(as_conn(tx), PG_PORTAL_PRUNE, &p);
+}
+
+static int pg_session_page(struct store_tx *tx, int64_t merchant_id, const char *before_id,
+                           size_t limit, struct session_row *rows, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, id_cursor(before_id));
+    pg_p_i64(&p, (int64_t)limit);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_SESSION_PAGE, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < limit; i++) {
+        if (read_session(r, i, &rows[*n]) != 0) {
+            for (size_t j = 0; j < *n; j++)
+                session_row_free(&rows[j]);
+            *n = 0;
+            PQclear(r);
+            return -1;
+        }
+        (*n)++;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_hpp_page(struct store_tx *tx, int64_t merchant_id, const char *before_id,
+                       size_t limit, struct hpp_row *rows, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, id_cursor(before_id));
+    pg_p_i64(&p, (int64_t)limit);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_HPP_PAGE, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < limit; i++) {
+        if (read_hpp(r, i, &rows[*n]) != 0) {
+            for (size_t j = 0; j <= *n; j++)
+                hpp_row_free(&rows[j]);
+            *n = 0;
+            PQclear(r);
+            return -1;
+        }
+        (*n)++;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_outbox_page(struct store_tx *tx, int64_t merchant_id, int64_t before_id,
+                          size_t limit, struct outbox_row *rows, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_i64(&p, before_id > 0 ? before_id : INT64_MAX);
+    pg_p_i64(&p, (int64_t)limit);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_OUTBOX_PAGE, &p);
+    return r ? read_outbox_rows(r, rows, limit, n) : -1;
+}
+
+static int pg_outbox_get(struct store_tx *tx, int64_t merchant_id, int64_t id,
+                         struct outbox_row *out)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, merchant_id);
+    PGresult *r = pg_run(as_conn(tx), PG_OUTBOX_GET, &p);
+    size_t n = 0;
+    if (!r || read_outbox_rows(r, out, 1, &n) != 0)
+        return -1;
+    return n == 1 ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_reqlog_page(struct store_tx *tx, int64_t merchant_id, int64_t before_at,
+                          const char *before_id, size_t limit, struct reqlog_row *rows,
+                          size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_i64(&p, before_at);
+    pg_p_text(&p, before_id ? before_id : "");
+    pg_p_i64(&p, (int64_t)limit);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_LOG_PAGE, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < limit; i++) {
+        struct reqlog_row *l = &rows[*n];
+        memset(l, 0, sizeof *l);
+        col_copy(r, i, 0, l->correlation_id, sizeof l->correlation_id);
+        l->merchant_id = col_i64(r, i, 1);
+        col_copy(r, i, 2, l->method, sizeof l->method);
+        l->path = col_str(r, i, 3);
+        l->status = (int)col_i64(r, i, 4);
+        l->at_ms = col_i64(r, i, 5);
+        l->duration_us = col_i64(r, i, 6);
+        if (!l->path) {
+            for (size_t j = 0; j < *n; j++)
+                reqlog_row_free(&rows[j]);
+            *n = 0;
+            PQclear(r);
+            return -1;
+        }
+        (*n)++;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_order_by_reference(struct store_tx *tx, int64_t merchant_id,
+                                 const char *reference, char (*ids)[37], size_t cap, size_t *n)
+{
+    struct pg_params p = {0};
+    pg_p_i64(&p, merchant_id);
+    pg_p_text(&p, reference);
+    pg_p_i64(&p, (int64_t)cap);
+    *n = 0;
+    PGresult *r = pg_run(as_conn(tx), PG_ORDER_BY_REF, &p);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r) && *n < cap; i++)
+        col_copy(r, i, 0, ids[(*n)++], sizeof ids[0]);
+    PQclear(r);
+    return 0;
+}
+
 const struct store_ops pg_ops = {
     .name = "postgresql",
     .shared = true,
@@ -1242,4 +1477,14 @@ const struct store_ops pg_ops = {
     .hpp_for_kp = pg_hpp_for_kp,
     .message_add = pg_message_add,
     .message_list = pg_message_list,
+    .portal_session_put = pg_portal_session_put,
+    .portal_session_get = pg_portal_session_get,
+    .portal_session_delete = pg_portal_session_delete,
+    .portal_session_prune = pg_portal_session_prune,
+    .session_page = pg_session_page,
+    .hpp_page = pg_hpp_page,
+    .outbox_page = pg_outbox_page,
+    .outbox_get = pg_outbox_get,
+    .reqlog_page = pg_reqlog_page,
+    .order_by_reference = pg_order_by_reference,
 };

@@ -222,3 +222,26 @@ CREATE TRIGGER orders_count_update AFTER UPDATE ON orders
     FOR EACH STATEMENT EXECUTE FUNCTION orders_count();
 CREATE TRIGGER orders_count_delete AFTER DELETE ON orders
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count();
+-- migration 3
+-- The merchant portal, as SQLite's migration 10. portal_sessions: a signed-in portal browser,
+-- keyed by the SHA-256 (hex) of its cookie; csrf is the token its forms echo.
+CREATE TABLE portal_sessions (
+    id_hash      TEXT COLLATE "C" PRIMARY KEY,
+    merchant_id  BIGINT NOT NULL REFERENCES merchants(id),
+    csrf         TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);
+CREATE INDEX portal_sessions_expires ON portal_sessions(expires_at);
+-- The portal's lists, newest first, paged by keyset: one index range per page.
+CREATE INDEX sessions_merchant ON sessions(merchant_id, id);
+CREATE INDEX hpp_sessions_merchant ON hpp_sessions(merchant_id, id);
+CREATE INDEX outbox_merchant ON outbox(merchant_id, id);
+CREATE INDEX request_log_merchant ON request_log(merchant_id, at, correlation_id);
+-- Orders by the merchant's references: the body is TEXT (its exact text round-trips), so the
+-- indexes are on its value read as jsonb (text -> jsonb is immutable; every body is JSON
+-- written by Kasse). The queries must spell the expressions exactly so.
+CREATE INDEX orders_reference1 ON orders(merchant_id, ((body::jsonb) ->> 'merchant_reference1'),
+                                         created_at, id);
+CREATE INDEX orders_reference2 ON orders(merchant_id, ((body::jsonb) ->> 'merchant_reference2'),
+                                         created_at, id);

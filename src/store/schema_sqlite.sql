@@ -223,3 +223,27 @@ END;
 -- lease_until (wall-clock ms; 0 = unclaimed), so several nodes on one database never deliver
 -- one event at once, and a node that dies mid-delivery only delays it until the lease ends.
 ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+-- migration 10
+-- The merchant portal (store.h, "merchant portal"). portal_sessions: a signed-in portal
+-- browser, keyed by the SHA-256 (hex) of its cookie, so the database never holds a usable
+-- cookie; csrf is the token its forms echo. Expired rows are pruned by expires_at.
+CREATE TABLE portal_sessions (
+    id_hash      TEXT PRIMARY KEY,
+    merchant_id  INTEGER NOT NULL REFERENCES merchants(id),
+    csrf         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX portal_sessions_expires ON portal_sessions(expires_at);
+-- The portal's lists, newest first, paged by keyset (the last id of a page): one index range
+-- per page however many rows the merchant (or anyone else) has. Session and HPP ids are
+-- UUIDv7 (time ordered); outbox ids grow.
+CREATE INDEX sessions_merchant ON sessions(merchant_id, id);
+CREATE INDEX hpp_sessions_merchant ON hpp_sessions(merchant_id, id);
+CREATE INDEX outbox_merchant ON outbox(merchant_id, id);
+-- Orders by the merchant's references (order_by_reference): one index per reference field on
+-- the body's value, so a look-up reads only the matching entries.
+CREATE INDEX orders_reference1 ON orders(merchant_id, json_extract(body, '$.merchant_reference1'),
+                                         created_at, id);
+CREATE INDEX orders_reference2 ON orders(merchant_id, json_extract(body, '$.merchant_reference2'),
+                                         created_at, id);

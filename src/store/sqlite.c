@@ -187,6 +187,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "ORDER BY id LIMIT ?4",
     [ST_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
                            "WHERE event_id = ?1 ORDER BY id LIMIT ?2",
+    /* The portal's callback list: ?2 is the cursor (INT64_MAX for the first page); one range of
+     * outbox_merchant. */
+    [ST_OUTBOX_PAGE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE merchant_id = ?1 AND id < ?2 "
+                       "ORDER BY id DESC LIMIT ?3",
+    [ST_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1 AND merchant_id = ?2",
 #define HPP_COLS "id, page_id, merchant_id, kp_session_id, status, created_at, updated_at, " \
                  "expires_at, body"
     [ST_HPP_INSERT] = "INSERT INTO hpp_sessions(" HPP_COLS ") "
@@ -198,12 +203,45 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "WHERE id = ?1 AND merchant_id = ?2 AND status = ?6",
     [ST_HPP_FOR_KP] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE merchant_id = ?1 AND "
                       "kp_session_id = ?2 ORDER BY created_at, id LIMIT ?3",
+    /* The portal's HPP list: ?2 the cursor (above every id for the first page). */
+    [ST_HPP_PAGE] = "SELECT " HPP_COLS " FROM hpp_sessions WHERE merchant_id = ?1 AND id < ?2 "
+                    "ORDER BY id DESC LIMIT ?3",
 #undef HPP_COLS
     [ST_MESSAGE_ADD] = "INSERT INTO messages(merchant_id, hpp_session_id, body, created_at) "
                        "VALUES (?1, ?2, ?3, ?4)",
     [ST_MESSAGE_LIST] = "SELECT id, merchant_id, hpp_session_id, body, created_at FROM messages "
                         "WHERE merchant_id = ?1 AND (?2 = '' OR hpp_session_id = ?2) "
                         "ORDER BY id LIMIT ?3",
+    /* The merchant portal (store.h). */
+    [ST_PORTAL_PUT] = "INSERT INTO portal_sessions(id_hash, merchant_id, csrf, created_at, "
+                      "expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PORTAL_GET] = "SELECT id_hash, merchant_id, csrf, created_at, expires_at "
+                      "FROM portal_sessions WHERE id_hash = ?1 AND expires_at > ?2",
+    [ST_PORTAL_DELETE] = "DELETE FROM portal_sessions WHERE id_hash = ?1",
+    [ST_PORTAL_PRUNE] = "DELETE FROM portal_sessions WHERE expires_at < ?1",
+    /* ?2 the cursor (above every id for the first page): one range of sessions_merchant. */
+    [ST_SESSION_PAGE] = "SELECT id, merchant_id, status, created_at, updated_at, expires_at, "
+                        "client_token, body FROM sessions WHERE merchant_id = ?1 AND id < ?2 "
+                        "ORDER BY id DESC LIMIT ?3",
+    /* Latest first, strictly before the cursor (?2, ?3): one range of request_log_merchant
+     * (sqlite_log.c). The bodies are not read. */
+    [ST_LOG_PAGE] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us "
+                    "FROM logs.request_log WHERE merchant_id = ?1 AND "
+                    "(at, correlation_id) < (?2, ?3) "
+                    "ORDER BY at DESC, correlation_id DESC LIMIT ?4",
+    /* The newest ?3 matches of each reference (one range of orders_reference1 and of
+     * orders_reference2, read in order), merged; an order matching on both counts once. */
+    [ST_ORDER_BY_REF] = "SELECT id FROM ("
+                        "SELECT id, created_at FROM (SELECT id, created_at FROM orders "
+                        "WHERE merchant_id = ?1 AND "
+                        "json_extract(body, '$.merchant_reference1') = ?2 "
+                        "ORDER BY created_at DESC, id DESC LIMIT ?3) "
+                        "UNION "
+                        "SELECT id, created_at FROM (SELECT id, created_at FROM orders "
+                        "WHERE merchant_id = ?1 AND "
+                        "json_extract(body, '$.merchant_reference2') = ?2 "
+                        "ORDER BY created_at DESC, id DESC LIMIT ?3)) "
+                        "ORDER BY created_at DESC, id DESC LIMIT ?3",
 };
 
 static uint64_t next_generation = 1;

@@ -36,7 +36,10 @@ const char sq_log_schema[] =
     " correlation_id TEXT PRIMARY KEY, merchant_id INTEGER, method TEXT NOT NULL,"
     " path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL,"
     " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"
-    "CREATE INDEX IF NOT EXISTS request_log_at ON request_log(at);";
+    "CREATE INDEX IF NOT EXISTS request_log_at ON request_log(at);"
+    /* The merchant's log, latest first (reqlog_page, the merchant portal). */
+    "CREATE INDEX IF NOT EXISTS request_log_merchant ON request_log(merchant_id, at,"
+    " correlation_id);";
 
 /* ---- the logger thread ---- */
 

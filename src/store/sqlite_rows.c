@@ -185,6 +185,26 @@ static int sq_merchant_count(struct store_tx *tx, int64_t *count)
     return sq_finish(c, st, rc == STORE_NOT_FOUND ? -1 : rc);
 }
 
+/* Fills out from the current row of a SELECT of the eight session columns; 0 or -1 (nothing
+ * left to free). */
+static int read_session(sqlite3_stmt *st, struct session_row *out)
+{
+    memset(out, 0, sizeof *out);
+    col_copy(st, 0, out->id, sizeof out->id);
+    out->merchant_id = sqlite3_column_int64(st, 1);
+    col_copy(st, 2, out->status, sizeof out->status);
+    out->created_at = sqlite3_column_int64(st, 3);
+    out->updated_at = sqlite3_column_int64(st, 4);
+    out->expires_at = sqlite3_column_int64(st, 5);
+    out->client_token = col_strdup(st, 6);
+    out->body = col_strdup(st, 7);
+    if (!out->client_token || !out->body) {
+        session_row_free(out);
+        return -1;
+    }
+    return 0;
+}
+
 static int sq_session_get(struct store_tx *tx, int64_t merchant_id, const char *id,
                           struct session_row *out)
 {
@@ -196,21 +216,8 @@ static int sq_session_get(struct store_tx *tx, int64_t merchant_id, const char *
     if (merchant_id)
         sqlite3_bind_int64(st, 2, merchant_id);
     int rc = step_row(c, st);
-    if (rc == 0) {
-        memset(out, 0, sizeof *out);
-        col_copy(st, 0, out->id, sizeof out->id);
-        out->merchant_id = sqlite3_column_int64(st, 1);
-        col_copy(st, 2, out->status, sizeof out->status);
-        out->created_at = sqlite3_column_int64(st, 3);
-        out->updated_at = sqlite3_column_int64(st, 4);
-        out->expires_at = sqlite3_column_int64(st, 5);
-        out->client_token = col_strdup(st, 6);
-        out->body = col_strdup(st, 7);
-        if (!out->client_token || !out->body) {
-            session_row_free(out);
-            rc = -1;
-        }
-    }
+    if (rc == 0)
+        rc = read_session(st, out);
     return sq_finish(c, st, rc);
 }
 
@@ -1001,6 +1008,220 @@ static int sq_message_list(struct store_tx *tx, int64_t merchant_id, const char 
     return sq_finish(c, st, 0);
 }
 
+/* ---- the merchant portal ---- */
+
+/* The cursor of a first page: above every id (ids are lowercase hex digits and '-', compared
+ * byte by byte). */
+#define ID_ABOVE_ALL "~"
+
+static const char *id_cursor(const char *before_id)
+{
+    return before_id && before_id[0] ? before_id : ID_ABOVE_ALL;
+}
+
+static int sq_portal_session_put(struct store_tx *tx, const struct portal_session_row *r)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_PORTAL_PUT);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->id_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->merchant_id);
+    sqlite3_bind_text(st, 3, r->csrf, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->created_at);
+    sqlite3_bind_int64(st, 5, r->expires_at);
+    return sq_step_done(c, st);
+}
+
+static int sq_portal_session_get(struct store_tx *tx, const char *id_hash, int64_t now,
+                                 struct portal_session_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_PORTAL_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = step_row(c, st);
+    if (rc == 0) {
+        memset(out, 0, sizeof *out);
+        col_copy(st, 0, out->id_hash, sizeof out->id_hash);
+        out->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, out->csrf, sizeof out->csrf);
+        out->created_at = sqlite3_column_int64(st, 3);
+        out->expires_at = sqlite3_column_int64(st, 4);
+    }
+    return sq_finish(c, st, rc);
+}
+
+static int sq_portal_session_delete(struct store_tx *tx, const char *id_hash)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_PORTAL_DELETE);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id_hash, -1, SQLITE_STATIC);
+    return sq_step_done(c, st);
+}
+
+static int sq_portal_session_prune(struct store_tx *tx, int64_t before)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_PORTAL_PRUNE);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, before);
+    return sq_step_done(c, st);
+}
+
+static int sq_session_page(struct store_tx *tx, int64_t merchant_id, const char *before_id,
+                           size_t limit, struct session_row *rows, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_SESSION_PAGE);
+    *n = 0;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, id_cursor(before_id), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (read_session(st, &rows[*n]) != 0)
+            break;
+        (*n)++;
+    }
+    if (*n < limit && rc != SQLITE_DONE) {   /* out of memory, or the step failed */
+        if (rc != SQLITE_ROW)
+            log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        for (size_t i = 0; i < *n; i++)
+            session_row_free(&rows[i]);
+        *n = 0;
+        return sq_finish(c, st, -1);
+    }
+    return sq_finish(c, st, 0);
+}
+
+static int sq_hpp_page(struct store_tx *tx, int64_t merchant_id, const char *before_id,
+                       size_t limit, struct hpp_row *rows, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_HPP_PAGE);
+    *n = 0;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, id_cursor(before_id), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (read_hpp(st, &rows[*n]) != 0) {
+            hpp_row_free(&rows[*n]);
+            break;
+        }
+        (*n)++;
+    }
+    if (*n < limit && rc != SQLITE_DONE) {
+        if (rc != SQLITE_ROW)
+            log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        for (size_t i = 0; i < *n; i++)
+            hpp_row_free(&rows[i]);
+        *n = 0;
+        return sq_finish(c, st, -1);
+    }
+    return sq_finish(c, st, 0);
+}
+
+static int sq_outbox_page(struct store_tx *tx, int64_t merchant_id, int64_t before_id,
+                          size_t limit, struct outbox_row *rows, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_OUTBOX_PAGE);
+    *n = 0;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_int64(st, 2, before_id > 0 ? before_id : INT64_MAX);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    return read_outbox_rows(c, st, rows, limit, n);
+}
+
+static int sq_outbox_get(struct store_tx *tx, int64_t merchant_id, int64_t id,
+                         struct outbox_row *out)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_OUTBOX_GET);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, merchant_id);
+    size_t n = 0;
+    if (read_outbox_rows(c, st, out, 1, &n) != 0)
+        return -1;
+    return n == 1 ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_reqlog_page(struct store_tx *tx, int64_t merchant_id, int64_t before_at,
+                          const char *before_id, size_t limit, struct reqlog_row *rows,
+                          size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_LOG_PAGE);
+    *n = 0;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_int64(st, 2, before_at);
+    sqlite3_bind_text(st, 3, before_id ? before_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct reqlog_row *r = &rows[*n];
+        memset(r, 0, sizeof *r);
+        col_copy(st, 0, r->correlation_id, sizeof r->correlation_id);
+        r->merchant_id = sqlite3_column_int64(st, 1);
+        col_copy(st, 2, r->method, sizeof r->method);
+        r->path = col_strdup(st, 3);
+        r->status = sqlite3_column_int(st, 4);
+        r->at_ms = sqlite3_column_int64(st, 5);
+        r->duration_us = sqlite3_column_int64(st, 6);
+        if (!r->path)
+            break;
+        (*n)++;
+    }
+    if (*n < limit && rc != SQLITE_DONE) {
+        if (rc != SQLITE_ROW)
+            log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        for (size_t i = 0; i < *n; i++)
+            reqlog_row_free(&rows[i]);
+        *n = 0;
+        return sq_finish(c, st, -1);
+    }
+    return sq_finish(c, st, 0);
+}
+
+static int sq_order_by_reference(struct store_tx *tx, int64_t merchant_id,
+                                 const char *reference, char (*ids)[37], size_t cap, size_t *n)
+{
+    struct conn *c = as_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, ST_ORDER_BY_REF);
+    *n = 0;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, merchant_id);
+    sqlite3_bind_text(st, 2, reference, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
+    int rc = SQLITE_DONE;
+    while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        col_copy(st, 0, ids[(*n)++], sizeof ids[0]);
+    if (*n < cap && rc != SQLITE_DONE) {
+        log_error("sqlite: %s", sqlite3_errmsg(c->db));
+        *n = 0;
+        return sq_finish(c, st, -1);
+    }
+    return sq_finish(c, st, 0);
+}
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .write = sq_write,
@@ -1050,4 +1271,14 @@ const struct store_ops sqlite_ops = {
     .hpp_for_kp = sq_hpp_for_kp,
     .message_add = sq_message_add,
     .message_list = sq_message_list,
+    .portal_session_put = sq_portal_session_put,
+    .portal_session_get = sq_portal_session_get,
+    .portal_session_delete = sq_portal_session_delete,
+    .portal_session_prune = sq_portal_session_prune,
+    .session_page = sq_session_page,
+    .hpp_page = sq_hpp_page,
+    .outbox_page = sq_outbox_page,
+    .outbox_get = sq_outbox_get,
+    .reqlog_page = sq_reqlog_page,
+    .order_by_reference = sq_order_by_reference,
 };

@@ -188,6 +188,15 @@ struct reqlog_row {
     char *response_body;     /* may be NULL */
 };
 
+/* A signed-in merchant-portal browser (portal_session_*). The cookie itself is never stored:
+ * id_hash is the hex SHA-256 of it, so a read of the database signs no one in. */
+struct portal_session_row {
+    char id_hash[65];        /* hex SHA-256 of the cookie */
+    int64_t merchant_id;
+    char csrf[65];           /* the token the portal's forms echo */
+    int64_t created_at, expires_at;   /* wall-clock ms */
+};
+
 struct store_ops {
     const char *name;
     /* Several processes (nodes) may write this store at once (PostgreSQL): what another node
@@ -308,6 +317,47 @@ struct store_ops {
                        const char *order_id, struct outbox_row *rows, size_t cap, size_t *n);
     int (*outbox_attempts)(struct store_tx *tx, int64_t event_id, struct outbox_attempt *out,
                            size_t cap, size_t *n);
+
+    /* ---- the merchant portal ----
+     * Lists are newest first and paged by keyset: a page's cursor is its last row's key, the
+     * next page is the rows strictly after it. Each page is one index range, so its cost does
+     * not grow with the merchant's (or anyone's) number of rows. A list fills at most limit
+     * rows (the caller's array holds that many) and sets *n; free each row with its *_row_free
+     * (on failure none is left to free). */
+
+    /* Portal sign-in sessions. put: inserts (a hash already there is a failure, -1). get: the
+     * session while expires_at > now, else STORE_NOT_FOUND. delete: 0 whether or not it was
+     * there. prune: deletes the sessions with expires_at < before. */
+    int (*portal_session_put)(struct store_tx *tx, const struct portal_session_row *row);
+    int (*portal_session_get)(struct store_tx *tx, const char *id_hash, int64_t now,
+                              struct portal_session_row *out);
+    int (*portal_session_delete)(struct store_tx *tx, const char *id_hash);
+    int (*portal_session_prune)(struct store_tx *tx, int64_t before);
+    /* The merchant's payment sessions (rows as session_get fills them) and HPP sessions (as
+     * hpp_get), by id descending (UUIDv7: newest first; compared byte by byte), only ids <
+     * before_id ("" = from the newest). */
+    int (*session_page)(struct store_tx *tx, int64_t merchant_id, const char *before_id,
+                        size_t limit, struct session_row *rows, size_t *n);
+    int (*hpp_page)(struct store_tx *tx, int64_t merchant_id, const char *before_id,
+                    size_t limit, struct hpp_row *rows, size_t *n);
+    /* The merchant's callback events by id descending, only ids < before_id (0 = from the
+     * newest); get: one of them (another merchant's id is STORE_NOT_FOUND). */
+    int (*outbox_page)(struct store_tx *tx, int64_t merchant_id, int64_t before_id, size_t limit,
+                       struct outbox_row *rows, size_t *n);
+    int (*outbox_get)(struct store_tx *tx, int64_t merchant_id, int64_t id,
+                      struct outbox_row *out);
+    /* The merchant's request log, latest first: (at_ms, correlation_id) descending, only rows
+     * strictly before (before_at, before_id) in that order (INT64_MAX and "" for the first
+     * page). Rows carry correlation_id, merchant_id, method, path, status, at_ms and
+     * duration_us; request_body and response_body are NULL (not read). Rows are readable
+     * once written (store_flush). */
+    int (*reqlog_page)(struct store_tx *tx, int64_t merchant_id, int64_t before_at,
+                       const char *before_id, size_t limit, struct reqlog_row *rows, size_t *n);
+    /* Ids of the merchant's orders whose body's merchant_reference1 or merchant_reference2
+     * equals reference exactly, newest first (created_at, then id, descending), at most cap
+     * (*n of them). Indexed on each reference: reads at most 2 * cap index entries. */
+    int (*order_by_reference)(struct store_tx *tx, int64_t merchant_id, const char *reference,
+                              char (*ids)[37], size_t cap, size_t *n);
 };
 
 struct store {
@@ -585,6 +635,55 @@ static inline int store_message_list(struct store_tx *tx, int64_t m, const char 
                                      struct message_row *rows, size_t cap, size_t *n)
 {
     return tx->ops->message_list(tx, m, hpp_session_id, rows, cap, n);
+}
+static inline int store_portal_session_put(struct store_tx *tx,
+                                           const struct portal_session_row *row)
+{
+    return tx->ops->portal_session_put(tx, row);
+}
+static inline int store_portal_session_get(struct store_tx *tx, const char *id_hash, int64_t now,
+                                           struct portal_session_row *out)
+{
+    return tx->ops->portal_session_get(tx, id_hash, now, out);
+}
+static inline int store_portal_session_delete(struct store_tx *tx, const char *id_hash)
+{
+    return tx->ops->portal_session_delete(tx, id_hash);
+}
+static inline int store_portal_session_prune(struct store_tx *tx, int64_t before)
+{
+    return tx->ops->portal_session_prune(tx, before);
+}
+static inline int store_session_page(struct store_tx *tx, int64_t m, const char *before_id,
+                                     size_t limit, struct session_row *rows, size_t *n)
+{
+    return tx->ops->session_page(tx, m, before_id, limit, rows, n);
+}
+static inline int store_hpp_page(struct store_tx *tx, int64_t m, const char *before_id,
+                                 size_t limit, struct hpp_row *rows, size_t *n)
+{
+    return tx->ops->hpp_page(tx, m, before_id, limit, rows, n);
+}
+static inline int store_outbox_page(struct store_tx *tx, int64_t m, int64_t before_id,
+                                    size_t limit, struct outbox_row *rows, size_t *n)
+{
+    return tx->ops->outbox_page(tx, m, before_id, limit, rows, n);
+}
+static inline int store_outbox_get(struct store_tx *tx, int64_t m, int64_t id,
+                                   struct outbox_row *out)
+{
+    return tx->ops->outbox_get(tx, m, id, out);
+}
+static inline int store_reqlog_page(struct store_tx *tx, int64_t m, int64_t before_at,
+                                    const char *before_id, size_t limit, struct reqlog_row *rows,
+                                    size_t *n)
+{
+    return tx->ops->reqlog_page(tx, m, before_at, before_id, limit, rows, n);
+}
+static inline int store_order_by_reference(struct store_tx *tx, int64_t m, const char *reference,
+                                           char (*ids)[37], size_t cap, size_t *n)
+{
+    return tx->ops->order_by_reference(tx, m, reference, ids, cap, n);
 }
 static inline void store_log_async(struct store *s, struct reqlog_row *row)
 {

@@ -1,5 +1,6 @@
 /* Allocation failure (issue 9 item 12, style habit 8): representative requests — create
- * session, authorize, create order, capture, refund — are dispatched in-process
+ * session, authorize, create order, capture, refund, a capture through the portal — are
+ * dispatched in-process
  * (http_dispatch, the server's own seam, on a real SQLite store built by app_open, as
  * server.c's worker runs them) with the Nth allocation failed, for N = 1, 2, 3, ... until the
  * request runs without reaching an Nth allocation. Every run must answer the success status
@@ -57,6 +58,8 @@
 static struct app app;
 static char db_path[256];
 static char authorization[128];
+static char portal_cookie[160];      /* "kasse_portal=...", from a sign-in in setup */
+static char portal_csrf[80];
 static sqlite3 *ro;                  /* read-only view of the store, for snapshots */
 static FILE *quiet_log;
 static int idem_seq;
@@ -109,19 +112,28 @@ static void dispatch(const char *method, const char *path, const char *query_nam
                      struct mode mode, struct outcome *o)
 {
     memset(o, 0, sizeof *o);
-    struct http_field headers[] = {
+    /* Under /portal/ a request authenticates as the portal's page does: cookie and CSRF. */
+    bool portal = strncmp(path, "/portal/", 8) == 0;
+    struct http_field headers[5] = {
         {"Host", "kasse.test"},
-        {"Authorization", authorization},
         {"Content-Type", "application/json"},
-        {"Klarna-Idempotency-Key", idem},
     };
+    int nh = 2;
+    if (portal) {
+        headers[nh++] = (struct http_field){"Cookie", portal_cookie};
+        headers[nh++] = (struct http_field){"X-Kasse-CSRF", portal_csrf};
+    } else {
+        headers[nh++] = (struct http_field){"Authorization", authorization};
+    }
+    if (idem)
+        headers[nh++] = (struct http_field){"Klarna-Idempotency-Key", idem};
     struct http_field query[] = {{query_name, query_value}};
     struct req r = {0};
     r.app = &app;
     r.method = method;
     r.path = path;
     r.headers = headers;
-    r.n_headers = idem ? 4 : 3;
+    r.n_headers = nh;
     r.query = query;
     r.n_query = query_name ? 1 : 0;
     r.received_ms = clock_now_ms(&app.clock);
@@ -469,6 +481,17 @@ static void prepare_refund(struct call *c)
     free(id);
 }
 
+/* Rule (docs/portal.md): a capture through the portal's prefix is the API's capture, with the
+ * portal's sign-in (cookie and CSRF header) checked on the way. */
+static void prepare_portal_capture(struct call *c)
+{
+    prepare_capture(c);
+    char path[sizeof c->path];
+    memcpy(path, c->path, sizeof path);
+    int n = snprintf(c->path, sizeof c->path, "/portal/api%s", path);
+    assert_true(n > 0 && (size_t)n < sizeof c->path);
+}
+
 /* What the request made or changed, read back the way a merchant reads it: the session or the
  * order, and the callbacks queued for it. Compared with a clean run's, run-specific strings
  * masked. */
@@ -639,7 +662,20 @@ static int setup(void **state)
     snprintf(authorization, sizeof authorization, "Basic %s", b64);
     if (sqlite3_open_v2(db_path, &ro, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return -1;
-    return 0;
+    /* The portal's sign-in, for the requests under /portal/api. */
+    struct outcome o;
+    dispatch("POST", "/portal/api/session", NULL, NULL,
+             "{\"username\": \"" USERNAME "\", \"secret\": \"" SECRET "\"}", NULL, 0, clean, &o);
+    const char *set = strstr(o.headers, "Set-Cookie: ");
+    const char *csrf = json_string_value(json_object_get(o.json, "csrf_token"));
+    int rc = o.status == 200 && set && csrf ? 0 : -1;
+    if (rc == 0) {
+        set += strlen("Set-Cookie: ");
+        snprintf(portal_cookie, sizeof portal_cookie, "%.*s", (int)strcspn(set, ";"), set);
+        snprintf(portal_csrf, sizeof portal_csrf, "%s", csrf);
+    }
+    outcome_free(&o);
+    return rc;
 }
 
 static int teardown(void **state)
@@ -670,6 +706,7 @@ LOOP_TEST(test_authorize, "authorize", prepare_authorize, 200)
 LOOP_TEST(test_create_order, "create order", prepare_create_order, 200)
 LOOP_TEST(test_capture, "capture", prepare_capture, 201)
 LOOP_TEST(test_refund, "refund", prepare_refund, 201)
+LOOP_TEST(test_portal_capture, "portal capture", prepare_portal_capture, 201)
 
 int main(void)
 {
@@ -679,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_create_order),
         cmocka_unit_test(test_capture),
         cmocka_unit_test(test_refund),
+        cmocka_unit_test(test_portal_capture),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -657,9 +657,11 @@ static void test_log_bounded_by_size(void **state)
                   (unsigned long long)stats.log_pruned_size);
     assert_true(used > 0 && used <= TEST_LOG_MAX);
     /* The file: the bound plus one batch (1/8 of it); its WAL: a quarter of the bound (64 KiB
-     * at least) plus one batch and the pages its prune touched. */
+     * at least) plus one batch and the pages its prune and give-back touched in the table and
+     * its three indexes (request_log_merchant, for the portal's list, took this test's peak
+     * from 136 KB to 198 KB: the allowance went from 3/4 to 7/8 of the bound). */
     assert_true(max_file <= TEST_LOG_MAX + TEST_LOG_MAX / 4);
-    assert_true(max_wal <= TEST_LOG_MAX * 3 / 4);
+    assert_true(max_wal <= TEST_LOG_MAX * 7 / 8);
     assert_true(stats.log_pruned_size > 0);
     assert_int_equal(stats.log_dropped, 0);
     assert_false(log_found(s, a, first));      /* the oldest went first */
@@ -1059,6 +1061,62 @@ static void test_migration_8_files_existing_orders(void **state)
 }
 #undef H
 
+/* ---- the merchant portal's calls (portal_store_ref.h names each rule) ---- */
+
+#include "portal_store_ref.h"
+
+/* Runs one of portal_store_ref.h's checks on a fresh store with two merchants. */
+static void run_portal_check(void (*check)(struct store *s, int64_t a, int64_t b))
+{
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    check(s, add_merchant(s, "portal_a"), add_merchant(s, "portal_b"));
+    store_close(s);
+}
+
+static void test_portal_session_round_trip_and_expiry(void **state)
+{
+    (void)state;
+    run_portal_check(check_portal_session_round_trip_and_expiry);
+}
+
+static void test_portal_session_prune(void **state)
+{
+    (void)state;
+    run_portal_check(check_portal_session_prune);
+}
+
+static void test_session_page(void **state)
+{
+    (void)state;
+    run_portal_check(check_session_page);
+}
+
+static void test_hpp_page(void **state)
+{
+    (void)state;
+    run_portal_check(check_hpp_page);
+}
+
+static void test_outbox_page_and_get(void **state)
+{
+    (void)state;
+    run_portal_check(check_outbox_page_and_get);
+}
+
+static void test_reqlog_page(void **state)
+{
+    (void)state;
+    run_portal_check(check_reqlog_page);
+}
+
+static void test_order_by_reference(void **state)
+{
+    (void)state;
+    run_portal_check(check_order_by_reference);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,6 +1137,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_order_insert_requires_list_filing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_8_files_existing_orders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_portal_session_round_trip_and_expiry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_portal_session_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hpp_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_page_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reqlog_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_by_reference, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "lib/ids.h"
 #include "lib/log.h"
 #include "store/store.h"
+#include "schema_pg.h"
 
 static const char *server;           /* KASSE_TEST_PG */
 static char dbname[64];
@@ -91,6 +92,17 @@ static void exec_sql(const char *sql)
         fail_msg("%s: %s", sql, PQerrorMessage(db));
     PQclear(r);
     PQfinish(db);
+}
+
+/* The number of schema_pg.sql's last migration block. */
+static int last_migration(void)
+{
+    const char *pos = schema_pg_sql, *sql;
+    int n = 0, last = 0;
+    size_t len;
+    while (store_schema_next(&pos, &n, &sql, &len))
+        last = n;
+    return last;
 }
 
 static int setup(void **state)
@@ -1000,7 +1012,7 @@ static void test_concurrent_migration(void **state)
         if (!o[i].s)
             fail_msg("store_pg_open %d: %s", i, o[i].err.msg);
     assert_int_equal(query_int("SELECT count(*) FROM kasse_schema"), 1);
-    assert_int_equal(query_int("SELECT version FROM kasse_schema"), 2);   /* the last block */
+    assert_int_equal(query_int("SELECT version FROM kasse_schema"), last_migration());
     add_merchant(o[0].s, "alice");
     for (int i = 0; i < 3; i++)
         store_close(o[i].s);
@@ -1301,7 +1313,10 @@ static void test_migration_2_counts_existing_orders(void **state)
     assert_non_null(o);
     for (size_t i = 0; i < N; i++)
         make_ref(&o[i], i, i % 4 == 3 ? b : a);
-    exec_sql("DROP TRIGGER orders_count_insert ON orders; "
+    /* Back to migration 1: undo 3 (the portal's table and indexes), then 2. */
+    exec_sql("DROP TABLE portal_sessions; DROP INDEX sessions_merchant, hpp_sessions_merchant, "
+             "outbox_merchant, request_log_merchant, orders_reference1, orders_reference2; "
+             "DROP TRIGGER orders_count_insert ON orders; "
              "DROP TRIGGER orders_count_update ON orders; "
              "DROP TRIGGER orders_count_delete ON orders; DROP FUNCTION orders_count(); "
              "DROP TABLE order_counts, order_count_levels; UPDATE kasse_schema SET version = 1");
@@ -1310,7 +1325,7 @@ static void test_migration_2_counts_existing_orders(void **state)
     assert_int_equal(store_write(s, put_orders_fn, &put, &err), 0);
     store_close(s);
     s = open_store(2);
-    assert_int_equal(query_int("SELECT version FROM kasse_schema"), 2);
+    assert_int_equal(query_int("SELECT version FROM kasse_schema"), last_migration());
     assert_counts_exact();
     struct order_page_query q;
     for (int i = 0; i < 60; i++) {
@@ -1319,6 +1334,60 @@ static void test_migration_2_counts_existing_orders(void **state)
     }
     free(o);
     store_close(s);
+}
+
+/* ---- the merchant portal's calls (portal_store_ref.h names each rule) ---- */
+
+#include "portal_store_ref.h"
+
+/* Runs one of portal_store_ref.h's checks on a fresh store with two merchants. */
+static void run_portal_check(void (*check)(struct store *s, int64_t a, int64_t b))
+{
+    struct store *s = open_store(4);
+    check(s, add_merchant(s, "portal_a"), add_merchant(s, "portal_b"));
+    store_close(s);
+}
+
+static void test_portal_session_round_trip_and_expiry(void **state)
+{
+    (void)state;
+    run_portal_check(check_portal_session_round_trip_and_expiry);
+}
+
+static void test_portal_session_prune(void **state)
+{
+    (void)state;
+    run_portal_check(check_portal_session_prune);
+}
+
+static void test_session_page(void **state)
+{
+    (void)state;
+    run_portal_check(check_session_page);
+}
+
+static void test_hpp_page(void **state)
+{
+    (void)state;
+    run_portal_check(check_hpp_page);
+}
+
+static void test_outbox_page_and_get(void **state)
+{
+    (void)state;
+    run_portal_check(check_outbox_page_and_get);
+}
+
+static void test_reqlog_page(void **state)
+{
+    (void)state;
+    run_portal_check(check_reqlog_page);
+}
+
+static void test_order_by_reference(void **state)
+{
+    (void)state;
+    run_portal_check(check_order_by_reference);
 }
 
 int main(void)
@@ -1346,6 +1415,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_counts_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_2_counts_existing_orders, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_portal_session_round_trip_and_expiry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_portal_session_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hpp_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_page_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reqlog_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_by_reference, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
