@@ -88,7 +88,7 @@
       tbody.appendChild(tr);
     });
     var t = h('table', { class: 'data' }, h('caption', { class: opts.showCaption ? '' : 'sr-only', text: label }), thead, tbody);
-    return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: '0' }, t);
+    return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label + ' table', tabindex: '0' }, t);
   }
 
   // A <dl> of [term, value] pairs; values null/undefined/'' are left out.
@@ -318,6 +318,7 @@
     clearMessages();
     if (notice) setStatus(notice);
     clear(viewEl);
+    viewEl.removeAttribute('aria-busy');
     var user = h('input', { id: 'signin-username', name: 'username', type: 'text', autocomplete: 'username', required: true,
       autocapitalize: 'none', spellcheck: 'false' });
     var secret = h('input', { id: 'signin-secret', name: 'secret', type: 'password', autocomplete: 'current-password', required: true });
@@ -420,6 +421,7 @@
     var detail = r.parts.length > 1;
     setTitle(detail ? v[3] + ' ' + r.parts[1] : v[2]);
     clear(viewEl);
+    viewEl.setAttribute('aria-busy', 'true');
     viewEl.appendChild(h('p', { class: 'muted', text: 'Loading…' }));
     var seq = ++renderSeq;
     var ctx = {
@@ -433,6 +435,7 @@
       if (!ctx.live() || (err && err.handled)) return;
       if (!(err instanceof ApiError)) { err = new ApiError(0, null, null); }
       clear(viewEl);
+      viewEl.removeAttribute('aria-busy');
       setTitle((detail ? v[3] : v[2]) + ': could not load');
       showError(err, 'Loading');
       focusTitle();
@@ -446,6 +449,7 @@
     if (!ctx.live()) return false;
     setTitle(title);
     clear(viewEl);
+    viewEl.removeAttribute('aria-busy');
     append(viewEl, content);
     if (!keepFocus) focusTitle();
     return true;
@@ -546,7 +550,52 @@
     });
   }
 
-  // The order's story as events: authorized → captures and refunds in time order → its end.
+  // The order's story from GET /kasse/v1/orders/{id}/timeline (oldest first, each dated), plus,
+  // while the authorization is open, when it expires (a pending marker).
+  function timelineEvents(tl, o) {
+    var cur = o.purchase_currency;
+    var ev = [];
+    (tl.events || []).forEach(function (e) {
+      var x = { kind: e.type, at: e.at };
+      switch (e.type) {
+        case 'authorized':
+          x.label = 'Authorized'; x.amount = e.amount; x.text = 'Authorized ' + money(e.amount, cur); break;
+        case 'capture':
+          x.label = 'Captured'; x.amount = e.amount; x.text = 'Captured ' + money(e.amount, cur); break;
+        case 'refund':
+          x.label = 'Refunded'; x.amount = -e.amount; x.text = 'Refunded ' + money(e.amount, cur); break;
+        case 'cancelled':
+          x.label = 'Cancelled'; x.text = 'Cancelled'; break;
+        case 'released':
+          x.label = 'Released'; x.amount = e.amount;
+          x.text = 'Remaining authorization released' + (typeof e.amount === 'number' ? ' (' + money(e.amount, cur) + ')' : ''); break;
+        case 'authorization_extended':
+          x.label = 'Extended';
+          x.text = 'Authorization time extended' + (e.expires_at_ms ? ' to ' + timeText(new Date(e.expires_at_ms).toISOString()) : ''); break;
+        case 'authorization_updated':
+          x.label = 'Amount updated'; x.amount = e.amount; x.text = 'Order amount updated to ' + money(e.amount, cur); break;
+        case 'expired':
+          x.label = 'Expired'; x.text = 'Authorization expired'; break;
+        case 'fraud_accepted':
+          x.label = 'Fraud: accepted'; x.text = 'Fraud review accepted'; break;
+        case 'fraud_rejected':
+          x.label = 'Fraud: rejected'; x.text = 'Fraud review rejected'; break;
+        default:
+          x.label = String(e.type || 'event').replace(/_/g, ' '); x.text = x.label;
+          if (typeof e.amount === 'number') { x.amount = e.amount; x.text += ' ' + money(e.amount, cur); }
+      }
+      ev.push(x);
+    });
+    if (o.status === 'AUTHORIZED' || o.status === 'PART_CAPTURED') {
+      ev.push({ kind: 'expires', label: 'Expires', at: o.expires_at, pending: true,
+        text: 'Authorization of ' + money(o.remaining_authorized_amount, cur) + ' expires' });
+    } else if (o.status === 'CLOSED' && !ev.some(function (e) { return e.kind === 'closed'; })) {
+      ev.push({ kind: 'closed', label: 'Closed', text: 'Closed' });
+    }
+    return ev;
+  }
+
+  // Without the timeline (an older Kasse): the same story from the order object alone.
   function orderEvents(o) {
     var cur = o.purchase_currency;
     var ev = [{ kind: 'authorized', label: 'Authorized', at: o.created_at, amount: o.order_amount,
@@ -590,9 +639,9 @@
   // The timeline as inline SVG: one marker per event, evenly spaced (time order), each with its
   // name, amount and time. role="img" with a summary label; the list beside it is for screen
   // readers.
-  function timeline(o) {
+  function timeline(o, tl) {
     var cur = o.purchase_currency;
-    var ev = orderEvents(o);
+    var ev = tl ? timelineEvents(tl, o) : orderEvents(o);
     var step = 150;
     var pad = 70;
     var W = pad * 2 + step * Math.max(1, ev.length - 1);
@@ -607,14 +656,16 @@
     ev.forEach(function (e, i) {
       var x = pad + i * step;
       var g = s('g', { class: 'tl-event tl-' + e.kind + (e.pending ? ' tl-pending' : ''), 'data-kind': e.kind,
-        'data-amount': e.amount === undefined ? null : String(e.amount) });
+        'data-amount': typeof e.amount === 'number' ? String(e.amount) : null });
       if (e.kind === 'refund') {
         g.appendChild(s('rect', { class: 'tl-marker', x: x - 8, y: y - 8, width: 16, height: 16, transform: 'rotate(45 ' + x + ' ' + y + ')' }));
+      } else if (e.kind === 'cancelled' || e.kind === 'expired' || e.kind === 'released' || e.kind === 'closed') {
+        g.appendChild(s('rect', { class: 'tl-marker', x: x - 8, y: y - 8, width: 16, height: 16 }));
       } else {
         g.appendChild(s('circle', { class: 'tl-marker', cx: x, cy: y, r: e.kind === 'capture' ? 9 : 8 }));
       }
       g.appendChild(s('text', { class: 'tl-label', x: x, y: y - 20, 'text-anchor': 'middle', text: e.label }));
-      if (e.amount !== undefined) {
+      if (typeof e.amount === 'number') {
         var amt = e.kind === 'refund' ? '−' + money(-e.amount, cur) : (e.kind === 'capture' ? '+' : '') + money(e.amount, cur);
         g.appendChild(s('text', { class: 'tl-amount', x: x, y: y + 28, 'text-anchor': 'middle', text: amt }));
       }
@@ -628,7 +679,8 @@
     var list = h('ol', { class: 'sr-only', id: 'timeline-events' }, ev.map(function (e) {
       return h('li', { text: e.text + (e.at ? (e.pending ? ' at ' : ', ') + timeText(e.at) : '') });
     }));
-    return [h('div', { class: 'tl-wrap' }, svg), h('p', { class: 'sr-only', text: 'Events in order:' }), list];
+    // The wrapper scrolls sideways on narrow screens: focusable, so the keyboard can scroll it.
+    return [h('div', { class: 'tl-wrap', role: 'group', tabindex: '0', 'aria-label': 'Timeline, scrolls sideways' }, svg), h('p', { class: 'sr-only', text: 'Events in order:' }), list];
   }
 
   // Captured, refunded and remaining as bars of the order amount, with the numbers.
@@ -685,8 +737,8 @@
       notFound(ctx, 'Order not found', 'There is no order with id ' + id + '. Order ids look like 0c4b9f0e-1c2d-4e5f-8a9b-0123456789ab.');
       return null;
     }
-    return get('/ordermanagement/v1/orders/' + encodeURIComponent(id)).then(function (o) {
-      drawOrder(ctx, o, false);
+    return readOrder(id).then(function (r) {
+      drawOrder(ctx, r.order, r.timeline, false);
     }, function (err) {
       if (err.status === 404 || err.status === 400) {
         notFound(ctx, 'Order not found', 'Order ' + id + ' was not found. It may belong to another merchant or the id may be wrong.');
@@ -696,7 +748,20 @@
     });
   }
 
-  function drawOrder(ctx, o, keepFocus) {
+  // The order (Klarna's read) and its dated timeline, side by side; the page works without the
+  // timeline (it then draws what the order object tells).
+  function readOrder(id) {
+    var enc = encodeURIComponent(id);
+    var tl = get('/kasse/v1/orders/' + enc + '/timeline').then(null, function (err) {
+      if (err.handled) throw err;
+      return null;
+    });
+    return Promise.all([get('/ordermanagement/v1/orders/' + enc), tl]).then(function (r) {
+      return { order: r[0], timeline: r[1] };
+    });
+  }
+
+  function drawOrder(ctx, o, tl, keepFocus) {
     var cur = o.purchase_currency;
     var content = [];
     content.push(h('p', { class: 'crumbs' }, link('#/orders', '« All orders')));
@@ -720,9 +785,9 @@
     money_.appendChild(bars(o));
     content.push(money_);
 
-    var tl = section('Timeline', 'timeline');
-    append(tl, timeline(o));
-    content.push(tl);
+    var tlSec = section('Timeline', 'timeline');
+    append(tlSec, timeline(o, tl));
+    content.push(tlSec);
 
     content.push(orderActions(ctx, o));
 
@@ -777,9 +842,9 @@
       clear(alertEl);
       setStatus(what + '…');
       return call(method, path + sub, body).then(function (r) {
-        return get(path).then(function (fresh) {
+        return readOrder(o.order_id).then(function (fresh) {
           if (!ctx.live()) return;
-          drawOrder(ctx, fresh, true);
+          drawOrder(ctx, fresh.order, fresh.timeline, true);
           setStatus([okText + ' ', r.correlationId ? h('span', null, '(request ',
             link('#/logs/' + r.correlationId, r.correlationId, { class: 'mono', 'data-cid': r.correlationId }), ')') : null]);
           statusEl.setAttribute('tabindex', '-1');
@@ -919,6 +984,7 @@
       if (x.authorization) {
         a.appendChild(dl([
           ['State', badge(x.authorization.state)],
+          ['Authorization token', x.authorization.authorization_token ? h('span', { class: 'mono wrap', text: x.authorization.authorization_token }) : null],
           ['Payment method', x.authorization.payment_method_category],
           ['Issued', fmtTime(x.authorization.issued_at)],
           ['Expires', fmtTime(x.authorization.expires_at)],
@@ -929,6 +995,13 @@
       if ((ks.order_lines || []).length) cart.appendChild(orderLinesTable(ks.order_lines, cur, 'Cart lines'));
       else cart.appendChild(h('p', { class: 'muted', text: 'No order lines.' }));
       content.push(cart);
+      var mu = ks.merchant_urls || {};
+      var urlKeys = Object.keys(mu).filter(function (k) { return typeof mu[k] === 'string' && mu[k]; });
+      if (urlKeys.length) {
+        var us = section('Merchant URLs', 'merchant-urls');
+        us.appendChild(dl(urlKeys.map(function (k) { return [k, h('span', { class: 'mono wrap', text: mu[k] })]; })));
+        content.push(us);
+      }
       var hs = section('Hosted payment pages', 'hpp-of-session');
       if ((x.hpp_sessions || []).length) {
         hs.appendChild(h('ul', { class: 'links' }, x.hpp_sessions.map(function (p) {
@@ -1223,6 +1296,11 @@
     if (e.key === 'Escape' && $('nav').classList.contains('open')) { setMenu(false); $('menu-toggle').focus(); }
   });
   window.addEventListener('hashchange', function () { if (auth) route(); });
+  // The current view's own nav link loads it again (fresh data, focus on its title).
+  $('nav').addEventListener('click', function (e) {
+    var a = e.target.closest && e.target.closest('a[href^="#/"]');
+    if (a && a.getAttribute('href') === location.hash) { e.preventDefault(); route(); }
+  });
 
   call('GET', '/session').then(function (r) {
     auth = r.json;
