@@ -349,7 +349,7 @@
         if (err.status === 401 || err.status === 429) {
           var msgs = err.messages.length ? err.messages : ['Sign-in failed.'];
           msgs.forEach(function (m) { append(alertEl, h('p', { text: m })); });
-          if (err.status === 429 && err.retryAfter) {
+          if (err.status === 429 && err.retryAfter && !err.messages.length) {
             var sec = Number(err.retryAfter);
             var when = sec >= 60 ? Math.ceil(sec / 60) + ' minute' + (Math.ceil(sec / 60) === 1 ? '' : 's') : sec + ' second' + (sec === 1 ? '' : 's');
             append(alertEl, h('p', { text: 'Try again in ' + when + '.' }));
@@ -1131,7 +1131,7 @@
       h('pre', { class: 'code', tabindex: '0', 'aria-label': 'Body of event ' + ev.id, text: prettyBody(ev.body) }));
     item.appendChild(body);
     var btn = h('button', { type: 'button', class: 'btn secondary-btn', 'data-resend': String(ev.id), text: 'Send again' });
-    btn.setAttribute('aria-label', 'Send event ' + ev.id + ' again');
+    btn.setAttribute('aria-label', 'Send again: event ' + ev.id);
     btn.addEventListener('click', function () {
       btn.disabled = true;
       clear(alertEl);
