@@ -139,10 +139,11 @@ static json_t *callback_item(struct store_tx *tx, const struct outbox_row *row, 
     for (size_t k = 0; atts && k < na; k++) {
         char at[32];
         time_format_iso8601(attempts[k].at, at);
-        if (json_array_append_new(atts, json_pack("{s:s, s:i, s:s, s:I}", "at", at,
+        if (json_array_append_new(atts, json_pack("{s:s, s:i, s:s, s:I, s:s}", "at", at,
                                                   "http_status", attempts[k].http_status,
                                                   "error", attempts[k].error, "duration_ms",
-                                                  (json_int_t)attempts[k].duration_ms)) != 0) {
+                                                  (json_int_t)attempts[k].duration_ms,
+                                                  "response", attempts[k].response)) != 0) {
             json_decref(atts);
             atts = NULL;
         }

@@ -41,6 +41,7 @@
 #include "lib/jsonw.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 
 #define OUTBOX_POLL_MS 100
 #define OUTBOX_ATTEMPT_MAX_MS 10000
@@ -122,11 +123,50 @@ int outbox_event(struct store_tx *tx, int64_t merchant_id, const char *kind,
 
 /* ---- one delivery ---- */
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
+/* The answer's body: its first bytes are kept for the attempt's record (the portal shows
+ * them), the rest is read and dropped. */
+struct excerpt {
+    char bytes[sizeof ((struct outbox_attempt *)0)->response];
+    size_t len;
+};
+
+static size_t keep_excerpt(char *p, size_t size, size_t n, void *arg)
 {
-    (void)p;
-    (void)arg;
-    return size * n;
+    struct excerpt *x = arg;
+    size_t len = size * n, room = sizeof x->bytes - 1 - x->len;
+    size_t take = len < room ? len : room;
+    memcpy(x->bytes + x->len, p, take);
+    x->len += take;
+    return len;
+}
+
+/* The excerpt as valid UTF-8 (invalid bytes and NULs as U+FFFD), cut at a character boundary
+ * to fit out; a sequence cut short at the excerpt's end is dropped, not repaired. */
+static void excerpt_text(const struct excerpt *x, char *out, size_t cap)
+{
+    size_t n = x->len, end = n;
+    /* drop an incomplete last sequence: it was cut by the excerpt, not sent broken */
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = (unsigned char)x->bytes[n - back];
+        if ((c & 0xC0) != 0x80) {
+            if (c >= 0xC0 && utf8_sequence((const unsigned char *)x->bytes + n - back, back) == 0)
+                end = n - back;
+            break;
+        }
+    }
+    char *text = utf8_repair(x->bytes, end);
+    out[0] = '\0';
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    if (len >= cap) {
+        len = cap - 1;
+        while (len && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(out, text, len);
+    out[len] = '\0';
+    free(text);
 }
 
 
@@ -226,13 +266,16 @@ static void deliver(const struct outbox_row *e, const struct outbox_policy *p, b
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)p->attempt_max_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    struct excerpt body = {0};
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_excerpt);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     struct socket_guard guard = {.public_only = public_only};
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
     int64_t start = clock_monotonic_ms();
     CURLcode rc = curl_easy_perform(curl);
     a->duration_ms = clock_monotonic_ms() - start;
+    excerpt_text(&body, a->response, sizeof a->response);
     if (guard.refused) {
         snprintf(a->error, sizeof a->error,
                  "refused: the address is not public (--callbacks-public-only)");

@@ -164,11 +164,11 @@ const char *const pg_stmt_sql[PG_STMT_COUNT] = {
     [PG_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + $2, status = $3, due_at = $4, "
                          "lease_until = 0 WHERE id = $1",
     [PG_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts(event_id, at, http_status, error, "
-                          "duration_ms) VALUES ($1, $2, $3, $4, $5)",
+                          "duration_ms, response) VALUES ($1, $2, $3, $4, $5, $6)",
     [PG_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE merchant_id = $1 "
                        "AND ($2 = '' OR session_id = $2) AND ($3 = '' OR order_id = $3) "
                        "ORDER BY id LIMIT $4",
-    [PG_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
+    [PG_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms, response FROM outbox_attempts "
                            "WHERE event_id = $1 ORDER BY id LIMIT $2",
     [PG_HPP_INSERT] = "INSERT INTO hpp_sessions(" HPP_COLS ") "
                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1056,6 +1056,7 @@ static int pg_outbox_record(struct store_tx *tx, int64_t id, const struct outbox
     pg_p_i64(&q, a->http_status);
     pg_p_text(&q, a->error);
     pg_p_i64(&q, a->duration_ms);
+    pg_p_text(&q, a->response);
     return run_done(c, PG_OUTBOX_ATTEMPT, &q);
 }
 
@@ -1088,6 +1089,7 @@ static int pg_outbox_attempts(struct store_tx *tx, int64_t event_id, struct outb
         a->http_status = (int)col_i64(r, i, 1);
         col_copy(r, i, 2, a->error, sizeof a->error);
         a->duration_ms = col_i64(r, i, 3);
+        col_copy(r, i, 4, a->response, sizeof a->response);
     }
     PQclear(r);
     return 0;

@@ -245,3 +245,6 @@ CREATE INDEX orders_reference1 ON orders(merchant_id, ((body::jsonb) ->> 'mercha
                                          created_at, id);
 CREATE INDEX orders_reference2 ON orders(merchant_id, ((body::jsonb) ->> 'merchant_reference2'),
                                          created_at, id);
+-- migration 4
+-- The start of each callback answer's body (the portal shows it beside status and latency).
+ALTER TABLE outbox_attempts ADD COLUMN response TEXT NOT NULL DEFAULT '';

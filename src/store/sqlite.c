@@ -181,11 +181,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_RECORD] = "UPDATE outbox SET attempts = attempts + ?2, status = ?3, due_at = ?4, "
                          "lease_until = 0 WHERE id = ?1",
     [ST_OUTBOX_ATTEMPT] = "INSERT INTO outbox_attempts(event_id, at, http_status, error, "
-                          "duration_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                          "duration_ms, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE merchant_id = ?1 "
                        "AND (?2 = '' OR session_id = ?2) AND (?3 = '' OR order_id = ?3) "
                        "ORDER BY id LIMIT ?4",
-    [ST_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms FROM outbox_attempts "
+    [ST_OUTBOX_ATTEMPTS] = "SELECT at, http_status, error, duration_ms, response FROM outbox_attempts "
                            "WHERE event_id = ?1 ORDER BY id LIMIT ?2",
     /* The portal's callback list: ?2 is the cursor (INT64_MAX for the first page); one range of
      * outbox_merchant. */

@@ -819,6 +819,7 @@ static int sq_outbox_record(struct store_tx *tx, int64_t id, const struct outbox
     sqlite3_bind_int(st, 3, a->http_status);
     sqlite3_bind_text(st, 4, a->error, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, a->duration_ms);
+    sqlite3_bind_text(st, 6, a->response, -1, SQLITE_STATIC);
     return sq_step_done(c, st);
 }
 
@@ -852,6 +853,7 @@ static int sq_outbox_attempts(struct store_tx *tx, int64_t event_id, struct outb
         a->http_status = sqlite3_column_int(st, 1);
         col_copy(st, 2, a->error, sizeof a->error);
         a->duration_ms = sqlite3_column_int64(st, 3);
+        col_copy(st, 4, a->response, sizeof a->response);
     }
     return sq_finish(c, st, 0);
 }

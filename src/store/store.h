@@ -162,6 +162,7 @@ struct outbox_attempt {
     int http_status;         /* 0: no HTTP answer */
     char error[256];
     int64_t duration_ms;
+    char response[256];      /* the start of the answer's body, valid UTF-8 ("" when none) */
 };
 
 struct idem_row {

@@ -253,7 +253,7 @@ test('GET /kasse/v1/sessions/{id}: the stored session, its latest authorization 
   assertError(await k.get('/kasse/v1/sessions/00000000-0000-4000-8000-000000000000'), 404, 'NOT_FOUND');
 });
 
-test('callbacks newest first with next_before; resend makes a new event with the same body, delivered again', async () => {
+test('callbacks newest first with next_before, each attempt with the start of its answer; resend makes a new event with the same body, delivered again', async () => {
   const p = rx.path();
   const body = clone(SE_EXAMPLE);
   body.merchant_urls = { authorization: rx.url(p) };
@@ -270,6 +270,8 @@ test('callbacks newest first with next_before; resend makes a new event with the
   assert.equal(ev.session_id, s.session_id);
   assert.equal(ev.attempts.length, 1);
   assert.equal(ev.attempts[0].http_status, 200);
+  assert.equal(ev.attempts[0].response, 'ok', 'the start of the answer\'s body');
+  assert.equal(ev.attempts[0].error, '');
   const res = await k.post(`/kasse/v1/callbacks/${ev.id}/resend`, {});
   assert.equal(res.status, 201, res.text);
   assert.equal(res.json.resent_from, ev.id);
@@ -367,4 +369,30 @@ test('GET /kasse/v1/orders/{id}/timeline: authorized → captures → refunds �
   // the order object a client reads never shows the bookkeeping
   assert.equal(assertJsonOk(await k.get(cp))._kasse, undefined);
   assertError(await k.get(`/kasse/v1/orders/${c.order_id}/timeline`, { auth: 'b' }), 404, 'NO_SUCH_ORDER');
+});
+
+test('a callback answer\'s excerpt is at most 255 bytes of valid UTF-8 whatever the receiver sends (invalid bytes and NUL as U+FFFD, cut between characters)', async () => {
+  const http = await import('node:http');
+  // 255 bytes are kept; 0xff and NUL become U+FFFD (3 bytes each), so the repaired text is
+  // longer than 255 bytes and must be cut again between two 'é' (2 bytes each).
+  const body = Buffer.concat([Buffer.from([0x78, 0xff, 0x00]), Buffer.from('é'.repeat(200))]);
+  const srv = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200); res.end(body); }); });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const sb = clone(SE_EXAMPLE);
+    sb.merchant_urls = { authorization: `http://127.0.0.1:${srv.address().port}/cb` };
+    const s = (await k.post('/payments/v1/sessions', sb, { auth: 'b' })).json;
+    await k.post(`/kasse/v1/sessions/${s.session_id}/authorize`, {}, { auth: 'b' });
+    let ev;
+    for (let i = 0; i < 100 && !(ev && ev.status === 'delivered'); i++) {
+      ev = assertJsonOk(await k.get(`/kasse/v1/callbacks?session_id=${s.session_id}`, { auth: 'b' })).callbacks[0];
+      if (!ev || ev.status !== 'delivered') await sleep(50);
+    }
+    const r = ev.attempts[0].response;
+    assert.ok(Buffer.byteLength(r) <= 255, `${Buffer.byteLength(r)} bytes`);
+    assert.ok(r.startsWith('x\ufffd\ufffd'), JSON.stringify(r.slice(0, 5)));
+    assert.match(r.slice(3), /^é+$/);
+  } finally {
+    srv.close();
+  }
 });

@@ -408,6 +408,8 @@ test('callbacks: an authorization callback with both its attempts (500, then 200
   assert.equal(first[2], '500');
   assert.match(first[3], /^\d+$/, 'latency in ms');
   assert.equal(second[2], '200');
+  // the start of each answer's body (tests/api/receiver.mjs answers 'fail', then 'ok')
+  assert.deepEqual([first[4], second[4]], ['HTTP 500 — fail', 'ok']);
   await c.shot('callbacks');
 
   await ev.getByRole('button', { name: /^Send again: event \d+$/ }).click();

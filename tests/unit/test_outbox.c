@@ -179,6 +179,7 @@ static int record_fn(struct store_tx *tx, void *arg, struct kerr *err)
     int64_t id = *(int64_t *)arg;
     struct outbox_attempt a = {.at = 6000, .http_status = 500, .duration_ms = 3};
     snprintf(a.error, sizeof a.error, "HTTP 500");
+    snprintf(a.response, sizeof a.response, "%s", "try later");
     return store_outbox_record(tx, id, &a, "failed", 6000) ? kerr_internal(err, "record") : 0;
 }
 
@@ -227,6 +228,7 @@ static void test_event_due_and_recorded(void **state)
     assert_int_equal(at.n, 1);
     assert_int_equal(at.a[0].http_status, 500);
     assert_string_equal(at.a[0].error, "HTTP 500");
+    assert_string_equal(at.a[0].response, "try later");
     store_close(s);
     remove_db(path);
 }

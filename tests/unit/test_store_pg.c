@@ -408,6 +408,7 @@ static int rt_change_fn(struct store_tx *tx, void *arg, struct kerr *err)
 
     struct outbox_attempt a = {.at = 70, .http_status = 500, .duration_ms = 12};
     snprintf(a.error, sizeof a.error, "HTTP 500");
+    snprintf(a.response, sizeof a.response, "%s", "{\"error\": \"bусy\"}");
     if (store_outbox_claim(tx, t->event, 1000, 5000) != 0 ||
         store_outbox_claim(tx, t->event, 1000, 5000) != STORE_NOT_FOUND ||
         store_outbox_record(tx, t->event, &a, "pending", 90) != 0)
@@ -416,7 +417,7 @@ static int rt_change_fn(struct store_tx *tx, void *arg, struct kerr *err)
     size_t n = 0;
     if (store_outbox_attempts(tx, t->event, got, 4, &n) != 0 || n != 1 ||
         got[0].http_status != 500 || strcmp(got[0].error, "HTTP 500") != 0 ||
-        got[0].duration_ms != 12)
+        got[0].duration_ms != 12 || strcmp(got[0].response, a.response) != 0)
         return kerr_internal(err, "outbox attempts");
     struct outbox_row e[2];
     if (store_outbox_list(tx, t->a, "", t->oid, e, 2, &n) != 0 || n != 0)
@@ -1313,8 +1314,9 @@ static void test_migration_2_counts_existing_orders(void **state)
     assert_non_null(o);
     for (size_t i = 0; i < N; i++)
         make_ref(&o[i], i, i % 4 == 3 ? b : a);
-    /* Back to migration 1: undo 3 (the portal's table and indexes), then 2. */
-    exec_sql("DROP TABLE portal_sessions; DROP INDEX sessions_merchant, hpp_sessions_merchant, "
+    /* Back to migration 1: undo 4 (the callback answer's excerpt), 3 (the portal's table and
+     * indexes), then 2. */
+    exec_sql("ALTER TABLE outbox_attempts DROP COLUMN response; DROP TABLE portal_sessions; DROP INDEX sessions_merchant, hpp_sessions_merchant, "
              "outbox_merchant, request_log_merchant, orders_reference1, orders_reference2; "
              "DROP TRIGGER orders_count_insert ON orders; "
              "DROP TRIGGER orders_count_update ON orders; "

@@ -1120,11 +1120,12 @@
     ]));
     var atts = ev.attempts || [];
     if (atts.length) {
-      item.appendChild(table('Delivery attempts of event ' + ev.id, ['#', 'Time', 'HTTP status', 'Latency (ms)', 'Error'],
+      item.appendChild(table('Delivery attempts of event ' + ev.id, ['#', 'Time', 'HTTP status', 'Latency (ms)', 'Answer or error'],
         atts.map(function (a, i) {
+          var said = [a.error, a.response].filter(Boolean).join(' — ');
           return [{ num: String(i + 1) }, fmtTime(a.at), { num: a.http_status ? String(a.http_status) : '—' },
             { num: a.duration_ms !== undefined && a.duration_ms !== null ? String(a.duration_ms) : '' },
-            a.error ? h('span', { class: 'excerpt', text: a.error }) : ''];
+            said ? h('span', { class: 'excerpt', text: said }) : ''];
         })));
     } else item.appendChild(h('p', { class: 'muted', text: 'Not attempted yet.' }));
     var body = h('details', { class: 'body' }, h('summary', { text: 'Body' }),
