@@ -10,7 +10,8 @@
  *   GET  /demo/api/catalog            {products: [{sku, name, unit_price, tax_rate}], purchase_currency, locale}
  *   POST /demo/api/checkout           {items: [{sku, quantity}]} -> the KP session {session_id, client_token,
  *                                     payment_method_categories, order_amount, order_lines}
- *   POST /demo/api/orders             {session_id, authorization_token} -> {order_id, redirect_url, fraud_status}
+ *   POST /demo/api/orders             {session_id, authorization_token} -> {order_id, redirect_url, fraud_status};
+ *                                     the browser then follows redirect_url to /demo/?order_id=...
  *   POST /demo/api/hpp                {items} -> {redirect_url} (Kasse's hosted payment page)
  *   GET  /portal/api/hpp/v1/sessions/{id}   the HPP session, back from the hosted page
  *
@@ -294,6 +295,7 @@
       renderCart();
       var q = new URLSearchParams(window.location.search);
       if (q.get('hpp')) hppResult(q);
+      else if (q.get('order_id') && !isPlaceholder(q.get('order_id'))) return confirmation(q.get('order_id'));
       else show('shop');
     }, function (err) {
       if (err.status === 401) return;
@@ -428,18 +430,34 @@
     }
   }
 
+  // As Klarna's guide says: once the order is placed, the browser goes to the order's
+  // redirect_url, which brings it back to the merchant's confirmation page
+  // (merchant_urls.confirmation: /demo/?order_id={order.id}).
   function orderPlaced(o) {
-    var s = state.session;
-    $('done-order').textContent = o.order_id;
-    $('done-amount').textContent = money(s.order_amount);
-    $('done-fraud').textContent = o.fraud_status || '\u2013';
-    $('done-portal').href = '/portal/#/orders/' + encodeURIComponent(o.order_id);
     state.cart = {};
     saveCart();
     state.session = null;
-    alertText('');
-    say('Order ' + o.order_id + ' placed.');
-    show('done');
+    say('Order ' + o.order_id + ' placed. On to the confirmation\u2026');
+    window.location.href = o.redirect_url;
+  }
+
+  // The confirmation page: the order as the merchant's backend reads it.
+  function confirmation(orderId) {
+    say('Loading order ' + orderId + '\u2026');
+    return api('GET', '/portal/api/ordermanagement/v1/orders/' + encodeURIComponent(orderId)).then(function (o) {
+      $('done-order').textContent = o.order_id;
+      $('done-amount').textContent = money(o.order_amount);
+      $('done-fraud').textContent = o.fraud_status || '\u2013';
+      $('done-portal').href = '/portal/#/orders/' + encodeURIComponent(o.order_id);
+      alertText('');
+      say('Order ' + o.order_id + ' placed.');
+      show('done');
+    }, function (err) {
+      if (err.status === 401) return;
+      say('');
+      alertText('The order could not be loaded: ' + errorText(err));
+      show('shop');
+    });
   }
 
   $('back-to-cart').addEventListener('click', function () {
