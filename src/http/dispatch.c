@@ -26,9 +26,11 @@ void http_log_request(const struct req *r, int status, const char *body, size_t 
 {
     if (!r->authed)
         return;
-    /* The portal's own reads (its lists and pages) would bury the merchant's traffic; what
-     * it changes is logged like any other call (docs/portal.md). */
-    if (r->via_portal && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
+    /* Reads made with the portal's sign-in (its lists and pages, the demo's catalog, the
+     * session with its CSRF token) would bury the merchant's traffic; what it changes is
+     * logged like any other call (docs/portal.md). */
+    if (r->route && req_auth_kind(r) == AUTH_PORTAL &&
+        (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
         return;
     struct reqlog_row row = {0};
     snprintf(row.correlation_id, sizeof row.correlation_id, "%s", r->correlation_id);

@@ -162,6 +162,8 @@ test('the prefix: a capture through the portal is the API\'s capture (201, Captu
   assert.equal(log.path, path);
   assert.equal(log.status, 201);
   assertError(await k.get(`/kasse/v1/logs/${read.headers['klarna-correlation-id']}`), 404, 'NOT_FOUND');
+  const me = await portal(s, 'GET', '/portal/api/session');
+  assertError(await k.get(`/kasse/v1/logs/${me.headers['klarna-correlation-id']}`), 404, 'NOT_FOUND');
 });
 
 test('isolation: merchant A\'s portal session never reads or changes B\'s order, session or callbacks', async () => {
