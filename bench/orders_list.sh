@@ -97,7 +97,8 @@ INSERT INTO orders(id, merchant_id, session_id, status, fraud_status, order_amou
                    list_status, list_until, list_after)
 SELECT c.id, t.merchant_id, t.session_id, t.status, t.fraud_status, t.order_amount,
        t.captured_amount, t.refunded_amount, t.created_at - c.d, t.expires_at - c.d,
-       json_set(t.body, '\$.order_id', c.id), t.list_status, t.list_until - c.d, t.list_after
+       json_set(t.body, '\$.order_id', c.id, '\$.merchant_reference1', 'R' || c.i),
+       t.list_status, t.list_until - c.d, t.list_after
 FROM c, orders t WHERE t.id = '$1';
 EOF
 }
@@ -110,7 +111,7 @@ INSERT INTO orders(id, merchant_id, session_id, status, fraud_status, order_amou
                    list_status, list_until, list_after)
 SELECT c.id, t.merchant_id, t.session_id, t.status, t.fraud_status, t.order_amount,
        t.captured_amount, t.refunded_amount, t.created_at - c.d, t.expires_at - c.d,
-       (t.body::jsonb || jsonb_build_object('order_id', c.id))::text,
+       (t.body::jsonb || jsonb_build_object('order_id', c.id, 'merchant_reference1', 'R' || c.i))::text,
        t.list_status, t.list_until - c.d, t.list_after
 FROM (SELECT i, lpad(to_hex(i), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(i), 12, '0') AS id,
              i::bigint * 97 % 86400000 + (i % 10) * 172800000::bigint AS d
@@ -172,6 +173,8 @@ for size in $SIZES; do
     echo "         (seeded in ${seeded} s)"
     half=$((size / 2))
     for q in "/kasse/v1/orders?limit=10" \
+             "/kasse/v1/orders?reference=R$((size / 2))" \
+             "/kasse/v1/orders?reference=R$((size / 2))&status=AUTHORIZED&limit=20" \
              "/kasse/v1/orders?limit=1&offset=$half" \
              "/kasse/v1/orders?status=AUTHORIZED&limit=1" \
              "/kasse/v1/orders?status=CAPTURED&limit=1&offset=$((captured / 2))" \
