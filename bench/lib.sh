@@ -46,6 +46,10 @@ bench_cleanup() {
             wait "$p" 2>/dev/null || true
         fi
     done
+    if [ -n "${prism_pid:-}" ] && kill -0 "$prism_pid" 2>/dev/null; then
+        kill -TERM "$prism_pid" 2>/dev/null || true
+        wait "$prism_pid" 2>/dev/null || true
+    fi
     if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
         kill -QUIT "$nginx_pid" 2>/dev/null || true
         wait "$nginx_pid" 2>/dev/null || true
@@ -137,6 +141,13 @@ kasse_alive() { # NAME
 
 # stop_kasse NAME [check]: SIGTERM and wait; with "check", fails unless it exits 0 (a clean
 # shutdown is part of the contract) or if it had died before.
+# The process's peak resident memory so far (VmHWM), in MB; "?" when it is gone.
+kasse_rss_mb() { # NAME
+    eval "_p=\$kasse_pid_$1"
+    awk '/^VmHWM:/ { printf "%.0f", $2 / 1024; found = 1 } END { if (!found) printf "?" }' \
+        "/proc/$_p/status" 2>/dev/null || echo "?"
+}
+
 stop_kasse() {
     eval "_p=\$kasse_pid_$1"
     [ -n "$_p" ] || return 0

@@ -109,6 +109,33 @@ echo "bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (anything e
 start_nginx
 run_scenario nginx_static nginx_static static.lua "http://127.0.0.1:$nginx_port/"
 
+rss=""          # "name=NMB" per Kasse, its peak RSS before it stops
+prism_pid=""
+# ---- Prism: the stateless mock people use instead (`prism mock` over Klarna's payments.json,
+# answering the spec's example), pinned like kasse; only create_session, for its ratio ----
+PRISM_JS="$here/../node_modules/@stoplight/prism-cli/dist/index.js"
+SPEC="$here/../../shared/spec/openapi/payments.json"
+if [ -f "$PRISM_JS" ] && [ -f "$SPEC" ]; then
+    prism_port=$(free_port)
+    taskset -c "$SERVER_CPU" node "$PRISM_JS" mock "$SPEC" -h 127.0.0.1 -p "$prism_port" \
+        >"$tmp/prism.out" 2>&1 &
+    prism_pid=$!
+    _i=0
+    until grep -q "Prism is listening" "$tmp/prism.out" 2>/dev/null; do
+        kill -0 "$prism_pid" 2>/dev/null || { cat "$tmp/prism.out" >&2; die "prism exited during startup"; }
+        _i=$((_i + 1))
+        [ "$_i" -gt 600 ] && die "prism did not start"
+        sleep 0.1
+    done
+    run_scenario prism_create_session "prism create_session" create_session.lua \
+        "http://127.0.0.1:$prism_port"
+    kill -TERM "$prism_pid" 2>/dev/null
+    wait "$prism_pid" 2>/dev/null || true
+    prism_pid=""
+else
+    echo "bench: no Prism (npm install first) or no ../shared/spec: the Prism row is skipped"
+fi
+
 # ---- SQLite: temp db, one node ----
 if has_backend sqlite; then
     port=$(free_port)
@@ -126,6 +153,7 @@ if has_backend sqlite; then
     run_scenario sqlite_read_session "sqlite read_session" read_session.lua "$base"
     run_scenario sqlite_checkout_flow "sqlite checkout_flow" checkout_flow.lua "$base"
     kasse_errors sqlite
+    rss="$rss sqlite=$(kasse_rss_mb sqlite)MB"
     stop_kasse sqlite check
 fi
 
@@ -141,6 +169,7 @@ if has_backend pg; then
     run_scenario pg_create_session "pg create_session" create_session.lua "http://127.0.0.1:$port"
     run_scenario pg_checkout_flow "pg checkout_flow" checkout_flow.lua "http://127.0.0.1:$port"
     kasse_errors pg
+    rss="$rss pg=$(kasse_rss_mb pg)MB"
     stop_kasse pg check
 fi
 if has_backend pg2; then
@@ -155,8 +184,10 @@ if has_backend pg2; then
     run_scenario pg2_checkout_flow "pg×2 checkout_flow" checkout_flow.lua \
         "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b"
     kasse_errors pg2a
+    rss="$rss pg2a=$(kasse_rss_mb pg2a)MB"
     stop_kasse pg2a check
     kasse_errors pg2b
+    rss="$rss pg2b=$(kasse_rss_mb pg2b)MB"
     stop_kasse pg2b check
 fi
 stop_pg
@@ -185,5 +216,11 @@ for key in $keys; do
             (f == "-" ? "-" : sprintf("%.0f", f)), p / 1000, r / br, (bp > 0 ? p / bp : 0),
             (s != "" ? sprintf("%.2fx", r / s) : "") }'
 done
+prism=$( [ -f "$tmp/prism_create_session.runs" ] && median "$tmp/prism_create_session.runs" 1)
+sqlite=$( [ -f "$tmp/sqlite_create_session.runs" ] && median "$tmp/sqlite_create_session.runs" 1)
+if [ -n "$prism" ] && [ -n "$sqlite" ]; then
+    awk -v k="$sqlite" -v p="$prism" 'BEGIN { printf "\nKasse (SQLite, durable) create_session vs the Prism mock (stateless example): %.1fx\n", k / p }'
+fi
+echo "bench: peak RSS of each Kasse (VmHWM, at its end):$rss"
 echo
 echo "bench: done in $(($(date +%s) - started)) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
