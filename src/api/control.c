@@ -215,22 +215,6 @@ static int callbacks_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return rc;
 }
 
-/* Reads an optional query integer within [min, max] into *out (unchanged when absent). */
-static int query_int(const struct req *r, const char *name, long long min, long long max,
-                     long long *out, struct kerr *err)
-{
-    const char *v = req_query(r, name);
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || errno || x < min || x > max)
-        return kerr_bad_value(err, name);
-    *out = x;
-    return 0;
-}
-
 /* GET /kasse/v1/callbacks?session_id=&order_id= (oldest first), or without them
  * ?limit=&before= (newest first, paged by event id). */
 int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err)
@@ -239,8 +223,8 @@ int control_list_callbacks(struct req *r, struct reply *out, struct kerr *err)
     struct callbacks_ctx c = {.merchant_id = r->merchant.id,
                               .session_id = req_query(r, "session_id"),
                               .order_id = req_query(r, "order_id")};
-    if (query_int(r, "limit", 1, CALLBACKS_PAGE_MAX, &limit, err) != 0 ||
-        query_int(r, "before", 1, INT64_MAX, &before, err) != 0)
+    if (req_query_int(r, "limit", 1, CALLBACKS_PAGE_MAX, &limit, err) != 0 ||
+        req_query_int(r, "before", 1, INT64_MAX, &before, err) != 0)
         return -1;
     c.limit = (long)limit;
     c.before = before;
@@ -358,7 +342,7 @@ int control_list_logs(struct req *r, struct reply *out, struct kerr *err)
 {
     long long limit = 20;
     struct logs_ctx c = {.merchant_id = r->merchant.id, .before_at = INT64_MAX};
-    if (query_int(r, "limit", 1, LOGS_PAGE_MAX, &limit, err) != 0)
+    if (req_query_int(r, "limit", 1, LOGS_PAGE_MAX, &limit, err) != 0)
         return -1;
     c.limit = (long)limit;
     /* the cursor: "<received ms>.<correlation id>" of the last request of a page */
@@ -371,9 +355,7 @@ int control_list_logs(struct req *r, struct reply *out, struct kerr *err)
             return kerr_bad_value(err, "before");
         c.before_at = at;
         snprintf(c.before_id, sizeof c.before_id, "%s", dot + 1);
-        for (char *p = c.before_id; *p; p++)
-            if (*p >= 'A' && *p <= 'F')
-                *p = (char)(*p - 'A' + 'a');
+        ids_lowercase(c.before_id);
     }
     if (store_flush(r->app->store, err) != 0)
         return -1;
@@ -427,16 +409,14 @@ static int page_args(const struct req *r, long long *limit, char before[37], str
 {
     *limit = 20;
     before[0] = '\0';
-    if (query_int(r, "limit", 1, SESSIONS_PAGE_MAX, limit, err) != 0)
+    if (req_query_int(r, "limit", 1, SESSIONS_PAGE_MAX, limit, err) != 0)
         return -1;
     const char *b = req_query(r, "before");
     if (b) {
         if (!ids_is_uuid(b))
             return kerr_bad_value(err, "before");
         snprintf(before, 37, "%s", b);
-        for (char *p = before; *p; p++)
-            if (*p >= 'A' && *p <= 'F')
-                *p = (char)(*p - 'A' + 'a');
+        ids_lowercase(before);
     }
     return 0;
 }

@@ -846,21 +846,6 @@ static int list_fn(struct store_tx *tx, void *arg, struct kerr *err)
     return 0;
 }
 
-/* Reads an optional query integer within [min, max]; -1 with a bad value when malformed. */
-static int query_long(const struct req *r, const char *name, long min, long max, long *out,
-                      struct kerr *err)
-{
-    const char *v = req_query(r, name);
-    if (!v)
-        return 0;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || x < min || x > max)
-        return kerr_bad_value(err, name);
-    *out = (long)x;
-    return 0;
-}
-
 /* created_after / created_before: ISO 8601 (as orders show them) or milliseconds. */
 static int query_time(const struct req *r, const char *name, int64_t *out, struct kerr *err)
 {
@@ -902,7 +887,7 @@ static int query_time(const struct req *r, const char *name, int64_t *out, struc
 int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
 {
     struct list_ctx c = {.r = r, .reference = req_query(r, "reference")};
-    long limit = 20, offset = 0;
+    long long limit = 20, offset = 0;
     if (c.reference && (!c.reference[0] || strlen(c.reference) > 255))
         return kerr_bad_value(err, "reference");
     int64_t from = 0, to = INT64_MAX;
@@ -912,8 +897,8 @@ int control_list_orders(struct req *r, struct reply *out, struct kerr *err)
         if (order_status_parse(status, &s) != 0)
             return kerr_bad_value(err, "status");
     }
-    if (query_long(r, "limit", 1, ORDERS_PAGE_MAX, &limit, err) ||
-        query_long(r, "offset", 0, ORDERS_OFFSET_MAX, &offset, err) ||
+    if (req_query_int(r, "limit", 1, ORDERS_PAGE_MAX, &limit, err) ||
+        req_query_int(r, "offset", 0, ORDERS_OFFSET_MAX, &offset, err) ||
         query_time(r, "created_after", &from, err) ||
         query_time(r, "created_before", &to, err))
         return -1;

@@ -111,15 +111,10 @@ static int signin_fn(struct store_tx *tx, void *arg, struct kerr *err)
 
 static int hex_random(char *out, size_t bytes)
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t b[32];
     if (bytes > sizeof b || crypto_random(b, bytes) != 0)
         return -1;
-    for (size_t i = 0; i < bytes; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * bytes] = '\0';
+    crypto_hex(b, bytes, out);
     return 0;
 }
 

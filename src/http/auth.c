@@ -217,17 +217,12 @@ int auth_credentials(struct req *r, const char *username, const char *secret,
 
 void auth_portal_cookie_hash(const char *cookie, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t mac[32];
     /* Keyed with a constant purpose label: the stored value of a cookie is useless to whoever
      * reads the database, and cannot be turned back into the cookie. */
     if (crypto_hmac_sha256("kasse portal cookie", 19, cookie, strlen(cookie), mac) != 0)
         memset(mac, 0, sizeof mac);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out[64] = '\0';
+    crypto_hex(mac, sizeof mac, out);
 }
 
 /* The value of cookie name in the Cookie header(s), copied into out; false when absent or

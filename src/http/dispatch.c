@@ -1,6 +1,8 @@
-/* dispatch: one complete request to its reply — route, authenticate, replay or run the handler.
- * Knows nothing of sockets (server.c) and nothing of Klarna's rules (api/); unit tests drive
- * it directly (the allocation-failure loop). */
+/* dispatch: one complete request to its reply — route, authenticate (Basic, client_token or
+ * the portal's sign-in), replay or run the handler — and its request-log row. http_call runs
+ * an internal merchant call through the same path (the demo shop's server side). Knows nothing
+ * of sockets (server.c) and nothing of Klarna's rules (api/); unit tests drive it directly (the
+ * allocation-failure loop). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -160,6 +160,10 @@ int reply_empty(struct reply *out, int status);
 const char *req_header(const struct req *r, const char *name);
 /* A query-string argument, or NULL. */
 const char *req_query(const struct req *r, const char *name);
+/* An optional integer query argument within [min, max] into *out (unchanged when absent): 0,
+ * or -1 with 400 BAD_VALUE naming it when it is not a decimal integer in range. */
+int req_query_int(const struct req *r, const char *name, long long min, long long max,
+                  long long *out, struct kerr *err);
 /* Parses the request body as one JSON object: an empty body is {}; malformed JSON, duplicate
  * keys, nesting deeper than LIMIT_JSON_DEPTH or a non-object → 400 BAD_REQUEST. */
 json_t *req_json_body(const struct req *r, struct kerr *err);

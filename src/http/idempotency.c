@@ -62,14 +62,9 @@ static int replay(const struct idem_row *row, struct reply *out, struct kerr *er
 static int request_hash(const struct req *r, char out[65])
 {
     uint8_t mac[32];
-    static const char hex[] = "0123456789abcdef";
     if (crypto_hmac_sha256("", 0, r->body.data ? r->body.data : "", r->body.len, mac) != 0)
         return -1;
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out[64] = '\0';
+    crypto_hex(mac, sizeof mac, out);
     return 0;
 }
 

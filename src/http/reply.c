@@ -1,6 +1,8 @@
 /* reply: building replies, reading request bodies as JSON, and Klarna's error envelope
  * {correlation_id, error_code, error_messages}. The only place an error becomes bytes. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -63,6 +65,21 @@ const char *req_query(const struct req *r, const char *name)
         if (strcmp(r->query[i].name, name) == 0)
             return r->query[i].value;
     return NULL;
+}
+
+int req_query_int(const struct req *r, const char *name, long long min, long long max,
+                  long long *out, struct kerr *err)
+{
+    const char *v = req_query(r, name);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < min || x > max)
+        return kerr_bad_value(err, name);
+    *out = x;
+    return 0;
 }
 
 /* Whether a Content-Type names JSON: application/json or application/<anything>+json, any

@@ -101,9 +101,7 @@ int router_match(struct req *r, char *allow, size_t allow_cap, struct kerr *err)
             /* UUIDs are case-insensitive on input (RFC 9562); Kasse stores them lowercase. */
             for (int i = 0; i < HTTP_MAX_PARAMS && r->params[i]; i++)
                 if (ids_is_uuid(r->params[i]))
-                    for (char *c = r->params[i]; *c; c++)
-                        if (*c >= 'A' && *c <= 'F')
-                            *c = (char)(*c - 'A' + 'a');
+                    ids_lowercase(r->params[i]);
             return 0;
         }
         path_known = true;

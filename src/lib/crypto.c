@@ -263,3 +263,14 @@ long crypto_b64url_decode(const char *in, size_t n, void *out, size_t out_cap)
         return -1;
     return b64_decode_core(in, n, true, out, out_cap);
 }
+
+void crypto_hex(const void *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *b = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

@@ -12,6 +12,8 @@ int crypto_random(void *out, size_t n);
 /* HMAC-SHA256(key, data) into out[32]; -1 on failure. */
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len,
                        uint8_t out[32]);
+/* n bytes as lowercase hex into out (2n + 1 bytes, NUL-terminated). */
+void crypto_hex(const void *in, size_t n, char *out);
 /* CRYPTO_memcmp: true when equal; a and b are both n bytes. */
 bool crypto_equal(const void *a, const void *b, size_t n);
 /* OPENSSL_cleanse: zeroes n bytes in a way the compiler cannot drop (secrets on the stack). */

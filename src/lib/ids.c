@@ -102,3 +102,10 @@ int ids_alnum(char *out, size_t n)
     static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     return random_from(a, (unsigned)(sizeof a - 1), out, n);
 }
+
+void ids_lowercase(char *uuid)
+{
+    for (char *c = uuid; *c; c++)
+        if (*c >= 'A' && *c <= 'F')
+            *c = (char)(*c - 'A' + 'a');
+}

@@ -16,6 +16,9 @@ int ids_uuid4(char out[IDS_UUID_LEN + 1]);
  * insert touches the last page instead of a random one (about 3x fewer pages written per
  * request), while 74 random bits keep them unguessable. -1 if the random source fails. */
 int ids_uuid7(int64_t unix_ms, char out[IDS_UUID_LEN + 1]);
+/* Lowercases a UUID's hex digits in place (UUIDs are case-insensitive on input, RFC 9562;
+ * Kasse stores and compares them lowercase). */
+void ids_lowercase(char *uuid);
 /* true when s is exactly a canonical UUID (8-4-4-4-12 hex digits, either case). */
 bool ids_is_uuid(const char *s);
 /* n random characters from [A-Z0-9] (klarna_reference style), NUL-terminated: out holds n+1. */
