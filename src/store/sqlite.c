@@ -60,21 +60,34 @@ static const char *const stmt_sql[ST_COUNT] = {
                           "expires_at, client_token, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_SESSION_UPDATE] = "UPDATE sessions SET status = ?3, updated_at = ?4, expires_at = ?5, "
                           "body = ?6 WHERE id = ?1 AND merchant_id = ?2",
-    [ST_LOG_INSERT] = "INSERT OR IGNORE INTO request_log(correlation_id, merchant_id, method, path, "
-                      "status, at, duration_us, request_body, response_body) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* The request log: a view over its segments (sqlite_log.c). */
     [ST_LOG_GET] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us, "
-                   "request_body, response_body FROM logs.request_log "
-                   "WHERE correlation_id = ?1 AND merchant_id = ?2",
-    [ST_LOG_PRUNE] = "DELETE FROM request_log WHERE at < ?1",
+                   "request_body, response_body, segment, body_at, request_len, response_len "
+                   "FROM logs.request_log WHERE correlation_id = ?1 AND merchant_id = ?2",
     /* The log's content in bytes: pages in use (not on the freelist) times the page size, read
      * from the file header, so it is exact and cheap and needs no dbstat. */
     [ST_LOG_USED] = "SELECT (p.page_count - f.freelist_count) * s.page_size, "
                     "f.freelist_count * s.page_size FROM pragma_page_count() AS p, "
                     "pragma_freelist_count() AS f, pragma_page_size() AS s",
-    [ST_LOG_COUNT] = "SELECT count(*) FROM request_log",
-    [ST_LOG_DROP_OLDEST] = "DELETE FROM request_log WHERE rowid IN (SELECT rowid FROM "
-                           "request_log ORDER BY at, rowid LIMIT ?1)",
+    [ST_LOG_STATE_GET] = "SELECT segment, segment_bytes FROM request_log_state",
+    [ST_LOG_STATE_SET] = "UPDATE request_log_state SET segment = ?1, segment_bytes = ?2",
+#define LOG_INSERT_SQL(k) "INSERT OR IGNORE INTO request_log_" #k "(correlation_id, merchant_id, " \
+                          "method, path, status, at, duration_us, body_at, request_len, " \
+                          "response_len) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    [ST_LOG_INSERT0] = LOG_INSERT_SQL(0),
+    [ST_LOG_INSERT1] = LOG_INSERT_SQL(1),
+    [ST_LOG_INSERT2] = LOG_INSERT_SQL(2),
+    [ST_LOG_INSERT3] = LOG_INSERT_SQL(3),
+    /* No WHERE: SQLite empties the table and its indexes page by page (its truncate
+     * optimization), without visiting rows. */
+    [ST_LOG_CLEAR0] = "DELETE FROM request_log_0",
+    [ST_LOG_CLEAR1] = "DELETE FROM request_log_1",
+    [ST_LOG_CLEAR2] = "DELETE FROM request_log_2",
+    [ST_LOG_CLEAR3] = "DELETE FROM request_log_3",
+    [ST_LOG_PRUNE0] = "DELETE FROM request_log_0 WHERE at < ?1",
+    [ST_LOG_PRUNE1] = "DELETE FROM request_log_1 WHERE at < ?1",
+    [ST_LOG_PRUNE2] = "DELETE FROM request_log_2 WHERE at < ?1",
+    [ST_LOG_PRUNE3] = "DELETE FROM request_log_3 WHERE at < ?1",
     [ST_IDEM_PRUNE] = "DELETE FROM idempotency WHERE created_at < ?1",
     [ST_IDEM_GET] = "SELECT merchant_id, key, created_at, method, path, status, headers, body, "
                     "request_hash "
@@ -223,8 +236,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SESSION_PAGE] = "SELECT id, merchant_id, status, created_at, updated_at, expires_at, "
                         "client_token, body FROM sessions WHERE merchant_id = ?1 AND id < ?2 "
                         "ORDER BY id DESC LIMIT ?3",
-    /* Latest first, strictly before the cursor (?2, ?3): one range of request_log_merchant
-     * (sqlite_log.c). The bodies are not read. */
+    /* Latest first, strictly before the cursor (?2, ?3): one range of each segment's
+     * request_log_<k>_merchant, merged (sqlite_log.c). The bodies are not read. */
     [ST_LOG_PAGE] = "SELECT correlation_id, merchant_id, method, path, status, at, duration_us "
                     "FROM logs.request_log WHERE merchant_id = ?1 AND "
                     "(at, correlation_id) < (?2, ?3) "
@@ -484,6 +497,7 @@ void sq_close(struct store *base)
                  (unsigned long long)(st->log_dropped + s->log.dropped));
     }
     log_queue_destroy(&s->log);
+    sq_log_close_bodies(s);
     conn_close(s->logger);
     for (struct conn *c = s->readers, *next; c; c = next) {
         next = c->next_all;
@@ -572,6 +586,8 @@ struct store *store_sqlite_open_with(const char *path, const struct store_sqlite
     pthread_rwlockattr_destroy(&gate);
     pthread_cond_init(&s->work, NULL);
     log_queue_init(&s->log, LOG_QUEUE_MAX_BYTES, LOG_BATCH_ROWS);
+    for (int k = 0; k < LOG_SEGMENTS; k++)
+        s->log_body_fd[k] = -1;
     s->path = strdup(path);
     s->log_path = log_path_for(path);
     if (!s->path || !s->log_path || !(s->writer = conn_open(path, MAIN_PRAGMAS)) ||
@@ -583,7 +599,7 @@ struct store *store_sqlite_open_with(const char *path, const struct store_sqlite
     }
     sq_log_convert(s->log_path, s->log_max_bytes);
     if (!(s->logger = conn_open(s->log_path, LOG_PRAGMAS)) ||
-        sq_exec_sql(s->logger->db, sq_log_schema) != 0 ||
+        sq_log_schema(s->logger->db) != 0 || sq_log_open_bodies(s) != 0 ||
         sq_wal_bound_init(s->logger, "request log",
                           s->log_max_bytes / 4 < s->wal_max_bytes ? s->log_max_bytes / 4
                                                                   : s->wal_max_bytes) != 0 ||

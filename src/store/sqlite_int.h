@@ -19,8 +19,11 @@ enum stmt_id {
     ST_META_GET, ST_META_PUT, ST_META_ADD,
     ST_MERCHANT_BY_USER, ST_MERCHANT_INSERT, ST_MERCHANT_SET_SECRET, ST_MERCHANT_COUNT,
     ST_SESSION_GET, ST_SESSION_GET_ANY, ST_SESSION_INSERT, ST_SESSION_UPDATE, ST_MERCHANT_BY_ID,
-    ST_LOG_INSERT, ST_LOG_GET, ST_LOG_PRUNE, ST_IDEM_PRUNE,
-    ST_LOG_USED, ST_LOG_COUNT, ST_LOG_DROP_OLDEST,
+    ST_LOG_GET, ST_IDEM_PRUNE, ST_LOG_USED, ST_LOG_STATE_GET, ST_LOG_STATE_SET,
+    /* one of each per request-log segment (sqlite_log.c), in segment order */
+    ST_LOG_INSERT0, ST_LOG_INSERT1, ST_LOG_INSERT2, ST_LOG_INSERT3,
+    ST_LOG_CLEAR0, ST_LOG_CLEAR1, ST_LOG_CLEAR2, ST_LOG_CLEAR3,
+    ST_LOG_PRUNE0, ST_LOG_PRUNE1, ST_LOG_PRUNE2, ST_LOG_PRUNE3,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_AUTH_INSERT, ST_AUTH_GET, ST_AUTH_LATEST, ST_AUTH_SET_STATE, ST_AUTH_SET_STATE_BODY,
     ST_AUTH_SUPERSEDE,
@@ -74,6 +77,9 @@ struct job;                      /* a queued store_write (sqlite_writer.c) */
 #define LOG_BATCH_ROWS 512
 #define LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)
 
+/* The request log's segments (sqlite_log.c); also the ST_LOG_*0..3 statements. */
+#define LOG_SEGMENTS 4
+
 struct sqlite_store {
     struct store base;
     char *path;
@@ -85,6 +91,8 @@ struct sqlite_store {
     int logger_started;
     struct log_queue log;        /* rows for the logger thread (store/log_queue.h) */
     int log_failing;             /* logger thread: the last batch could not be written */
+    int log_body_fd[LOG_SEGMENTS];       /* each segment's body file (sqlite_log.c), or -1 */
+    int64_t log_body_end[LOG_SEGMENTS];  /* logger thread: where the next record goes */
     uint64_t generation;         /* tells this store's thread-local read connections apart */
     struct conn *writer;
     pthread_t writer_thread;
@@ -132,7 +140,16 @@ void sq_wal_bound(struct sqlite_store *s, struct conn *c);
 /* sqlite_log.c: the logger thread (arg: the sqlite_store), the log's schema, the rewrite of a
  * log made before the size bound (at open), and the log ops of the store. */
 void *sq_logger_main(void *arg);
-extern const char sq_log_schema[];
+int sq_log_schema(sqlite3 *db);
+/* Opens (creating) the segments' body files beside the log: 0, or -1 with errno. */
+int sq_log_open_bodies(struct sqlite_store *s);
+void sq_log_close_bodies(struct sqlite_store *s);
+/* A log row's bodies from its segment's file (a read connection; log_path from ATTACH; a length
+ * of -1: that body was NULL): 0, or -1 when the record is gone (its segment emptied since) or
+ * unreadable. */
+int sq_log_read_bodies(const char *log_path, int segment, int64_t at, int64_t request_len,
+                       int64_t response_len, const char *correlation_id, char **request_body,
+                       char **response_body);
 void sq_log_convert(const char *log_path, int64_t max_bytes);
 int sq_flush(struct store *base, struct kerr *err);
 void sq_log_async(struct store *base, struct reqlog_row *row);

@@ -272,9 +272,22 @@ static int sq_reqlog_get(struct store_tx *tx, int64_t merchant_id, const char *c
         out->status = sqlite3_column_int(st, 4);
         out->at_ms = sqlite3_column_int64(st, 5);
         out->duration_us = sqlite3_column_int64(st, 6);
-        out->request_body = col_strdup(st, 7);
-        out->response_body = col_strdup(st, 8);
-        if (!out->path) {
+        if (sqlite3_column_type(st, 10) == SQLITE_NULL) {   /* written before the body files */
+            out->request_body = col_strdup(st, 7);
+            out->response_body = col_strdup(st, 8);
+        } else if (sq_log_read_bodies(
+                       sqlite3_db_filename(c->db, "logs"), sqlite3_column_int(st, 9),
+                       sqlite3_column_int64(st, 10),
+                       sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11),
+                       sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12),
+                       out->correlation_id, &out->request_body, &out->response_body) != 0) {
+            /* Its record is gone (its segment emptied since, or a power cut lost it). */
+            out->request_body = mem_strdup("");
+            out->response_body = mem_strdup("");
+            if (!out->request_body || !out->response_body)
+                rc = -1;
+        }
+        if (!out->path || rc != 0) {
             reqlog_row_free(out);
             rc = -1;
         }

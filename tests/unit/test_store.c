@@ -38,8 +38,10 @@ static int setup(void **state)
     unlink(p);
     snprintf(p, sizeof p, "%s-shm", db_path);
     unlink(p);
-    static const char *const log_suffixes[] = {"-log.db", "-log.db-wal", "-log.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const log_suffixes[] = {"-log.db", "-log.db-wal", "-log.db-shm",
+                                               "-log.db-body0", "-log.db-body1",
+                                               "-log.db-body2", "-log.db-body3"};
+    for (size_t i = 0; i < sizeof log_suffixes / sizeof *log_suffixes; i++) {
         snprintf(p, sizeof p, "%.*s%s", (int)(strlen(db_path) - 3), db_path, log_suffixes[i]);
         unlink(p);
     }
@@ -624,9 +626,22 @@ static long long used_bytes(const char *path)
     return n;
 }
 
+/* The request log's body files (store/sqlite_log.c: <log>-body0..3), in bytes. */
+static long long log_bodies_size(void)
+{
+    long long n = 0;
+    for (int k = 0; k < 4; k++) {
+        char path[320];
+        snprintf(path, sizeof path, "%s-body%d", log_db_path, k);
+        n += file_size(path);
+    }
+    return n;
+}
+
 #define TEST_LOG_MAX (256 * 1024)
 
-/* Rule: the request log stays within its size bound, dropping the oldest rows first. */
+/* Rule: the request log (its SQLite file and its segments' body files together) stays within its
+ * size bound, dropping the oldest rows first; the rows kept read back with their bodies. */
 static void test_log_bounded_by_size(void **state)
 {
     (void)state;
@@ -643,7 +658,8 @@ static void test_log_bounded_by_size(void **state)
         log_row(s, a, i, body, i == 0 ? first : i == 999 ? last : id);
         if (i % 50 == 49) {
             assert_int_equal(store_flush(s, &err), 0);
-            long long n = file_size(log_db_path), w = file_size(log_wal_path);
+            long long n = file_size(log_db_path) + log_bodies_size(),
+                      w = file_size(log_wal_path);
             max_file = n > max_file ? n : max_file;
             max_wal = w > max_wal ? w : max_wal;
         }
@@ -651,8 +667,8 @@ static void test_log_bounded_by_size(void **state)
     assert_int_equal(store_flush(s, &err), 0);
     struct store_sqlite_stats stats;
     store_sqlite_stats(s, &stats);
-    long long used = used_bytes(log_db_path);
-    print_message("log: %lld bytes used, file max %lld, wal max %lld (bound %d), %llu rows "
+    long long used = used_bytes(log_db_path) + log_bodies_size();
+    print_message("log: %lld bytes used, files max %lld, wal max %lld (bound %d), %llu rows "
                   "pruned\n", used, max_file, max_wal, TEST_LOG_MAX,
                   (unsigned long long)stats.log_pruned_size);
     assert_true(used > 0 && used <= TEST_LOG_MAX);
@@ -666,8 +682,81 @@ static void test_log_bounded_by_size(void **state)
     assert_int_equal(stats.log_dropped, 0);
     assert_false(log_found(s, a, first));      /* the oldest went first */
     assert_true(log_found(s, a, last));
+    struct log_args l = {.merchant = a, .id = last};
+    assert_int_equal(store_read(s, log_get_fn, &l, &err), 0);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.row.request_body, body);
+    assert_string_equal(l.row.response_body, body);
+    reqlog_row_free(&l.row);
     free(body);
     store_close(s);
+}
+
+/* Rule: a request log written before the segments (one table, bodies in it) is brought over at
+ * open with every row and body; new rows keep their bodies in the body files; the merchant's
+ * list holds both, newest first; a row whose body record is gone (its file cut) still reads,
+ * with empty bodies, and nothing fails. */
+static void test_log_segments_bring_over_old_rows(void **state)
+{
+    (void)state;
+    bound_paths();
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(log_db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+        "CREATE TABLE request_log (correlation_id TEXT PRIMARY KEY, merchant_id INTEGER,"
+        " method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL,"
+        " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"
+        "CREATE INDEX request_log_at ON request_log(at);"
+        "INSERT INTO request_log VALUES ('00000000-0000-7000-8000-000000000001', 1, 'POST',"
+        " '/payments/v1/sessions', 200, 5, 7, '{\"old\":1}', '{\"session_id\":\"s\"}');",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    struct kerr err = {0};
+    struct store *s = store_sqlite_open(db_path, &err);
+    assert_non_null(s);
+    int64_t a = add_merchant(s, "alice");
+    assert_int_equal(a, 1);
+    struct log_args l = {.merchant = a, .id = "00000000-0000-7000-8000-000000000001"};
+    assert_int_equal(store_read(s, log_get_fn, &l, &err), 0);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.row.request_body, "{\"old\":1}");
+    assert_string_equal(l.row.response_body, "{\"session_id\":\"s\"}");
+    assert_int_equal(l.row.at_ms, 5);
+    reqlog_row_free(&l.row);
+
+    char fresh[37];
+    log_row(s, a, 0, "{\"new\":2}", fresh);
+    assert_int_equal(store_flush(s, &err), 0);
+    l = (struct log_args){.merchant = a, .id = fresh};
+    assert_int_equal(store_read(s, log_get_fn, &l, &err), 0);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.row.request_body, "{\"new\":2}");
+    assert_string_equal(l.row.response_body, "{\"new\":2}");
+    reqlog_row_free(&l.row);
+    assert_true(log_bodies_size() > 0);
+
+    char body0[320];
+    snprintf(body0, sizeof body0, "%s-body0", log_db_path);
+    assert_int_equal(truncate(body0, 0), 0);          /* the record is gone */
+    l = (struct log_args){.merchant = a, .id = fresh};
+    assert_int_equal(store_read(s, log_get_fn, &l, &err), 0);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.row.path, "/payments/v1/sessions");
+    assert_string_equal(l.row.request_body, "");
+    assert_string_equal(l.row.response_body, "");
+    reqlog_row_free(&l.row);
+    store_close(s);
+
+    assert_int_equal(sqlite3_open(log_db_path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT type FROM sqlite_schema WHERE name = "
+                                            "'request_log'", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "view");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 /* Rule: a request log made before the size bound (auto_vacuum off: it could never shrink) is
@@ -1131,6 +1220,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_pinned_reader_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_bounded_by_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_legacy_file_rewritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_segments_bring_over_old_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_refuses_then_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_page_matches_a_full_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_list_sweep_changes_nothing_visible, setup,
