@@ -15,6 +15,9 @@
 -- queues a new flow in place of the broken one. A flow ends when its refund is answered 201.
 --
 -- done() prints common.lua's RESULT line plus flows=<completed flows> failed=<failed steps>.
+--
+-- With BENCH_ORDERS_OUT=<path> (bench/run.sh, before om_capture) a flow ends at its order: the
+-- order id is appended to <path>.<thread> and the flow counts as completed.
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 
 local auth = os.getenv("BENCH_AUTH")
@@ -26,6 +29,8 @@ local cart = string.format('{"purchase_country":"SE","purchase_currency":"SEK","
 local capture_body = string.format('{"captured_amount":%d}', amount)
 local refund_body = '{"refunded_amount":1000}'
 local headers = { ["Content-Type"] = "application/json", ["Authorization"] = auth }
+local orders_out = os.getenv("BENCH_ORDERS_OUT")
+local out_file = nil   -- this thread's file of order ids (orders_out mode)
 
 -- ---- per thread (each wrk thread has its own Lua state) ----
 flows = 0   -- completed flows (refund answered 201)
@@ -75,6 +80,13 @@ function response(status, h, body)
       return fail()
     end
     local order = string.match(body, '"order_id":"([^"]+)"')
+    if order and orders_out then
+      if not out_file then out_file = assert(io.open(orders_out .. "." .. tostring(id), "a")) end
+      out_file:write(order, "\n")
+      out_file:flush()
+      flows = flows + 1
+      return push({ "session" })
+    end
     if order then return push({ "capture", order }) end
     local session = string.match(body, '"session_id":"([^"]+)"')
     if session then return push({ "authorize", session }) end
@@ -91,7 +103,10 @@ function response(status, h, body)
 end
 
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
 
 function done(summary, latency, requests)
   local f, bad = 0, 0

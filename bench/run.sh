@@ -58,7 +58,7 @@ run_scenario() {
         bg_pids=""
         for url in $urls; do
             i=$((i + 1))
-            taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
+            BENCH_WRK_THREADS_N=$threads taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
                 -s "$here/$script" "$url" >"$tmp/wrk.$i" 2>&1 &
             bg_pids="$bg_pids $!"
         done
@@ -99,6 +99,20 @@ EOF
         echo "$rps $p99 $fps" >> "$tmp/$key.runs"
         n=$((n + 1))
     done
+}
+
+# make_orders BASE FILE: orders for om_capture.lua, made by checkout_flow.lua's first three steps
+# (BENCH_ORDERS_OUT) for 2 x BENCH_DURATION seconds per run (orders come at about a third of the
+# write rate, three writes each, and om_capture uses each for four captures: twice its runs'
+# time leaves a margin), their ids in FILE. Not a measured run.
+make_orders() {
+    _base=$1 _file=$2
+    rm -f "$_file" "$_file".*
+    BENCH_ORDERS_OUT="$_file" taskset -c "$CLIENT_CPU" wrk -t"$WRK_THREADS" -c"$CONNS" \
+        -d"$((DURATION * RUNS * 2))s" -s "$here/checkout_flow.lua" "$_base" >"$tmp/make_orders.out" 2>&1 ||
+        { cat "$tmp/make_orders.out" >&2; die "could not make orders for om_capture"; }
+    cat "$_file".* > "$_file"
+    echo "bench: $(wc -l < "$_file") orders made for om_capture"
 }
 
 echo "bench: $("$KASSE_BIN" version 2>/dev/null || echo '?'), --threads $KASSE_THREADS, server cpu $SERVER_CPU, wrk cpu $CLIENT_CPU"
@@ -152,6 +166,9 @@ if has_backend sqlite; then
     run_scenario sqlite_create_session "sqlite create_session" create_session.lua "$base"
     run_scenario sqlite_read_session "sqlite read_session" read_session.lua "$base"
     run_scenario sqlite_checkout_flow "sqlite checkout_flow" checkout_flow.lua "$base"
+    make_orders "$base" "$tmp/orders.sqlite"
+    export BENCH_ORDERS_FILE="$tmp/orders.sqlite"
+    run_scenario sqlite_om_capture "sqlite om_capture" om_capture.lua "$base"
     kasse_errors sqlite
     rss="$rss sqlite=$(kasse_rss_mb sqlite)MB"
     stop_kasse sqlite check
@@ -168,6 +185,9 @@ if has_backend pg; then
     start_kasse pg "$port" "$db" --threads "$KASSE_THREADS"
     run_scenario pg_create_session "pg create_session" create_session.lua "http://127.0.0.1:$port"
     run_scenario pg_checkout_flow "pg checkout_flow" checkout_flow.lua "http://127.0.0.1:$port"
+    make_orders "http://127.0.0.1:$port" "$tmp/orders.pg"
+    export BENCH_ORDERS_FILE="$tmp/orders.pg"
+    run_scenario pg_om_capture "pg om_capture" om_capture.lua "http://127.0.0.1:$port"
     kasse_errors pg
     rss="$rss pg=$(kasse_rss_mb pg)MB"
     stop_kasse pg check
