@@ -51,7 +51,10 @@ while [ "$t" -lt "$DURATION" ]; do
     sleep "$SAMPLE"
     t=$((t + SAMPLE))
     db=$(size "$tmp/kasse.db") wal=$(size "$tmp/kasse.db-wal")
-    log=$(size "$tmp/kasse-log.db") logwal=$(size "$tmp/kasse-log.db-wal")
+    # the log: its SQLite file and its segments' body files (issue 12)
+    log=$(( $(size "$tmp/kasse-log.db") + $(size "$tmp/kasse-log.db-body0") + $(size "$tmp/kasse-log.db-body1") \
+        + $(size "$tmp/kasse-log.db-body2") + $(size "$tmp/kasse-log.db-body3") ))
+    logwal=$(size "$tmp/kasse-log.db-wal")
     [ "$wal" -gt "$max_wal" ] && max_wal=$wal
     [ "$log" -gt "$max_log" ] && max_log=$log
     [ "$logwal" -gt "$max_logwal" ] && max_logwal=$logwal

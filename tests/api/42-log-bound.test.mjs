@@ -1,5 +1,6 @@
 // The request log is bounded by size (issue 9, item 11): `kasse serve --log-max-mb N` keeps
-// kasse-log.db within N MiB (its WAL within a quarter of that), deleting the oldest rows first.
+// kasse-log.db and its body files (kasse-log.db-body0..3, issue 12) within N MiB together (the
+// WAL within a quarter of that), deleting the oldest rows first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,12 +16,14 @@ before(async () => { k = await startKasse({ args: ['--log-max-mb', '1'], contrac
 after(async () => { await k?.kill(); });
 
 const size = (f) => { try { return fs.statSync(f).size; } catch { return 0; } };
+// The log's files: the SQLite file and the four segments' body files.
+const logSize = (logDb) => [0, 1, 2, 3].reduce((n, i) => n + size(`${logDb}-body${i}`), size(logDb));
 
 async function logStatus(cid) {
   return (await k.get(`/kasse/v1/logs/${cid}`)).status;
 }
 
-test('--log-max-mb 1: ~3 MB of logged requests leave kasse-log.db within 1 MiB (+ one batch), its WAL '
+test('--log-max-mb 1: ~3 MB of logged requests leave kasse-log.db and its body files within 1 MiB (+ one batch), its WAL '
   + 'within 1 MiB; the oldest rows went first, the newest are readable', { timeout: 120_000, skip: SQLITE_ONLY }, async (t) => {
   const logDb = path.join(k.dir, 'kasse-log.db');
   const body = { ...SE_EXAMPLE, merchant_data: 'm'.repeat(6000) };
@@ -28,7 +31,7 @@ test('--log-max-mb 1: ~3 MB of logged requests leave kasse-log.db within 1 MiB (
   let maxDb = 0;
   let maxWal = 0;
   const sample = () => {
-    maxDb = Math.max(maxDb, size(logDb));
+    maxDb = Math.max(maxDb, logSize(logDb));
     maxWal = Math.max(maxWal, size(`${logDb}-wal`));
   };
   for (let round = 0; round < 40; round++) {
@@ -43,8 +46,9 @@ test('--log-max-mb 1: ~3 MB of logged requests leave kasse-log.db within 1 MiB (
   assert.equal(await logStatus(cids.at(-1)), 200, 'the newest request is in the log');
   await sleep(100);
   sample();
-  t.diagnostic(`${cids.length} requests; kasse-log.db max ${maxDb} bytes, its WAL max ${maxWal} bytes`);
-  assert.ok(maxDb <= MB + MB / 4, `kasse-log.db reached ${maxDb} bytes`);
+  t.diagnostic(`${cids.length} requests; kasse-log.db + body files max ${maxDb} bytes, its WAL max ${maxWal} bytes`);
+  assert.ok(size(`${logDb}-body0`) + size(`${logDb}-body1`) > 0, 'the bodies are in the body files');
+  assert.ok(maxDb <= MB + MB / 4, `kasse-log.db + body files reached ${maxDb} bytes`);
   assert.ok(maxWal <= MB, `kasse-log.db-wal reached ${maxWal} bytes`);
   assert.equal(await logStatus(cids[0]), 404, 'the oldest request was dropped from the log');
   assert.equal(await logStatus(cids.at(-2)), 200);
