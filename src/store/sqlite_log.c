@@ -126,7 +126,13 @@ int sq_log_schema(sqlite3 *db)
 
 /* ---- the logger thread ---- */
 
-static int log_insert(struct conn *c, int segment, const struct reqlog_row *r, int64_t body_at)
+/* Where a row's body record is in its segment's file, and the bodies' lengths (-1: NULL). */
+struct body_pos {
+    int64_t at, request_len, response_len;
+};
+
+static int log_insert(struct conn *c, int segment, const struct reqlog_row *r,
+                      const struct body_pos *pos)
 {
     sqlite3_stmt *st = sq_stmt(c, ST_LOG_INSERT0 + segment);
     if (!st)
@@ -141,47 +147,47 @@ static int log_insert(struct conn *c, int segment, const struct reqlog_row *r, i
     sqlite3_bind_int(st, 5, r->status);
     sqlite3_bind_int64(st, 6, r->at_ms);
     sqlite3_bind_int64(st, 7, r->duration_us);
-    sqlite3_bind_int64(st, 8, body_at);
-    if (r->request_body)             /* NULL stays NULL: no length */
-        sqlite3_bind_int64(st, 9, (int64_t)strlen(r->request_body));
-    if (r->response_body)
-        sqlite3_bind_int64(st, 10, (int64_t)strlen(r->response_body));
+    sqlite3_bind_int64(st, 8, pos->at);
+    if (pos->request_len >= 0)       /* NULL stays NULL: no length */
+        sqlite3_bind_int64(st, 9, pos->request_len);
+    if (pos->response_len >= 0)
+        sqlite3_bind_int64(st, 10, pos->response_len);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The log's content and free space in bytes (ST_LOG_USED); 0 or -1. */
-static int log_used(struct conn *c, int64_t *used, int64_t *free_bytes)
+/* The two integers of a one-row statement's row (a, and b unless NULL); 0 or -1. */
+static int log_row_ints(struct conn *c, enum stmt_id id, int64_t *a, int64_t *b)
 {
-    sqlite3_stmt *st = sq_stmt(c, ST_LOG_USED);
+    sqlite3_stmt *st = sq_stmt(c, id);
     if (!st)
         return -1;
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
     if (rc == 0) {
-        *used = sqlite3_column_int64(st, 0);
-        if (free_bytes)
-            *free_bytes = sqlite3_column_int64(st, 1);
+        *a = sqlite3_column_int64(st, 0);
+        if (b)
+            *b = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
     return rc;
 }
 
+/* The log's content and free space in bytes (ST_LOG_USED); 0 or -1. */
+static int log_used(struct conn *c, int64_t *used, int64_t *free_bytes)
+{
+    return log_row_ints(c, ST_LOG_USED, used, free_bytes);
+}
+
 /* The current segment and how much it has grown (ST_LOG_STATE_GET); 0 or -1. */
 static int log_state(struct conn *c, int *segment, int64_t *bytes)
 {
-    sqlite3_stmt *st = sq_stmt(c, ST_LOG_STATE_GET);
-    if (!st)
+    int64_t k = 0;
+    if (log_row_ints(c, ST_LOG_STATE_GET, &k, bytes) != 0)
         return -1;
-    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
-    if (rc == 0) {
-        int64_t k = sqlite3_column_int64(st, 0);
-        *segment = k >= 0 && k < LOG_SEGMENTS ? (int)k : 0;
-        *bytes = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    return rc;
+    *segment = k >= 0 && k < LOG_SEGMENTS ? (int)k : 0;
+    return 0;
 }
 
 /* The body files' bytes (logger thread). */
@@ -244,10 +250,10 @@ static void log_give_back(struct sqlite_store *s)
     sq_exec_sql(c->db, sql);
 }
 
-/* Appends the batch's bodies to the segment's file in one write, each row's record offset in
- * at[] (in batch order). 0, or -1 with errno (the file is cut back to where it was). */
+/* Appends the batch's bodies to the segment's file in one write, each row's record in pos[]
+ * (in batch order). 0, or -1 with errno (the file is cut back to where it was). */
 static int log_write_bodies(struct sqlite_store *s, int segment, struct log_node *batch,
-                            int64_t *at)
+                            struct body_pos *pos)
 {
     int fd = s->log_body_fd[segment];
     if (fd < 0) {
@@ -259,16 +265,19 @@ static int log_write_bodies(struct sqlite_store *s, int segment, struct log_node
     int64_t start = s->log_body_end[segment];
     int i = 0, rc = 0;
     for (struct log_node *l = batch; l; l = l->next, i++) {
-        at[i] = start + (int64_t)b.len;
+        const char *req = l->row.request_body, *resp = l->row.response_body;
+        pos[i] = (struct body_pos){.at = start + (int64_t)b.len,
+                                   .request_len = req ? (int64_t)strlen(req) : -1,
+                                   .response_len = resp ? (int64_t)strlen(resp) : -1};
         char cid[36];
         memset(cid, 0, sizeof cid);
         memcpy(cid, l->row.correlation_id, strnlen(l->row.correlation_id, sizeof cid));
         rc |= buf_append(&b, LOG_BODY_MAGIC, 4);
         rc |= buf_append(&b, cid, sizeof cid);
-        if (l->row.request_body)
-            rc |= buf_append(&b, l->row.request_body, strlen(l->row.request_body));
-        if (l->row.response_body)
-            rc |= buf_append(&b, l->row.response_body, strlen(l->row.response_body));
+        if (req)
+            rc |= buf_append(&b, req, (size_t)pos[i].request_len);
+        if (resp)
+            rc |= buf_append(&b, resp, (size_t)pos[i].response_len);
     }
     if (rc != 0) {
         buf_free(&b);
@@ -307,14 +316,14 @@ static void log_write_batch(struct sqlite_store *s, struct log_node *batch, uint
     bool open = rc == SQLITE_DONE;
     int segment = 0;
     int64_t grown = 0, used_before = 0, used = 0, bodies_before = log_body_bytes(s);
-    int64_t *at = calloc(n_rows ? n_rows : 1, sizeof *at);
-    if (open && (!at || log_state(c, &segment, &grown) != 0 ||
+    struct body_pos *pos = calloc(n_rows ? n_rows : 1, sizeof *pos);
+    if (open && (!pos || log_state(c, &segment, &grown) != 0 ||
                  log_used(c, &used_before, NULL) != 0)) {
-        rc = at ? sqlite3_extended_errcode(c->db) : SQLITE_NOMEM;
+        rc = pos ? sqlite3_extended_errcode(c->db) : SQLITE_NOMEM;
         sq_exec_stmt(c, ST_ROLLBACK);
         open = false;
     }
-    if (open && log_write_bodies(s, segment, batch, at) != 0) {
+    if (open && log_write_bodies(s, segment, batch, pos) != 0) {
         why = strerror(errno);
         sq_exec_stmt(c, ST_ROLLBACK);
         open = false;
@@ -324,7 +333,7 @@ static void log_write_batch(struct sqlite_store *s, struct log_node *batch, uint
         next = l->next;
         if (l->row.at_ms > *newest_at)
             *newest_at = l->row.at_ms;
-        if (open && log_insert(c, segment, &l->row, at[i]) == 0) {
+        if (open && log_insert(c, segment, &l->row, &pos[i]) == 0) {
             written++;
         } else if (open && sqlite3_get_autocommit(c->db)) {
             rc = sqlite3_extended_errcode(c->db);   /* SQLite rolled the batch back */
@@ -338,7 +347,7 @@ static void log_write_batch(struct sqlite_store *s, struct log_node *batch, uint
         reqlog_row_free(&l->row);
         free(l);
     }
-    free(at);
+    free(pos);
     if (open) {
         /* Retention: rows older than 30 days (on the clock they were logged with) go. */
         *since_prune += written;
