@@ -210,7 +210,9 @@ test('GET /kasse/v1/orders?reference= finds orders by merchant_reference1 or 2, 
 test('GET /kasse/v1/sessions pages newest first (10/10/5), with next_before; bad limit or cursor → 400', async () => {
   const made = [];
   for (let i = 0; i < 25; i++) made.push((await k.post('/payments/v1/sessions', SE_EXAMPLE, { auth: 'c' })).json.session_id);
-  made.reverse();
+  // Newest first is descending id (a UUIDv7 starts with its millisecond; two sessions made in the
+  // same millisecond are in id order, not creation order).
+  made.sort().reverse();
   const seen = [];
   let before = null;
   for (const want of [10, 10, 5]) {
@@ -295,13 +297,17 @@ test('GET /kasse/v1/logs: the latest requests newest first, paged by a cursor, t
   const ids = [];
   for (let i = 0; i < 3; i++) ids.push((await k.get(`/payments/v1/sessions/00000000-0000-4000-8000-00000000000${i}`, { auth: 'b' })).headers['klarna-correlation-id']);
   const b = assertJsonOk(await k.get('/kasse/v1/logs?limit=2', { auth: 'b' }));
-  // The newest is the list call's own predecessor (a request is logged once answered).
-  assert.deepEqual(b.requests.map((x) => x.correlation_id), [ids[2], ids[1]]);
+  // Newest first by (millisecond received, correlation id): a UUIDv7 id starts with that
+  // millisecond, so descending id order is the list's order, also for requests answered within
+  // the same millisecond (which a fast server does). The list call itself is logged once
+  // answered, so it is not in its own page.
+  const newestFirst = [...ids].sort().reverse();
+  assert.deepEqual(b.requests.map((x) => x.correlation_id), newestFirst.slice(0, 2));
   assert.deepEqual(Object.keys(b.requests[0]).sort(), ['correlation_id', 'duration_ms', 'method', 'path', 'received_at', 'status']);
   assert.deepEqual([b.requests[0].method, b.requests[0].status], ['GET', 404]);
   assert.match(b.next_before, /^\d+\.[0-9a-f-]{36}$/);
   const next = assertJsonOk(await k.get(`/kasse/v1/logs?limit=1&before=${b.next_before}`, { auth: 'b' }));
-  assert.equal(next.requests[0].correlation_id, ids[0]);
+  assert.equal(next.requests[0].correlation_id, newestFirst[2]);
   const a = assertJsonOk(await k.get('/kasse/v1/logs?limit=100'));
   assert.ok(!a.requests.some((x) => ids.includes(x.correlation_id)));
   for (const q of ['before=1', 'before=x.y', 'before=12.not-a-uuid']) assertBadValue(await k.get(`/kasse/v1/logs?${q}`), 'before');
