@@ -294,14 +294,17 @@ test('callbacks newest first with next_before, each attempt with the start of it
 });
 
 test('GET /kasse/v1/logs: the latest requests newest first, paged by a cursor, the merchant\'s only', async () => {
+  // Newest first is by the millisecond received, then by correlation id: requests received
+  // within one millisecond (which the server now manages) are in id order, not arrival order; so
+  // these three are a few milliseconds apart, and arrival order is the list's order.
   const ids = [];
-  for (let i = 0; i < 3; i++) ids.push((await k.get(`/payments/v1/sessions/00000000-0000-4000-8000-00000000000${i}`, { auth: 'b' })).headers['klarna-correlation-id']);
+  for (let i = 0; i < 3; i++) {
+    if (i) await sleep(3);
+    ids.push((await k.get(`/payments/v1/sessions/00000000-0000-4000-8000-00000000000${i}`, { auth: 'b' })).headers['klarna-correlation-id']);
+  }
   const b = assertJsonOk(await k.get('/kasse/v1/logs?limit=2', { auth: 'b' }));
-  // Newest first by (millisecond received, correlation id): a UUIDv7 id starts with that
-  // millisecond, so descending id order is the list's order, also for requests answered within
-  // the same millisecond (which a fast server does). The list call itself is logged once
-  // answered, so it is not in its own page.
-  const newestFirst = [...ids].sort().reverse();
+  // The list call itself is logged once answered, so it is not in its own page.
+  const newestFirst = [...ids].reverse();
   assert.deepEqual(b.requests.map((x) => x.correlation_id), newestFirst.slice(0, 2));
   assert.deepEqual(Object.keys(b.requests[0]).sort(), ['correlation_id', 'duration_ms', 'method', 'path', 'received_at', 'status']);
   assert.deepEqual([b.requests[0].method, b.requests[0].status], ['GET', 404]);
