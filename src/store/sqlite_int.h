@@ -77,8 +77,14 @@ struct job;                      /* a queued store_write (sqlite_writer.c) */
 #define LOG_BATCH_ROWS 512
 #define LOG_QUEUE_MAX_BYTES (32LL * 1024 * 1024)
 
-/* The request log's segments (sqlite_log.c); also the ST_LOG_*0..3 statements. */
+/* The request log's segments (sqlite_log.c). The ST_LOG_*0..3 statements (sqlite.c) and the
+ * schema and view (sqlite_log.c: LOG_SEGMENT_SQL, log_view_sql) name each one: change them
+ * together. */
 #define LOG_SEGMENTS 4
+_Static_assert(ST_LOG_INSERT3 - ST_LOG_INSERT0 + 1 == LOG_SEGMENTS &&
+                   ST_LOG_CLEAR3 - ST_LOG_CLEAR0 + 1 == LOG_SEGMENTS &&
+                   ST_LOG_PRUNE3 - ST_LOG_PRUNE0 + 1 == LOG_SEGMENTS,
+               "one insert, clear and prune statement per request-log segment");
 
 struct sqlite_store {
     struct store base;
@@ -92,7 +98,6 @@ struct sqlite_store {
     struct log_queue log;        /* rows for the logger thread (store/log_queue.h) */
     int log_failing;             /* logger thread: the last batch could not be written */
     int log_body_fd[LOG_SEGMENTS];       /* each segment's body file (sqlite_log.c), or -1 */
-    int64_t log_body_end[LOG_SEGMENTS];  /* logger thread: where the next record goes */
     uint64_t generation;         /* tells this store's thread-local read connections apart */
     struct conn *writer;
     pthread_t writer_thread;

@@ -14,7 +14,8 @@
  * write and fsync), and the log took ~40 % of the server's one core under reads (36,000 req/s
  * without it, 22,000 with it). So the bodies go to plain files, written once: each batch's
  * bodies are one pwrite at the end of the current segment's file (kasse-log.db-body<k>), never
- * fsynced (diagnostics: after a power cut a row may find its record gone; reads then say so),
+ * fsynced (diagnostics: after a power cut a row may find its record gone; it then reads with
+ * empty bodies), appended where the file ends under the log's write lock (log_body_size),
  * and SQLite keeps only the row's small columns, its record's offset and the two lengths. A
  * record starts with LOG_BODY_MAGIC and the correlation id, so a reader can tell it has the right
  * one. The log is LOG_SEGMENTS tables, request_log_0..3, each with its body file, used in turn;
@@ -190,16 +191,28 @@ static int log_state(struct conn *c, int *segment, int64_t *bytes)
     return 0;
 }
 
-/* The body files' bytes (logger thread). */
+/* A body file's size: where its next record goes. Read from the file, inside the logger's
+ * BEGIN IMMEDIATE (the log database's write lock), never kept in memory: another Kasse process
+ * on the same files appends under the same lock, and its records must not be overwritten. */
+static int64_t log_body_size(const struct sqlite_store *s, int k)
+{
+    struct stat st;
+    return s->log_body_fd[k] >= 0 && fstat(s->log_body_fd[k], &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* The body files' bytes (inside the logger's transaction, as above). */
 static int64_t log_body_bytes(const struct sqlite_store *s)
 {
     int64_t n = 0;
     for (int k = 0; k < LOG_SEGMENTS; k++)
-        n += s->log_body_end[k];
+        n += log_body_size(s, k);
     return n;
 }
 
-/* Segment k emptied: its rows (inside the logger's open transaction) and its body file. */
+/* Segment k emptied: its rows and its body file, inside the logger's open transaction (under
+ * the write lock: no other process appends to the file meanwhile). The file cannot be rolled
+ * back: should this batch's COMMIT then fail, the segment keeps its rows, which read with empty
+ * bodies (as a record lost to a power cut does). */
 static int log_clear(struct sqlite_store *s, int k)
 {
     struct conn *c = s->logger;
@@ -207,8 +220,8 @@ static int log_clear(struct sqlite_store *s, int k)
     if (!st || sq_step_done(c, st) != 0)
         return -1;
     STAT_ADD(s, log_pruned_size, (uint64_t)sqlite3_changes(c->db));
-    if (s->log_body_fd[k] >= 0 && ftruncate(s->log_body_fd[k], 0) == 0)
-        s->log_body_end[k] = 0;
+    if (s->log_body_fd[k] >= 0)
+        (void)!ftruncate(s->log_body_fd[k], 0);   /* failing, the next records go after */
     return 0;
 }
 
@@ -250,8 +263,9 @@ static void log_give_back(struct sqlite_store *s)
     sq_exec_sql(c->db, sql);
 }
 
-/* Appends the batch's bodies to the segment's file in one write, each row's record in pos[]
- * (in batch order). 0, or -1 with errno (the file is cut back to where it was). */
+/* Appends the batch's bodies to the end of the segment's file in one write (inside the logger's
+ * transaction), each row's record in pos[] (in batch order). 0, or -1 with errno (the file is
+ * cut back to where it was). */
 static int log_write_bodies(struct sqlite_store *s, int segment, struct log_node *batch,
                             struct body_pos *pos)
 {
@@ -262,7 +276,7 @@ static int log_write_bodies(struct sqlite_store *s, int segment, struct log_node
     }
     struct buf b;
     buf_init(&b, (size_t)-1);
-    int64_t start = s->log_body_end[segment];
+    int64_t start = log_body_size(s, segment);
     int i = 0, rc = 0;
     for (struct log_node *l = batch; l; l = l->next, i++) {
         const char *req = l->row.request_body, *resp = l->row.response_body;
@@ -298,7 +312,6 @@ static int log_write_bodies(struct sqlite_store *s, int segment, struct log_node
         }
         done += (size_t)n;
     }
-    s->log_body_end[segment] = start + (int64_t)b.len;
     buf_free(&b);
     return 0;
 }
@@ -315,8 +328,10 @@ static void log_write_batch(struct sqlite_store *s, struct log_node *batch, uint
     int rc = sq_step_rc(c, ST_BEGIN_IMMEDIATE, true);
     bool open = rc == SQLITE_DONE;
     int segment = 0;
-    int64_t grown = 0, used_before = 0, used = 0, bodies_before = log_body_bytes(s);
+    int64_t grown = 0, used_before = 0, used = 0, bodies_before = 0;
     struct body_pos *pos = calloc(n_rows ? n_rows : 1, sizeof *pos);
+    if (open)
+        bodies_before = log_body_bytes(s);
     if (open && (!pos || log_state(c, &segment, &grown) != 0 ||
                  log_used(c, &used_before, NULL) != 0)) {
         rc = pos ? sqlite3_extended_errcode(c->db) : SQLITE_NOMEM;
@@ -438,16 +453,23 @@ static char *log_body_path(const char *log_path, int k)
 
 int sq_log_open_bodies(struct sqlite_store *s)
 {
-    for (int k = 0; k < LOG_SEGMENTS; k++) {
+    /* Under the log's write lock, as every append and truncation (log_body_size). */
+    if (sq_exec_sql(s->logger->db, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    int rc = 0;
+    for (int k = 0; k < LOG_SEGMENTS && rc == 0; k++) {
         char *path = log_body_path(s->log_path, k);
         if (!path) {
             errno = ENOMEM;
-            return -1;
+            rc = -1;
+            break;
         }
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         free(path);
-        if (fd < 0)
-            return -1;
+        if (fd < 0) {
+            rc = -1;
+            break;
+        }
         s->log_body_fd[k] = fd;
         /* An empty segment's file holds nothing anyone can reach (a log file replaced, a batch
          * whose COMMIT never came): it starts over. */
@@ -457,14 +479,14 @@ int sq_log_open_bodies(struct sqlite_store *s)
         bool rows = sqlite3_prepare_v2(s->logger->db, sql, -1, &q, NULL) == SQLITE_OK &&
                     sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
         sqlite3_finalize(q);
-        struct stat st;
         if (!rows && ftruncate(fd, 0) != 0)
-            return -1;
-        if (fstat(fd, &st) != 0)
-            return -1;
-        s->log_body_end[k] = (int64_t)st.st_size;
+            rc = -1;
     }
-    return 0;
+    int e = errno;
+    if (sq_exec_sql(s->logger->db, rc == 0 ? "COMMIT" : "ROLLBACK") != 0)
+        rc = -1;
+    errno = e;
+    return rc;
 }
 
 void sq_log_close_bodies(struct sqlite_store *s)

@@ -692,6 +692,13 @@ static void test_log_bounded_by_size(void **state)
     store_close(s);
 }
 
+/* The request log as it was before the segments: one table, the bodies in it. */
+#define OLD_LOG_TABLE_SQL                                                                     \
+    "CREATE TABLE request_log (correlation_id TEXT PRIMARY KEY, merchant_id INTEGER,"         \
+    " method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL," \
+    " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"           \
+    "CREATE INDEX request_log_at ON request_log(at);"
+
 /* Rule: a request log written before the segments (one table, bodies in it) is brought over at
  * open with every row and body; new rows keep their bodies in the body files; the merchant's
  * list holds both, newest first; a row whose body record is gone (its file cut) still reads,
@@ -704,10 +711,7 @@ static void test_log_segments_bring_over_old_rows(void **state)
     assert_int_equal(sqlite3_open(log_db_path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
         "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-        "CREATE TABLE request_log (correlation_id TEXT PRIMARY KEY, merchant_id INTEGER,"
-        " method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL,"
-        " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"
-        "CREATE INDEX request_log_at ON request_log(at);"
+        OLD_LOG_TABLE_SQL
         "INSERT INTO request_log VALUES ('00000000-0000-7000-8000-000000000001', 1, 'POST',"
         " '/payments/v1/sessions', 200, 5, 7, '{\"old\":1}', '{\"session_id\":\"s\"}');",
         NULL, NULL, NULL), SQLITE_OK);
@@ -759,6 +763,43 @@ static void test_log_segments_bring_over_old_rows(void **state)
     sqlite3_close(db);
 }
 
+/* Rule: two stores on the same files (two Kasse processes on one SQLite database) each append
+ * their log rows' bodies at the body file's end as it is under the log's write lock, so neither
+ * overwrites the other's records: every row of both reads back with its own bodies. */
+static void test_log_bodies_two_writers(void **state)
+{
+    (void)state;
+    bound_paths();
+    struct kerr err = {0};
+    struct store *s1 = store_sqlite_open(db_path, &err);
+    assert_non_null(s1);
+    struct store *s2 = store_sqlite_open(db_path, &err);
+    assert_non_null(s2);
+    int64_t a = add_merchant(s1, "alice");
+    enum { ROWS = 120 };
+    static char ids[ROWS][37];
+    char body[64];
+    for (int i = 0; i < ROWS; i++) {
+        snprintf(body, sizeof body, "{\"row\":%d}", i);
+        log_row(i % 2 ? s2 : s1, a, i, body, ids[i]);
+        if (i % 10 == 9) {          /* both loggers write batches in turn */
+            assert_int_equal(store_flush(s1, &err), 0);
+            assert_int_equal(store_flush(s2, &err), 0);
+        }
+    }
+    for (int i = 0; i < ROWS; i++) {
+        struct log_args l = {.merchant = a, .id = ids[i]};
+        assert_int_equal(store_read(s1, log_get_fn, &l, &err), 0);
+        assert_int_equal(l.rc, 0);
+        snprintf(body, sizeof body, "{\"row\":%d}", i);
+        assert_string_equal(l.row.request_body, body);
+        assert_string_equal(l.row.response_body, body);
+        reqlog_row_free(&l.row);
+    }
+    store_close(s2);
+    store_close(s1);
+}
+
 /* Rule: a request log made before the size bound (auto_vacuum off: it could never shrink) is
  * rewritten at open to its newest rows within the bound, and shrinks from then on. */
 static void test_log_legacy_file_rewritten(void **state)
@@ -769,10 +810,7 @@ static void test_log_legacy_file_rewritten(void **state)
     assert_int_equal(sqlite3_open(log_db_path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
         "PRAGMA journal_mode=WAL;"
-        "CREATE TABLE request_log (correlation_id TEXT PRIMARY KEY, merchant_id INTEGER,"
-        " method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, at INTEGER NOT NULL,"
-        " duration_us INTEGER NOT NULL, request_body TEXT, response_body TEXT) STRICT;"
-        "CREATE INDEX request_log_at ON request_log(at);"
+        OLD_LOG_TABLE_SQL
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
         " INSERT INTO request_log SELECT 'id-' || i, 1, 'GET', '/x', 200, i, 1,"
         " printf('%.2000c', 'r'), '' FROM n;", NULL, NULL, NULL), SQLITE_OK);
@@ -1221,6 +1259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_bounded_by_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_legacy_file_rewritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_segments_bring_over_old_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_bodies_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_refuses_then_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_page_matches_a_full_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_list_sweep_changes_nothing_visible, setup,
